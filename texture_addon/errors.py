@@ -1,0 +1,21 @@
+"""Error types shared by every room of Texture Forge.
+
+They live in a module with no third-party imports so that the Blender glue, the worker and the
+CLI can all recognise them without importing torch.
+"""
+
+
+class TextureForgeError(Exception):
+    """Base of every error the project raises on purpose (as opposed to bugs)."""
+
+
+class InputError(TextureForgeError):
+    """The user gave something unusable: a missing or corrupt image, an absurd size, a bad file.
+
+    The CLI turns it into one line on stderr and exit status 2; the worker into an ``error``
+    message; the add-on into a report. Its message must make sense on its own.
+    """
+
+
+class Cancelled(TextureForgeError):
+    """A job was cancelled through its :class:`~texture_addon.engine.cancel.CancelToken`."""
