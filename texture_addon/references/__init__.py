@@ -6,5 +6,6 @@ imports torch or bpy, so the CLI, the worker and the tests share one loader and 
 
 from .load import load_image, load_rgb, load_gray
 from .save import save_png, atomic_output
+from .maps import MAP_NAMES, write_maps
 
-__all__ = ["load_image", "load_rgb", "load_gray", "save_png", "atomic_output"]
+__all__ = ["load_image", "load_rgb", "load_gray", "save_png", "atomic_output", "MAP_NAMES", "write_maps"]
