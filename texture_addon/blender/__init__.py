@@ -1,0 +1,28 @@
+"""Texture Forge inside Blender: properties, panels, operators and the material output.
+
+This package runs in Blender's own Python, so it imports only bpy, numpy, the standard library and
+the standard-library-only worker client. torch and PIL live in the worker process.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from . import job_runner, operators, panels, preferences, properties
+
+_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *panels.CLASSES)
+
+
+def register() -> None:
+    for cls in _CLASSES:
+        bpy.utils.register_class(cls)
+    properties.register_properties()
+
+
+def unregister() -> None:
+    job_runner.shutdown()
+    panels.free_previews()
+    properties.unregister_properties()
+    for cls in reversed(_CLASSES):
+        if getattr(cls, "is_registered", False):
+            bpy.utils.unregister_class(cls)

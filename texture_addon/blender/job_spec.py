@@ -1,0 +1,113 @@
+"""Building the worker's :class:`JobSpec` from a material's Texture Forge settings.
+
+Everything the artist can get wrong is collected here into one list of messages (plus the spec's
+own validation), so Generate reports all problems at once and changes nothing in the scene.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import bpy
+
+from ..worker.spec import JobSpec, ReferenceSpec, SpecError
+from .image_files import image_to_file
+from .material_nodes import material_map_images
+from .properties import MODE_TO_KIND
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe version of a datablock name (the worker rejects path characters)."""
+    return re.sub(r'[\\/:*?"<>|\s]+', "_", name).strip("._") or "texture"
+
+
+def build_material_spec(material: bpy.types.Material, output_dir: str, *, device: str = "auto",
+                        vgg_weights: str | None = None) -> JobSpec:
+    """The job for Generate on ``material``; raises SpecError listing every problem."""
+    s = material.texture_forge
+    kind = MODE_TO_KIND[s.mode]
+    errors: list[str] = []
+    inputs_dir = os.path.join(output_dir, "inputs")
+
+    references: list[ReferenceSpec] = []
+    if kind in ("synth", "stylize"):
+        enabled = [r for r in s.references if r.enabled]
+        if not enabled:
+            errors.append("add at least one enabled reference image")
+        for i, ref in enumerate(enabled, start=1):
+            if ref.source == "IMAGE":
+                if ref.image is None:
+                    errors.append(f"reference {i}: no image chosen")
+                    continue
+                try:
+                    path = image_to_file(ref.image, inputs_dir, f"reference_{i}")
+                except ValueError as exc:
+                    errors.append(f"reference {i}: {exc}")
+                    continue
+            else:
+                if not ref.filepath:
+                    errors.append(f"reference {i}: no file chosen")
+                    continue
+                path = os.path.normpath(bpy.path.abspath(ref.filepath))
+                if not os.path.isfile(path):
+                    errors.append(f"reference {i}: file not found: {path}")
+                    continue
+            references.append(ReferenceSpec(path=path, weight=float(ref.weight)))
+
+    content = None
+    if kind in ("stylize", "seamless"):
+        if s.source_image is None:
+            errors.append("choose the source image")
+        else:
+            try:
+                content = image_to_file(s.source_image, inputs_dir, "source")
+            except ValueError as exc:
+                errors.append(f"source image: {exc}")
+
+    material_maps: dict[str, str] = {}
+    if kind == "material":
+        ref_mat = s.reference_material
+        if ref_mat is None:
+            errors.append("choose the reference material")
+        else:
+            found = material_map_images(ref_mat)
+            if not found:
+                errors.append(f"material '{ref_mat.name}' has no image textures wired as maps")
+            for map_name, image in found.items():
+                try:
+                    material_maps[map_name] = image_to_file(image, inputs_dir, "material_" + map_name)
+                except ValueError as exc:
+                    errors.append(f"reference material {map_name}: {exc}")
+
+    maps = s.selected_maps()
+    if not maps and kind != "material":
+        errors.append("choose at least one map to produce")
+    if errors:
+        raise SpecError(errors)
+
+    spec = JobSpec(
+        kind=kind, references=references, content=content, material=material_maps,
+        output_dir=output_dir, name=safe_name(material.name),
+        width=int(s.width), height=int(s.height), seed=int(s.seed), tile=s.tile,
+        detail_scale=float(s.detail_scale), quality=s.quality, method=s.method, device=device,
+        vgg_weights=vgg_weights or None, strength=float(s.strength),
+        preserve_colors=bool(s.preserve_colors), maps=maps,
+    )
+    spec.validate(check_files=True)
+    return spec
+
+
+def build_seamless_spec(image: bpy.types.Image, output_dir: str, *, band: float = 0.15,
+                        device: str = "auto") -> JobSpec:
+    """The job for Make Seamless on an Image Editor image (same size, base colour only)."""
+    try:
+        content = image_to_file(image, os.path.join(output_dir, "inputs"), "source")
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    width, height = image.size[:]
+    spec = JobSpec(kind="seamless", content=content, output_dir=output_dir,
+                   name=safe_name(image.name), width=int(width), height=int(height),
+                   device=device, band=band, maps=["basecolor"])
+    spec.validate(check_files=True)
+    return spec

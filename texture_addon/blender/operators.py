@@ -1,0 +1,385 @@
+"""Operators: Generate / Cancel, the reference list, Make Seamless, Open Output, engine check.
+
+Generate never blocks the UI: it builds and validates the job, starts the worker and returns,
+leaving a timer to apply previews and the result. In background mode it runs the job to the end
+before returning, because timers never fire there. Every failure is reported in words and leaves
+the scene as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import bpy
+from bpy.props import EnumProperty, IntProperty, StringProperty
+
+from ..worker.spec import SpecError
+from . import job_runner, material_output
+from .image_pixels import load_png_pixels, write_image_pixels, SRGB
+from .job_spec import build_material_spec, build_seamless_spec, safe_name
+from .preferences import get_preferences
+
+
+def active_material(context: bpy.types.Context) -> bpy.types.Material | None:
+    """The material the panels show: the Shader Editor's, else the active object's."""
+    mat = getattr(context, "material", None)
+    if mat is not None:
+        return mat
+    obj = getattr(context, "object", None) or getattr(context, "active_object", None)
+    return obj.active_material if obj is not None else None
+
+
+def _material_by_uid(uid: int, name: str) -> bpy.types.Material | None:
+    for mat in bpy.data.materials:
+        if getattr(mat, "session_uid", None) == uid:
+            return mat
+    return bpy.data.materials.get(name)
+
+
+def _final_outcome(op: bpy.types.Operator, state: job_runner.JobState) -> set[str]:
+    """Background mode: turn the finished job into the operator's report and return value."""
+    if state.stage == "done":
+        op.report({"INFO"}, f"Texture Forge: {state.message}")
+        return {"FINISHED"}
+    if state.stage == "cancelled":
+        op.report({"WARNING"}, "Texture Forge: cancelled")
+        return {"CANCELLED"}
+    op.report({"ERROR"}, f"Texture Forge: {state.message}")
+    return {"CANCELLED"}
+
+
+class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
+    """Generate textures for the active material with the worker (runs in the background)"""
+
+    bl_idname = "texture_forge.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        material = active_material(context)
+        if material is None:
+            self.report({"ERROR"}, "Texture Forge: no active material; select an object and "
+                                   "add a material to it first")
+            return {"CANCELLED"}
+        settings = material.texture_forge
+        key = job_runner.material_key(material)
+        running = job_runner.get_job(key)
+        if running is not None and not running.finished:
+            self.report({"ERROR"}, f"Texture Forge: '{material.name}' is already generating")
+            return {"CANCELLED"}
+
+        cfg = job_runner.client_settings(context)
+        output_dir, temporary = job_runner.new_output_dir(safe_name(material.name), context)
+        try:
+            spec = build_material_spec(material, output_dir, device=cfg["device"],
+                                       vgg_weights=cfg["vgg_weights"])
+        except SpecError as exc:
+            job_runner.discard_output_dir(output_dir, temporary)
+            settings.last_error = "; ".join(exc.errors)
+            self.report({"ERROR"}, "Texture Forge: " + settings.last_error)
+            return {"CANCELLED"}
+
+        options = {"storage": settings.storage, "height_mode": settings.height_mode,
+                   "ao_strength": float(settings.ao_strength)}
+        uid, name = getattr(material, "session_uid", None), material.name
+
+        def on_preview(_state: job_runner.JobState, msg: dict) -> None:
+            mat = _material_by_uid(uid, name)
+            if mat is not None and msg.get("path"):
+                material_output.show_preview(mat, msg["path"])
+
+        def on_final(state: job_runner.JobState, msg: dict) -> None:
+            mat = _material_by_uid(uid, name)
+            kind = msg.get("type")
+            if kind == "result":
+                if mat is None:
+                    state.message, state.stage = "the material was deleted", "failed"
+                    return
+                material_output.apply_outputs(mat, msg.get("outputs") or {}, **options)
+                mat.texture_forge.last_error = ""
+                state.message = f"done in {float(msg.get('seconds') or 0):.1f} s"
+                if not bpy.app.background:
+                    try:
+                        bpy.ops.ed.undo_push(message="Texture Forge Generate")
+                    except RuntimeError:
+                        pass
+            elif kind == "cancelled":
+                state.message = "cancelled"
+            else:
+                state.message = str(msg.get("message") or "the engine failed")
+                if mat is not None:
+                    mat.texture_forge.last_error = state.message
+
+        try:
+            state = job_runner.start(key, spec, output_dir, temporary, on_preview, on_final, context)
+        except Exception as exc:  # interpreter missing, worker busy, cannot spawn, ...
+            job_runner.discard_output_dir(output_dir, temporary)
+            settings.last_error = str(exc) or type(exc).__name__
+            self.report({"ERROR"}, "Texture Forge: " + settings.last_error)
+            return {"CANCELLED"}
+        settings.last_error = ""
+        if bpy.app.background:
+            job_runner.run_to_completion(state)
+            return _final_outcome(self, state)
+        job_runner.ensure_timer()
+        self.report({"INFO"}, f"Texture Forge: generating '{material.name}'")
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_cancel(bpy.types.Operator):
+    """Stop the running Texture Forge job of the active material (or of the active image)"""
+
+    bl_idname = "texture_forge.cancel"
+    bl_label = "Cancel"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        keys = []
+        material = active_material(context)
+        if material is not None:
+            keys.append(job_runner.material_key(material))
+        space = getattr(context, "space_data", None)
+        if space is not None and getattr(space, "image", None) is not None:
+            keys.append(job_runner.image_key(space.image))
+        if not any(job_runner.cancel(k) for k in keys):
+            self.report({"WARNING"}, "Texture Forge: nothing is running here")
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_randomize_seed(bpy.types.Operator):
+    """Pick a new random seed"""
+
+    bl_idname = "texture_forge.randomize_seed"
+    bl_label = "Randomise Seed"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        material = active_material(context)
+        if material is None:
+            self.report({"ERROR"}, "Texture Forge: no active material")
+            return {"CANCELLED"}
+        material.texture_forge.seed = random.randint(0, 2**31 - 1)
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_reference_add(bpy.types.Operator):
+    """Add a reference image (pick a file, or name an image datablock)"""
+
+    bl_idname = "texture_forge.reference_add"
+    bl_label = "Add Reference"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(subtype="FILE_PATH", options={"SKIP_SAVE"})
+    image_name: StringProperty(name="Image", options={"SKIP_SAVE"})
+    filter_image: bpy.props.BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})
+    filter_folder: bpy.props.BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if self.filepath or self.image_name:
+            return self.execute(context)
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        material = active_material(context)
+        if material is None:
+            self.report({"ERROR"}, "Texture Forge: no active material")
+            return {"CANCELLED"}
+        image = None
+        if self.image_name:
+            image = bpy.data.images.get(self.image_name)
+            if image is None:
+                self.report({"ERROR"}, f"Texture Forge: no image named '{self.image_name}'")
+                return {"CANCELLED"}
+        settings = material.texture_forge
+        item = settings.references.add()
+        if image is not None:
+            item.source, item.image = "IMAGE", image
+        elif self.filepath:
+            item.source, item.filepath = "FILE", self.filepath
+        settings.active_reference = len(settings.references) - 1
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_reference_remove(bpy.types.Operator):
+    """Remove the selected reference"""
+
+    bl_idname = "texture_forge.reference_remove"
+    bl_label = "Remove Reference"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        material = active_material(context)
+        if material is None or not material.texture_forge.references:
+            self.report({"WARNING"}, "Texture Forge: no reference to remove")
+            return {"CANCELLED"}
+        s = material.texture_forge
+        index = min(s.active_reference, len(s.references) - 1)
+        s.references.remove(index)
+        s.active_reference = max(0, min(index, len(s.references) - 1))
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_reference_move(bpy.types.Operator):
+    """Move the selected reference up or down"""
+
+    bl_idname = "texture_forge.reference_move"
+    bl_label = "Move Reference"
+    bl_options = {"REGISTER", "UNDO"}
+
+    direction: EnumProperty(items=[("UP", "Up", ""), ("DOWN", "Down", "")], default="UP")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        material = active_material(context)
+        if material is None:
+            return {"CANCELLED"}
+        s = material.texture_forge
+        index = s.active_reference
+        target = index - 1 if self.direction == "UP" else index + 1
+        if not (0 <= index < len(s.references) and 0 <= target < len(s.references)):
+            return {"CANCELLED"}
+        s.references.move(index, target)
+        s.active_reference = target
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_make_seamless(bpy.types.Operator):
+    """Make the Image Editor's image tile seamlessly (result goes into a new image)"""
+
+    bl_idname = "texture_forge.make_seamless"
+    bl_label = "Make Seamless"
+    bl_options = {"REGISTER", "UNDO"}
+
+    image_name: StringProperty(name="Image", description="Image to use instead of the editor's",
+                               options={"SKIP_SAVE"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        space = getattr(context, "space_data", None)
+        image = (bpy.data.images.get(self.image_name) if self.image_name
+                 else getattr(space, "image", None))
+        if image is None:
+            self.report({"ERROR"}, "Texture Forge: no image to make seamless; open one in the "
+                                   "Image Editor")
+            return {"CANCELLED"}
+        key = job_runner.image_key(image)
+        if job_runner.get_job(key) is not None and not job_runner.get_job(key).finished:
+            self.report({"ERROR"}, f"Texture Forge: '{image.name}' is already being processed")
+            return {"CANCELLED"}
+        cfg = job_runner.client_settings(context)
+        output_dir, temporary = job_runner.new_output_dir(safe_name(image.name), context)
+        try:
+            spec = build_seamless_spec(image, output_dir, device=cfg["device"])
+        except SpecError as exc:
+            job_runner.discard_output_dir(output_dir, temporary)
+            self.report({"ERROR"}, "Texture Forge: " + "; ".join(exc.errors))
+            return {"CANCELLED"}
+        source_name = image.name
+
+        def on_final(state: job_runner.JobState, msg: dict) -> None:
+            if msg.get("type") != "result":
+                state.message = str(msg.get("message") or msg.get("type"))
+                return
+            path = (msg.get("outputs") or {}).get("basecolor")
+            if not path:
+                state.message, state.stage = "the engine returned no image", "failed"
+                return
+            result = seamless_result_image(source_name)
+            write_image_pixels(result, load_png_pixels(path, SRGB))
+            result.pack()
+            state.message = f"'{result.name}' done"
+            if space is not None and getattr(space, "type", "") == "IMAGE_EDITOR":
+                try:
+                    space.image = result
+                except ReferenceError:
+                    pass
+
+        try:
+            state = job_runner.start(key, spec, output_dir, temporary, lambda s, m: None,
+                                     on_final, context)
+        except Exception as exc:
+            job_runner.discard_output_dir(output_dir, temporary)
+            self.report({"ERROR"}, f"Texture Forge: {exc}")
+            return {"CANCELLED"}
+        if bpy.app.background:
+            job_runner.run_to_completion(state)
+            return _final_outcome(self, state)
+        job_runner.ensure_timer()
+        return {"FINISHED"}
+
+
+def seamless_result_image(source_name: str) -> bpy.types.Image:
+    """Our ``<source>_seamless`` image (found by tag, so an artist's same-named image is safe)."""
+    for image in bpy.data.images:
+        if image.get("texture_forge_seamless_of") == source_name:
+            return image
+    image = bpy.data.images.new(f"{source_name}_seamless", 64, 64, alpha=False)
+    image["texture_forge_seamless_of"] = source_name
+    image["texture_forge_map"] = "seamless"
+    return image
+
+
+class TEXTURE_FORGE_OT_open_output(bpy.types.Operator):
+    """Open the folder holding the active material's generated textures"""
+
+    bl_idname = "texture_forge.open_output"
+    bl_label = "Open Output Folder"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        folder = output_folder(context)
+        if folder is None:
+            self.report({"WARNING"}, "Texture Forge: the textures are packed into the .blend; "
+                                     "save the .blend to get them in //textures/")
+            return {"CANCELLED"}
+        if not bpy.app.background:
+            bpy.ops.wm.path_open(filepath=folder)
+        self.report({"INFO"}, f"Texture Forge: {folder}")
+        return {"FINISHED"}
+
+
+def output_folder(context: bpy.types.Context) -> str | None:
+    """Where the active material's textures are on disk: //textures/, else the preference folder."""
+    material = active_material(context)
+    if material is not None:
+        for map_name in ("basecolor", "height", "normal", "roughness", "ao"):
+            image = material_output.find_our_image(material, map_name)
+            if image is not None and image.source == "FILE" and image.packed_file is None:
+                return os.path.dirname(bpy.path.abspath(image.filepath))
+    prefs = get_preferences(context)
+    if prefs is not None and prefs.output_folder:
+        return bpy.path.abspath(prefs.output_folder)
+    return None
+
+
+class TEXTURE_FORGE_OT_check_engine(bpy.types.Operator):
+    """Check that the engine's Python interpreter works and has torch; explain any fix"""
+
+    bl_idname = "texture_forge.check_engine"
+    bl_label = "Check Engine"
+
+    timeout: IntProperty(default=120, min=5, options={"SKIP_SAVE", "HIDDEN"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            result = job_runner.get_client(context).check(timeout=float(self.timeout))
+        except Exception as exc:
+            result = {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+        message = str(result.get("message") or ("engine ready" if result.get("ok") else "failed"))
+        prefs = get_preferences(context)
+        if prefs is not None:
+            prefs.status = message
+        self.report({"INFO"} if result.get("ok") else {"WARNING"}, "Texture Forge: " + message)
+        return {"FINISHED"} if result.get("ok") else {"CANCELLED"}
+
+
+CLASSES = (
+    TEXTURE_FORGE_OT_generate,
+    TEXTURE_FORGE_OT_cancel,
+    TEXTURE_FORGE_OT_randomize_seed,
+    TEXTURE_FORGE_OT_reference_add,
+    TEXTURE_FORGE_OT_reference_remove,
+    TEXTURE_FORGE_OT_reference_move,
+    TEXTURE_FORGE_OT_make_seamless,
+    TEXTURE_FORGE_OT_open_output,
+    TEXTURE_FORGE_OT_check_engine,
+)

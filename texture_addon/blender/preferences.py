@@ -1,0 +1,88 @@
+"""Add-on preferences: which Python runs the engine, on which device, and where raw outputs go.
+
+Torch never enters Blender's process. The engine runs in an external interpreter (one that has
+torch installed, e.g. the project's ``.venv/bin/python``), so the interpreter path is the most
+important setting here; :class:`TEXTURE_FORGE_OT_check_engine` tells the artist whether it works
+and, if not, what to do about it.
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, StringProperty
+
+#: The package Blender knows the add-on by (``bl_ext.<repo>.texture_forge`` when installed as an
+#: extension). This module lives two packages below it: ``<addon>.texture_addon.blender``.
+ADDON_PACKAGE: str = __package__.rsplit(".", 2)[0] if __package__.count(".") >= 2 else __package__
+
+
+class TextureForgePreferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_PACKAGE
+
+    python: StringProperty(
+        name="Python Interpreter",
+        description="A Python with torch installed that runs the synthesis engine "
+                    "(e.g. the project's .venv/bin/python). Empty: search for one",
+        subtype="FILE_PATH",
+        default="",
+    )
+    device: EnumProperty(
+        name="Device",
+        items=[
+            ("auto", "Auto", "CUDA or Apple GPU when available, else CPU"),
+            ("cpu", "CPU", "Always use the CPU"),
+            ("cuda", "CUDA", "NVIDIA GPU"),
+            ("mps", "Apple GPU", "Metal (Apple silicon)"),
+        ],
+        default="auto",
+    )
+    vgg_weights: StringProperty(
+        name="VGG19 Weights",
+        description="Optional local VGG19 weights file for the CNN method (nothing is downloaded)",
+        subtype="FILE_PATH",
+        default="",
+    )
+    output_folder: StringProperty(
+        name="Output Folder",
+        description="Where the engine writes its raw PNGs, which are kept. "
+                    "Empty: a temporary folder, removed once the textures are in Blender",
+        subtype="DIR_PATH",
+        default="",
+    )
+    keep_worker_warm: BoolProperty(
+        name="Keep Engine Warm",
+        description="Keep the engine process running for 5 minutes after a job, so the next "
+                    "Generate starts without loading torch again",
+        default=True,
+    )
+    status: StringProperty(
+        name="Engine Status",
+        description="Result of the last engine check",
+        default="not checked yet",
+    )
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.prop(self, "python")
+        layout.prop(self, "device")
+        layout.prop(self, "vgg_weights")
+        layout.prop(self, "output_folder")
+        layout.prop(self, "keep_worker_warm")
+        box = layout.box()
+        row = box.row()
+        row.label(text=self.status.splitlines()[0] if self.status else "",
+                  icon="CHECKMARK" if self.status.startswith("engine ready") else "INFO")
+        row.operator("texture_forge.check_engine", text="Check", icon="FILE_REFRESH")
+        for line in self.status.splitlines()[1:]:
+            box.label(text=line)
+
+
+def get_preferences(context: bpy.types.Context | None = None) -> TextureForgePreferences | None:
+    """The add-on's preferences, or None when it is registered without being enabled as an add-on
+    (then callers fall back to the defaults)."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(ADDON_PACKAGE)
+    return addon.preferences if addon is not None else None
+
+
+CLASSES = (TextureForgePreferences,)

@@ -1,0 +1,66 @@
+"""Patch-statistics feature family: sliced Wasserstein matching of raw image patches (no weights).
+
+Every k×k×C patch is projected on random directions with one convolution; the output's projections
+are pushed to the quantiles of the references' (Heitz et al. 2021 applied to patches as in
+Elnekave & Weiss 2022). Run at every pyramid level this matches patch distributions at several
+scales. Circular padding makes every patch of a periodic axis wrap, which is what makes the result tile.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .padding import pad_for_tiling
+from .sliced import REFERENCE_SAMPLE_CAP, mixture_quantiles, random_directions, subsample_columns, transport_targets
+
+# Above this many output positions × projections per chunk, projections are processed in chunks with
+# gradient accumulation: memory stays bounded at 4096² while small images run in one pass.
+CHUNK_ELEMENTS = 24_000_000
+
+
+class PatchSlicedLoss:
+    """Sliced Wasserstein distance between the output's patches and the weighted references' patches."""
+
+    def __init__(
+        self,
+        references: Sequence[torch.Tensor],
+        weights: Sequence[float],
+        patch: int = 7,
+        projections: int = 64,
+        periodic: tuple[bool, bool] = (True, True),
+    ) -> None:
+        self.references = list(references)
+        self.weights = list(weights)
+        self.patch = patch
+        self.projections = projections
+        self.periodic = periodic
+
+    def _directions(self, channels: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+        k = self.patch
+        return random_directions(self.projections, channels * k * k, generator, device).view(self.projections, channels, k, k)
+
+    def backward(self, x: torch.Tensor, generator: torch.Generator) -> float:
+        c, h, w = x.shape[1:]
+        kernels = self._directions(c, generator, x.device)
+        radius = self.patch // 2
+        padded = pad_for_tiling(x, radius, *self.periodic)
+        positions = (padded.shape[2] - 2 * radius) * (padded.shape[3] - 2 * radius)
+        chunk = max(1, min(self.projections, CHUNK_ELEMENTS // max(1, positions)))
+        total = 0.0
+        for start in range(0, self.projections, chunk):
+            kern = kernels[start:start + chunk]
+            with torch.no_grad():
+                ref_proj = [
+                    subsample_columns(F.conv2d(r, kern).flatten(1), REFERENCE_SAMPLE_CAP, generator)
+                    for r in self.references
+                ]
+                quantiles = mixture_quantiles(ref_proj, self.weights, min(positions, REFERENCE_SAMPLE_CAP))
+            y = F.conv2d(padded, kern).flatten(1)
+            target = transport_targets(y, quantiles)
+            loss = ((y - target) ** 2).mean() * (kern.shape[0] / self.projections)
+            loss.backward(retain_graph=start + chunk < self.projections)
+            total += float(loss.detach())
+        return total

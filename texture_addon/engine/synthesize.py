@@ -1,0 +1,204 @@
+"""``synthesize``: new tileable textures from one or several weighted reference images."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .cnn import CNN_LOSSES, CNNFeatureLoss
+from .colour import match_colours
+from .device import configure_threads, resolve_device
+from .losses import LevelLoss
+from .networks import RandomNet, VGG19Features, load_vgg19_weights
+from .patches import PatchSlicedLoss
+from .presets import PRESETS, QUALITIES, lr_per_level, steps_per_level
+from .progress import CancelToken, ProgressCallback
+from .pyramid import Level, PyramidJob, make_levels, plan_levels, run_pyramid
+from .resample import resize
+
+MIN_SIZE, MAX_SIZE = 64, 4096
+TILINGS = {"both": (True, True), "x": (False, True), "y": (True, False), "none": (False, False)}
+METHODS = ("patch", "cnn")
+DETAIL_SCALE_RANGE = (0.125, 8.0)
+
+
+def periodic_axes(tile: str) -> tuple[bool, bool]:
+    """(periodic in y, periodic in x) for a tiling mode name."""
+    try:
+        return TILINGS[tile]
+    except KeyError:
+        raise InputError(f"unknown tiling {tile!r} (choose from {', '.join(TILINGS)})") from None
+
+
+def check_size(name: str, value: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise InputError(f"{name} must be a whole number of pixels, got {value!r}")
+    if not MIN_SIZE <= int(value) <= MAX_SIZE:
+        raise InputError(f"{name} {value} out of range ({MIN_SIZE}…{MAX_SIZE})")
+    return int(value)
+
+
+def check_weights(weights: Optional[Sequence[float]], count: int) -> list[float]:
+    if weights is None:
+        return [1.0] * count
+    w = [float(v) for v in weights]
+    if len(w) != count:
+        raise InputError(f"{len(w)} weight(s) given for {count} reference(s)")
+    if any(not np.isfinite(v) or v < 0 for v in w) or sum(w) <= 0:
+        raise InputError("weights must be finite, non-negative and not all zero")
+    return w
+
+
+def to_tensor(image: np.ndarray, what: str, channels: Optional[int] = 3) -> torch.Tensor:
+    """(H, W, C) float array in [0, 1] → (1, C, H, W) float32 tensor, with clear errors."""
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or (channels is not None and a.shape[2] != channels):
+        raise InputError(f"{what} must be an (H, W, {channels}) image, got shape {np.shape(image)}")
+    if min(a.shape[:2]) < 8:
+        raise InputError(f"{what} is too small ({a.shape[1]}×{a.shape[0]}; at least 8 px each way)")
+    a = a.astype(np.float32, copy=False)
+    if not np.isfinite(a).all():
+        raise InputError(f"{what} contains NaN or infinite values")
+    return torch.from_numpy(np.ascontiguousarray(np.clip(a, 0, 1))).permute(2, 0, 1)[None].contiguous()
+
+
+def scale_reference(ref: torch.Tensor, factor: float) -> torch.Tensor:
+    """Resize a reference by ``factor`` (detail scale and pyramid level), never below 8 px."""
+    if factor == 1.0:
+        return ref
+    h, w = ref.shape[2:]
+    return resize(ref, max(8, round(h * factor)), max(8, round(w * factor)))
+
+
+def make_feature_loss_factory(
+    references: Sequence[torch.Tensor],
+    weights: Sequence[float],
+    method: str,
+    periodic: tuple[bool, bool],
+    projections: int,
+    patch: int,
+    net: Optional[torch.nn.Module] = None,
+    cnn_loss: str = "sw",
+):
+    """Per-level style loss: references are shrunk with the output so both are analysed at one scale."""
+
+    def factory(level: Level) -> list[LevelLoss]:
+        refs = [scale_reference(r, level.factor) for r in references]
+        if method == "patch":
+            return [PatchSlicedLoss(refs, weights, patch=patch, projections=projections, periodic=periodic)]
+        return [CNNFeatureLoss(net, refs, weights, loss=cnn_loss)]
+
+    return factory
+
+
+def noise_init(references: Sequence[torch.Tensor], weights: Sequence[float]):
+    """Start the coarsest level from white noise drawn from the references' own pixels (mixture)."""
+
+    def init(level: Level, generator: torch.Generator) -> torch.Tensor:
+        n = level.height * level.width
+        total = float(sum(weights))
+        pools = []
+        for r, w in zip(references, weights):
+            k = int(round(n * w / total))
+            if k:
+                flat = scale_reference(r, level.factor).flatten(2)[0].cpu()
+                pools.append(flat[:, torch.randint(0, flat.shape[1], (k,), generator=generator)])
+        pool = torch.cat(pools, dim=1)
+        pool = pool[:, torch.randperm(pool.shape[1], generator=generator)]
+        if pool.shape[1] < n:
+            pool = pool.repeat(1, -(-n // pool.shape[1]))
+        return pool[:, :n].reshape(1, -1, level.height, level.width)
+
+    return init
+
+
+def build_network(method: str, vgg_weights: Optional[str], periodic: tuple[bool, bool], channels: int = 3):
+    if method != "cnn":
+        return None
+    if vgg_weights:
+        if channels != 3:
+            raise InputError("VGG19 features need RGB images")
+        return VGG19Features(load_vgg19_weights(vgg_weights), periodic)
+    return RandomNet(channels, periodic)
+
+
+def synthesize(
+    references: Sequence[np.ndarray],
+    weights: Optional[Sequence[float]] = None,
+    width: int = 512,
+    height: Optional[int] = None,
+    seed: int = 0,
+    tile: str = "both",
+    detail_scale: float = 1.0,
+    quality: str = "default",
+    method: str = "patch",
+    device: str = "auto",
+    vgg_weights: Optional[str] = None,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+    cnn_loss: str = "sw",
+    colour_match: bool = True,
+) -> np.ndarray:
+    """Synthesise a (height, width, 3) float32 RGB texture whose statistics match the references'.
+
+    Several references blend as the weighted mixture Σ wᵢ φᵢ of their statistics. ``detail_scale``
+    > 1 makes the reference's features appear larger in the output (the reference is analysed
+    enlarged), < 1 smaller. With ``tile='both'`` every operation wraps around, so the result tiles
+    with no seam by construction; ``x``/``y`` tile one way only. Same inputs, seed and device type
+    give the same output bytes on the CPU. Raises :class:`InputError` for unusable inputs and
+    :class:`Cancelled` when ``cancel`` is set.
+    """
+    if not references:
+        raise InputError("at least one reference image is needed")
+    width = check_size("width", width)
+    height = check_size("height", width if height is None else height)
+    periodic = periodic_axes(tile)
+    if quality not in QUALITIES:
+        raise InputError(f"unknown quality {quality!r} (choose from {', '.join(QUALITIES)})")
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    if cnn_loss not in CNN_LOSSES:
+        raise InputError(f"unknown CNN loss {cnn_loss!r} (choose from {', '.join(CNN_LOSSES)})")
+    lo, hi = DETAIL_SCALE_RANGE
+    if not lo <= float(detail_scale) <= hi:
+        raise InputError(f"detail scale {detail_scale} out of range ({lo}…{hi})")
+    w = check_weights(weights, len(references))
+    refs_np = [(r, wt) for r, wt in zip(references, w)]
+    dev = resolve_device(device)
+    configure_threads()
+
+    tensors = [to_tensor(r, f"reference {i + 1}") for i, (r, _) in enumerate(refs_np)]
+    kept = [(t, wt) for t, wt in zip(tensors, w) if wt > 0]
+    tensors = [scale_reference(t, float(detail_scale)).to(dev) for t, _ in kept]
+    w = [wt for _, wt in kept]
+
+    preset = PRESETS[quality]
+    smallest = min(min(t.shape[2:]) for t in tensors)
+    count = plan_levels(height, width, smallest)
+    levels = make_levels(height, width, count, steps_per_level(preset, count, height * width), lr_per_level(preset, count))
+    net = build_network(method, vgg_weights, periodic)
+    if net is not None:
+        net = net.to(dev)
+    generator = torch.Generator().manual_seed(int(seed))
+
+    job = PyramidJob(
+        out_height=height,
+        out_width=width,
+        periodic=periodic,
+        levels=levels,
+        make_losses=make_feature_loss_factory(tensors, w, method, periodic, preset.projections, preset.patch, net, cnn_loss),
+        init=noise_init(tensors, w),
+        generator=generator,
+        device=dev,
+        progress=progress,
+        cancel=cancel,
+    )
+    out = run_pyramid(job)
+    if colour_match:
+        out = match_colours(out, tensors, w, generator)
+    return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
