@@ -76,7 +76,7 @@ def client_settings(context: bpy.types.Context | None = None) -> dict:
                         if prefs is not None and prefs.vgg_weights else None),
         "output_folder": (bpy.path.abspath(prefs.output_folder)
                           if prefs is not None and prefs.output_folder else ""),
-        "idle_timeout": 300.0 if prefs is None or prefs.keep_worker_warm else 0.0,
+        "idle_timeout": 300.0 if prefs is None or prefs.keep_worker_warm else 5.0,
     }
 
 

@@ -39,7 +39,7 @@ def _new_node(tree: bpy.types.NodeTree, role: str, bl_idname: str, label: str,
     node = tree.nodes.new(bl_idname)
     node[ROLE_KEY] = role
     node.label = label
-    node.name = f"Texture Forge {label}"
+    node.name = label if label.startswith(FRAME_LABEL) else f"{FRAME_LABEL} {label}"
     node.location = location
     if parent is not None:
         node.parent = parent
