@@ -63,7 +63,8 @@ def save_png(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
     if bits == 16:
         if arr.ndim != 2:
             raise ValueError("16-bit PNGs are written for single-channel images only")
-        pil = Image.fromarray(to_uint(arr, 16).astype(np.uint16), mode="I;16")
+        # Pillow infers "I;16" from a native uint16 array (Pillow 13 rejects mode= for this dtype).
+        pil = Image.fromarray(np.ascontiguousarray(to_uint(arr, 16), dtype=np.uint16))
     else:
         q = to_uint(arr, 8)
         pil = Image.fromarray(q, mode="L" if q.ndim == 2 else "RGB")
