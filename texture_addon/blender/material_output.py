@@ -123,5 +123,12 @@ def show_preview(material: bpy.types.Material, png_path: str) -> bpy.types.Image
     tree = material.node_tree
     if tree is not None and not any(n.get("texture_forge_role") == "tex_basecolor"
                                     for n in tree.nodes):
-        wire_material(material, {"basecolor": image})
+        # First preview of this material: show it, keeping any maps of an earlier generate.
+        from .material_nodes import MAP_NAMES
+        existing = {m: find_our_image(material, m) for m in MAP_NAMES if m != "basecolor"}
+        images = {m: im for m, im in existing.items()
+                  if im is not None and any(n.get("texture_forge_role") == "tex_" + m
+                                            for n in tree.nodes)}
+        images["basecolor"] = image
+        wire_material(material, images)
     return image
