@@ -161,10 +161,25 @@ class Worker:
 
     # -------------------------------------------------------------- stdin reader thread
 
-    def read_commands(self, stdin: BinaryIO) -> None:
-        for raw in iter(stdin.readline, b""):
-            if raw.strip():
-                self._handle(raw)
+    def read_commands(self, fd: int) -> None:
+        """Read commands from the raw file descriptor until EOF.
+
+        Raw ``os.read`` rather than ``sys.stdin``: a daemon thread blocked inside a buffered reader
+        makes the interpreter abort at exit.
+        """
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                if raw.strip():
+                    self._handle(raw)
         # EOF: the client closed the pipe or died. Stop the job and leave, whatever the engine does.
         with self.lock:
             self.closing = True
@@ -237,16 +252,19 @@ class Worker:
             if item[0] == "run":
                 _, job, spec, token = item
                 try:
-                    self._run(job, spec, token)
+                    final = self._run(job, spec, token)
                 finally:
                     with self.lock:
                         self.current, self.token = None, None
+                # Only now: a client that starts its next job on seeing this must find us idle.
+                self.channel.send(final)
             else:
                 if item[0] == "shutdown":
                     self.channel.send({"type": "bye", "reason": "shutdown", "message": "shut down on request"})
                 return item[0]
 
-    def _run(self, job: str, spec_data: Any, token: Any) -> None:
+    def _run(self, job: str, spec_data: Any, token: Any) -> dict:
+        """Run one job; return its final message (result, error or cancelled) for the caller to send."""
         from ..errors import Cancelled
         from .run import run_job_detailed
         from .spec import JobSpec
@@ -260,21 +278,19 @@ class Worker:
             progress = ProgressForwarder(job, self.channel, self.preview_dir, started)
             outcome = run_job_detailed(spec, progress, token)
         except Cancelled:
-            self.channel.send({"type": "cancelled", "job": job})
+            return {"type": "cancelled", "job": job}
         except BaseException as exc:  # noqa: BLE001 - every failure must become a message
             log = self._write_log(job, spec_data, exc)
             message = {"type": "error", "job": job, "error_type": type(exc).__name__,
                        "message": str(exc) or type(exc).__name__, "log": str(log) if log else None}
             if isinstance(getattr(exc, "errors", None), list):  # SpecError: each problem separately
                 message["errors"] = [str(e) for e in exc.errors]
-            self.channel.send(message)
-            if not isinstance(exc, Exception):
+            if not isinstance(exc, Exception):  # SystemExit and the like: report, then let it end us
+                self.channel.send(message)
                 raise
-        else:
-            self.channel.send({"type": "result", "job": job,
-                               "outputs": {k: str(v) for k, v in outcome.outputs.items()},
-                               "seconds": round(time.monotonic() - started, 3),
-                               "seam_scores": outcome.seam_scores})
+            return message
+        return {"type": "result", "job": job, "outputs": {k: str(v) for k, v in outcome.outputs.items()},
+                "seconds": round(time.monotonic() - started, 3), "seam_scores": outcome.seam_scores}
 
     def _write_log(self, job: str, spec_data: Any, exc: BaseException) -> Path | None:
         """Traceback and spec to a file; the pipe only carries the one-line message and the path."""
@@ -322,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     preview_dir = Path(args.preview_dir or tempfile.mkdtemp(prefix="texture_forge_preview_"))
     preview_dir.mkdir(parents=True, exist_ok=True)
     worker = Worker(channel, args.device, args.idle_timeout, log_dir, preview_dir)
-    reader = threading.Thread(target=worker.read_commands, args=(sys.stdin.buffer,), name="stdin-reader", daemon=True)
+    reader = threading.Thread(target=worker.read_commands, args=(sys.stdin.fileno(),), name="stdin-reader", daemon=True)
     reader.start()
     short = version.split("+")[0] if version else None
     channel.send({"type": "ready", "torch": short, "torch_build": version, "devices": _devices(),
