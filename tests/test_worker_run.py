@@ -1,0 +1,77 @@
+"""Job runner, in-process: outputs are all-or-nothing, and missing engine features fail clearly."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from texture_addon.engine.progress import CancelToken
+from texture_addon.errors import Cancelled, TextureForgeError
+from texture_addon.worker import run
+from texture_addon.worker.spec import JobSpec, ReferenceSpec, SpecError
+
+
+class CancelAfterChecks(CancelToken):
+    """Fires on the n-th check, i.e. between two map files."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.left = n
+
+    def raise_if_cancelled(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.cancel()
+        super().raise_if_cancelled()
+
+
+def maps() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {"basecolor": rng.random((64, 64, 3), dtype=np.float32), "height": rng.random((64, 64), dtype=np.float32),
+            "roughness": rng.random((64, 64), dtype=np.float32)}
+
+
+def test_cancel_between_files_leaves_no_outputs_and_keeps_previous_ones(tmp_path):
+    previous = tmp_path / "wall_basecolor.png"
+    previous.write_bytes(b"an artist's earlier texture")
+    with pytest.raises(Cancelled):
+        run._write_all_or_nothing(maps(), tmp_path, "wall_", CancelAfterChecks(2))  # after the first file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wall_basecolor.png"]
+    assert previous.read_bytes() == b"an artist's earlier texture"
+
+
+def test_complete_write_moves_every_map_into_place(tmp_path):
+    wanted = {k: v for k, v in maps().items() if k != "height"}
+    out = run._write_all_or_nothing(wanted, tmp_path / "new", "wall_", CancelToken())
+    assert {k: v.name for k, v in out.items()} == {"basecolor": "wall_basecolor.png", "roughness": "wall_roughness.png"}
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == sorted(v.name for v in out.values())
+
+
+# references.save_png builds 16-bit images with Image.fromarray(..., mode="I;16"), which Pillow 13
+# refuses ("Invalid mode for data type"); the runner itself has nothing to fix here.
+@pytest.mark.xfail(raises=ValueError, reason="references.save_png cannot write 16-bit PNGs with Pillow 13")
+def test_height_map_is_written_sixteen_bit(tmp_path):
+    out = run._write_all_or_nothing({"height": maps()["height"]}, tmp_path, "wall_", CancelToken())
+    from PIL import Image
+    assert Image.open(out["height"]).mode.startswith("I;16")
+
+
+def test_missing_engine_function_is_a_clear_error():
+    with pytest.raises(TextureForgeError, match=r"style transfer .* is not available in this build"):
+        run._engine_function(types.SimpleNamespace(), "stylize", "style transfer (kind 'stylize')")
+
+
+def test_engine_calls_drop_options_the_function_does_not_take():
+    def make_seamless(image, band=0.1):
+        return image, band
+    assert run._call(make_seamless, "img", band=0.3, seed=4, tile="x") == ("img", 0.3)
+
+
+def test_run_job_validates_before_loading_anything(tmp_path):
+    spec = JobSpec(references=[ReferenceSpec(str(tmp_path / "nope.png"))], output_dir=str(tmp_path), width=64, height=64)
+    with pytest.raises(SpecError, match=r"reference 1: file not found: .*nope\.png"):
+        run.run_job(spec)
+    assert list(tmp_path.iterdir()) == []
