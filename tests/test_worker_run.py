@@ -50,9 +50,6 @@ def test_complete_write_moves_every_map_into_place(tmp_path):
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == sorted(v.name for v in out.values())
 
 
-# references.save_png builds 16-bit images with Image.fromarray(..., mode="I;16"), which Pillow 13
-# refuses ("Invalid mode for data type"); the runner itself has nothing to fix here.
-@pytest.mark.xfail(raises=ValueError, reason="references.save_png cannot write 16-bit PNGs with Pillow 13")
 def test_height_map_is_written_sixteen_bit(tmp_path):
     out = run._write_all_or_nothing({"height": maps()["height"]}, tmp_path, "wall_", CancelToken())
     from PIL import Image
@@ -62,6 +59,21 @@ def test_height_map_is_written_sixteen_bit(tmp_path):
 def test_missing_engine_function_is_a_clear_error():
     with pytest.raises(TextureForgeError, match=r"style transfer .* is not available in this build"):
         run._engine_function(types.SimpleNamespace(), "stylize", "style transfer (kind 'stylize')")
+
+
+def test_job_needing_a_missing_engine_function_fails_before_synthesising(tmp_path, monkeypatch):
+    import texture_addon.engine as engine
+
+    monkeypatch.delattr(engine, "derive_maps", raising=False)
+    monkeypatch.setattr(engine, "synthesize", lambda *a, **k: pytest.fail("synthesised before checking"))
+    ref = tmp_path / "ref.png"
+    from PIL import Image
+    Image.new("RGB", (32, 32), (120, 80, 40)).save(ref)
+    spec = JobSpec(references=[ReferenceSpec(str(ref))], output_dir=str(tmp_path / "out"), width=64, height=64,
+                   maps=["basecolor", "height"])
+    with pytest.raises(TextureForgeError, match=r"maps other than basecolor \(height\) is not available"):
+        run.run_job(spec)
+    assert not (tmp_path / "out").exists()
 
 
 def test_engine_calls_drop_options_the_function_does_not_take():

@@ -66,8 +66,25 @@ def run_job_detailed(spec: JobSpec, progress: ProgressCallback | None = None,
 
 # ---------------------------------------------------------------------- dispatch per kind
 
+#: Engine functions each kind calls (besides ``derive_maps`` for maps other than basecolor).
+KIND_FUNCTIONS = {"synth": ("synthesize", "texture synthesis (kind 'synth')"),
+                  "stylize": ("stylize", "style transfer (kind 'stylize')"),
+                  "seamless": ("make_seamless", "making an image seamless (kind 'seamless')"),
+                  "pbr": ("derive_maps", "deriving PBR maps (kind 'pbr')"),
+                  "material": ("synthesize_material", "material synthesis (kind 'material')")}
+
+
+def _check_engine_supports(engine: Any, spec: JobSpec) -> None:
+    """Fail before minutes of synthesis, not after, when this build lacks a function the job needs."""
+    name, what = KIND_FUNCTIONS[spec.kind]
+    _engine_function(engine, name, what)
+    if spec.kind in ("synth", "stylize", "seamless") and any(m != "basecolor" for m in spec.maps):
+        _engine_function(engine, "derive_maps", _extra_maps_label(spec))
+
+
 def _compute_maps(spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> dict[str, np.ndarray]:
     engine = _engine()
+    _check_engine_supports(engine, spec)
     common = dict(tile=spec.tile, seed=spec.seed, detail_scale=spec.detail_scale, quality=spec.quality,
                   method=spec.method, device=spec.device, vgg_weights=spec.vgg_weights,
                   progress=progress, cancel=cancel)
@@ -105,11 +122,15 @@ def _with_derived_maps(engine: Any, img: np.ndarray, spec: JobSpec, progress: Pr
     if all(m == "basecolor" for m in spec.maps):
         return {"basecolor": img}
     cancel.raise_if_cancelled()
-    fn = _engine_function(engine, "derive_maps", f"maps other than basecolor ({', '.join(spec.maps)})")
+    fn = _engine_function(engine, "derive_maps", _extra_maps_label(spec))
     derived = dict(_call(fn, img, maps=list(spec.maps), tile=spec.tile, device=spec.device,
                          progress=progress, cancel=cancel))
     derived["basecolor"] = img
     return _pick(derived, spec.maps, "derive_maps")
+
+
+def _extra_maps_label(spec: JobSpec) -> str:
+    return f"maps other than basecolor ({', '.join(m for m in spec.maps if m != 'basecolor')})"
 
 
 def _pick(maps: Mapping[str, np.ndarray], wanted: list[str], producer: str) -> dict[str, np.ndarray]:
