@@ -1,0 +1,84 @@
+"""``synth``: new tileable texture(s) from reference images."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from .common import ProgressPrinter, parse_weights, size_arg
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="synthesise a tileable texture from reference image(s)",
+                       description="Synthesise a seamless texture whose statistics match the reference image(s).")
+    p.add_argument("refs", nargs="*", metavar="REF", help="reference image(s)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output PNG (or folder with --pbr/--material)")
+    p.add_argument("--size", type=size_arg, default=512, help="output width in pixels (64…4096, default 512)")
+    p.add_argument("--height", type=size_arg, default=None, help="output height (default: same as --size)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", default=None, help="comma-separated weight per reference, e.g. 1,0.5")
+    p.add_argument("--no-tile", action="store_true", help="do not make the result tileable")
+    p.add_argument("--tile", choices=("both", "x", "y", "none"), default=None, help="tile in both directions (default), one, or none")
+    p.add_argument("--detail-scale", type=float, default=1.0, help="how large the reference's features appear (default 1)")
+    p.add_argument("--method", choices=("patch", "cnn"), default="patch")
+    p.add_argument("--cnn-loss", choices=("sw", "gram"), default="sw", help="statistic matched by --method cnn")
+    p.add_argument("--vgg-weights", default=None, metavar="FILE", help="torchvision vgg19 state dict for --method cnn")
+    p.add_argument("--quality", choices=("draft", "default", "high"), default="default")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--pbr", action="store_true", help="also derive height, normal, roughness and AO maps into the folder -o")
+    p.add_argument("--material", nargs="+", default=None, metavar="MAP=FILE",
+                   help="synthesise aligned maps of a reference material, e.g. basecolor=a.png normal=b.png")
+    p.set_defaults(run=run)
+
+
+def tiling(args: argparse.Namespace) -> str:
+    if args.no_tile:
+        if args.tile not in (None, "none"):
+            raise InputError("--no-tile contradicts --tile " + args.tile)
+        return "none"
+    return args.tile or "both"
+
+
+def check_output_file(path: str) -> Path:
+    out = Path(path)
+    if out.suffix.lower() != ".png":
+        raise InputError(f"output must be a .png file: {out}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output folder does not exist: {parent}")
+    if out.is_dir():
+        raise InputError(f"output path is a directory: {out}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..references import load_rgb, save_png
+
+    if args.material:
+        from . import material  # joint PBR synthesis, see cli/material.py
+
+        return material.run(args)
+    if not args.refs:
+        raise InputError("give at least one reference image (or --material MAP=FILE ...)")
+    weights = parse_weights(args.weights, len(args.refs))
+    if args.vgg_weights and args.method != "cnn":
+        raise InputError("--vgg-weights needs --method cnn")
+    out = None if args.pbr else check_output_file(args.output)
+    refs = [load_rgb(p) for p in args.refs]  # fails fast on bad files, before any compute
+
+    from ..engine import synthesize
+
+    image = synthesize(
+        refs, weights, width=args.size, height=args.height, seed=args.seed, tile=tiling(args),
+        detail_scale=args.detail_scale, quality=args.quality, method=args.method, device=args.device,
+        vgg_weights=args.vgg_weights, progress=ProgressPrinter(sys.stderr), cnn_loss=args.cnn_loss,
+    )
+    if args.pbr:
+        from . import pbr  # height/normal/roughness/AO from the synthesised colour, see cli/pbr.py
+
+        return pbr.write_set(image, args.output, tile=tiling(args))
+    save_png(out, image)
+    sys.stderr.write(f"wrote {out}\n")
+    return 0
