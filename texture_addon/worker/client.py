@@ -439,6 +439,8 @@ class WorkerClient:
         p = self._process
         if p is not None and p.alive and p.key == key and not p.near_idle_exit():
             return p
+        if p is not None and p.alive and self._current is not None and not self._current._final_delivered:
+            return p  # new settings apply from the next job; never kill a running one to apply them
         if p is not None:
             p.stop()
         self._process = _WorkerProcess(*key)
