@@ -19,8 +19,7 @@ from ..errors import InputError
 from .padding import pad_for_tiling
 
 # torchvision vgg19 "features" indices of the conv layers, and where the max-pools sit.
-VGG19_CONVS = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
-VGG19_CHANNELS = (64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512)
+VGG19_CONVS = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)  # widths 64…512
 VGG19_POOL_AFTER = {2, 7, 16, 25}  # pool after these conv indices (after their ReLU)
 VGG19_STYLE_LAYERS = (0, 5, 10, 19, 28)  # relu1_1 … relu5_1 (indices of their conv)
 VGG19_NEEDED = tuple(i for i in VGG19_CONVS if i <= max(VGG19_STYLE_LAYERS))
@@ -100,22 +99,39 @@ class VGG19Features(FeatureNet):
         return feats
 
 
-def expected_vgg19_shapes() -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {}
+def check_vgg19_state(state: dict, source: str) -> dict[str, torch.Tensor]:
+    """Validate torchvision's ``vgg19().features`` layout and return the tensors we use.
+
+    Keys, 3×3 kernels, biases and the chaining of channels (each layer's input channels equal the
+    previous layer's outputs, starting from RGB) are checked; the widths themselves are read from the
+    file, so a real VGG19 (64…512) and a narrow test network in the same layout both load.
+    """
+    out: dict[str, torch.Tensor] = {}
     c_in = 3
-    for idx, c_out in zip(VGG19_CONVS, VGG19_CHANNELS):
-        if idx in VGG19_NEEDED:
-            shapes[f"features.{idx}.weight"] = (c_out, c_in, 3, 3)
-            shapes[f"features.{idx}.bias"] = (c_out,)
-        c_in = c_out
-    return shapes
+    for idx in VGG19_NEEDED:
+        wkey, bkey = f"features.{idx}.weight", f"features.{idx}.bias"
+        for key in (wkey, bkey):
+            if key not in state:
+                raise InputError(f"VGG19 weights file lacks {key} (expected torchvision's vgg19 layout): {source}")
+            if not isinstance(state[key], torch.Tensor):
+                raise InputError(f"VGG19 weights: {key} is not a tensor: {source}")
+            if not torch.isfinite(state[key]).all():
+                raise InputError(f"VGG19 weights: {key} holds NaN or infinite values: {source}")
+        w, b = state[wkey], state[bkey]
+        if w.ndim != 4 or tuple(w.shape[1:]) != (c_in, 3, 3):
+            raise InputError(f"VGG19 weights: {wkey} has shape {tuple(w.shape)}, expected (N, {c_in}, 3, 3): {source}")
+        if tuple(b.shape) != (w.shape[0],):
+            raise InputError(f"VGG19 weights: {bkey} has shape {tuple(b.shape)}, expected ({w.shape[0]},): {source}")
+        out[wkey], out[bkey] = w, b
+        c_in = w.shape[0]
+    return out
 
 
 def load_vgg19_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load and shape-check a torchvision-layout VGG19 state dict without executing pickled code.
+    """Load a torchvision-layout VGG19 state dict without executing pickled code, then check it.
 
-    ``weights_only=True`` refuses arbitrary pickled objects; everything we need is then checked
-    key by key, so a wrong file fails here with a precise message instead of deep inside a conv.
+    ``weights_only=True`` refuses arbitrary pickled objects; :func:`check_vgg19_state` then checks
+    every tensor we need, so a wrong file fails here with a precise message, not deep inside a conv.
     """
     p = Path(path)
     if not p.is_file():
@@ -123,20 +139,11 @@ def load_vgg19_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError for non-torch files, EOFError…
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
         raise InputError(f"not a plain torch state dict (refused to load): {p}: {first[:160]}") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise InputError(f"VGG19 weights file holds a {type(state).__name__}, not a state dict: {p}")
-    for key, shape in expected_vgg19_shapes().items():
-        if key not in state:
-            raise InputError(f"VGG19 weights file lacks {key} (expected torchvision's vgg19 layout): {p}")
-        value = state[key]
-        if not isinstance(value, torch.Tensor):
-            raise InputError(f"VGG19 weights: {key} is not a tensor: {p}")
-        if tuple(value.shape) != shape:
-            raise InputError(f"VGG19 weights: {key} has shape {tuple(value.shape)}, expected {shape}: {p}")
-        if not torch.isfinite(value).all():
-            raise InputError(f"VGG19 weights: {key} holds NaN or infinite values: {p}")
-    return {k: state[k] for k in expected_vgg19_shapes()}
+    return check_vgg19_state(state, str(p))

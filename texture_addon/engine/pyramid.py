@@ -20,7 +20,7 @@ from .losses import LevelLoss
 from .progress import CancelToken, ProgressCallback, ProgressInfo
 from .resample import resize
 
-MIN_REFERENCE_SIDE_AT_COARSEST = 32
+MIN_REFERENCE_SIDE_AT_COARSEST = 16
 MIN_OUTPUT_SIDE_AT_COARSEST = 16
 MAX_LEVELS = 7
 PREVIEW_SIDE = 128
@@ -56,7 +56,11 @@ class PyramidJob:
 
 
 def plan_levels(out_height: int, out_width: int, smallest_reference_side: float) -> int:
-    """How many pyramid levels: until the reference's coarsest copy is ~32 px (its layout scale)."""
+    """How many pyramid levels: until the reference's coarsest copy is ~16 px.
+
+    There a 7×7 patch spans almost half the reference, so the first level decides the layout
+    (rows of bricks, cell sizes) before finer levels add detail; 32 px lost that on regular textures.
+    """
     levels = 1
     while (
         levels < MAX_LEVELS

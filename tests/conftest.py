@@ -1,0 +1,55 @@
+"""Shared fixtures for the engine and CLI tests.
+
+OMP_WAIT_POLICY=PASSIVE is set before anything imports torch: pytest may run beside other busy
+processes (and starts worker subprocesses that inherit it), and spin-waiting thread pools then
+slow torch down by an order of magnitude.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def shrink(img: np.ndarray, side: int) -> np.ndarray:
+    """Downscale a reference for fast tests (area average; keeps the texture's look)."""
+    import torch
+
+    from texture_addon.engine.resample import resize
+
+    t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None]
+    return resize(t, side, side)[0].permute(1, 2, 0).numpy().copy()
+
+
+@pytest.fixture(scope="session")
+def example():
+    """example(name, side=96) -> float32 RGB reference from examples/, shrunk to ``side``."""
+    from texture_addon.references import load_rgb
+
+    cache: dict = {}
+
+    def get(name: str, side: int = 96) -> np.ndarray:
+        key = (name, side)
+        if key not in cache:
+            cache[key] = shrink(load_rgb(EXAMPLES / f"{name}.png"), side)
+        return cache[key]
+
+    return get
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real ``python -m texture_addon`` in a subprocess from the repository root."""
+    env = dict(os.environ, PYTHONNOUSERSITE="1")
+    return subprocess.run([sys.executable, "-m", "texture_addon", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)

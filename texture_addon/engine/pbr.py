@@ -1,0 +1,250 @@
+"""PBR maps (height, normal, roughness, ambient occlusion) derived from a base-colour texture.
+
+A base colour alone is what most references are, but a renderer wants a full material. These maps
+are the classic photo-to-material heuristics: shading in a photographed surface follows its relief,
+so band-passed luminance approximates height; normals are the height's gradient; cavities (points
+lower than their surroundings) are occluded; busy, dark areas read as rough.
+
+Every filter is a Gaussian applied in the Fourier domain, which wraps around: a tileable input gives
+tileable maps, pixel for pixel. For a non-tiling axis the image is mirrored first (symmetric
+extension), so the filter sees a reflected border instead of the opposite edge.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+
+from ..references.maps import MAP_NAMES  # one list of map names for the engine, CLI and writers
+NORMAL_CONVENTIONS = ("opengl", "directx")
+LUMA = (0.2126, 0.7152, 0.0722)
+HEIGHT_OCTAVES = 6          # band-pass octaves of the height (σ = 1, 2, 4 … px, capped by the size)
+NORMAL_SCALE = 4.0          # slope per unit height per (side/256 px) at strength 1: gentle, visible relief
+AO_SCALES = (2.0, 6.0, 16.0)
+
+
+def _periodic(tile: Union[bool, str, Sequence[bool]]) -> tuple[bool, bool]:
+    """(y, x) periodicity from True/False, a tiling name ('both', 'x', 'y', 'none') or a pair."""
+    if isinstance(tile, str):
+        from .synthesize import periodic_axes
+
+        return periodic_axes(tile)
+    if isinstance(tile, (tuple, list)):
+        if len(tile) != 2:
+            raise InputError(f"tile must be a bool, a tiling name or a (y, x) pair, got {tile!r}")
+        return bool(tile[0]), bool(tile[1])
+    return bool(tile), bool(tile)
+
+
+class WrapFilter:
+    """Gaussian blurs of one image size, all in the Fourier domain (wrap-around or mirrored borders)."""
+
+    def __init__(self, height: int, width: int, periodic: tuple[bool, bool]) -> None:
+        self.h, self.w = height, width
+        self.py, self.px = periodic
+        fh = height if self.py else 2 * height
+        fw = width if self.px else 2 * width
+        self.fy = torch.fft.fftfreq(fh, dtype=torch.float64)[:, None]
+        self.fx = torch.fft.rfftfreq(fw, dtype=torch.float64)[None, :]
+        self.shape = (fh, fw)
+
+    def _extend(self, a: torch.Tensor) -> torch.Tensor:
+        if not self.py:
+            a = torch.cat([a, a.flip(-2)], dim=-2)
+        if not self.px:
+            a = torch.cat([a, a.flip(-1)], dim=-1)
+        return a
+
+    def blur(self, a: torch.Tensor, sigma: float) -> torch.Tensor:
+        """Gaussian of standard deviation ``sigma`` px on the last two axes of ``a``."""
+        if sigma <= 0:
+            return a
+        spec = torch.fft.rfft2(self._extend(a))
+        g = torch.exp(-2.0 * math.pi**2 * sigma**2 * (self.fy**2 + self.fx**2)).to(a.dtype)
+        out = torch.fft.irfft2(spec * g, s=self.shape)
+        return out[..., : self.h, : self.w]
+
+    def gradient(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Central differences (d/drow, d/dcol): wrapped on periodic axes, one-sided at other borders."""
+        return self._diff(a, -2, self.py), self._diff(a, -1, self.px)
+
+    @staticmethod
+    def _diff(a: torch.Tensor, dim: int, periodic: bool) -> torch.Tensor:
+        if periodic:
+            return (torch.roll(a, -1, dim) - torch.roll(a, 1, dim)) * 0.5
+        n = a.shape[dim]
+        idx = torch.arange(n)
+        nxt = a.index_select(dim, (idx + 1).clamp(max=n - 1))
+        prv = a.index_select(dim, (idx - 1).clamp(min=0))
+        span = ((idx + 1).clamp(max=n - 1) - (idx - 1).clamp(min=0)).to(a.dtype)
+        shape = [1] * a.dim()
+        shape[dim] = n
+        return (nxt - prv) / span.view(shape)
+
+
+def _quantiles(a: torch.Tensor, qs: Sequence[float]) -> list[float]:
+    """Quantiles by partial sort in numpy (torch.quantile fully sorts: several times slower)."""
+    flat = a.detach().flatten().cpu().numpy()
+    if flat.size > 1_000_000:
+        flat = flat[:: flat.size // 1_000_000 + 1]
+    return [float(v) for v in np.quantile(flat, qs)]
+
+
+def _robust_unit(a: torch.Tensor, lo_q: float = 0.01, hi_q: float = 0.99) -> torch.Tensor:
+    """Stretch ``a`` so its 1st…99th percentiles span [0, 1] (outliers clip, flat input → 0.5)."""
+    lo, hi = _quantiles(a, (lo_q, hi_q))
+    if hi - lo < 1e-8:
+        return torch.full_like(a, 0.5)
+    return ((a - lo) / (hi - lo)).clamp(0, 1)
+
+
+def luminance(rgb: torch.Tensor) -> torch.Tensor:
+    """(H, W, 3) → (H, W) Rec. 709 luminance."""
+    return rgb @ torch.tensor(LUMA, dtype=rgb.dtype)
+
+
+def height_map(lum: torch.Tensor, filt: WrapFilter, detail: float = 0.5, contrast: float = 1.0, invert: bool = False) -> torch.Tensor:
+    """Multi-scale height from luminance: a weighted sum of band-pass octaves, mapped to [0, 1].
+
+    The low-pass residual (lighting gradients across the photo) is dropped. ``detail`` 0…1 moves the
+    weight from coarse octaves (broad bumps) to fine ones (grain); 0.5 weighs them equally.
+    ``contrast`` steepens the final S-curve; ``invert`` swaps pits and bumps (dark = high).
+    """
+    ratio = 2.0 ** (1.0 - 2.0 * detail)  # weight of octave k+1 relative to octave k
+    max_sigma = max(1.0, min(filt.h, filt.w) / 8)
+    sigmas = [0.0] + [s for s in (2.0**k for k in range(HEIGHT_OCTAVES)) if s <= max_sigma]
+    blurred = [filt.blur(lum, s) for s in sigmas]
+    h = torch.zeros_like(lum)
+    for k in range(len(blurred) - 1):
+        h = h + ratio**k * (blurred[k] - blurred[k + 1])
+    std = h.std().clamp_min(1e-8)
+    z = (h - h.mean()) / std
+    if invert:
+        z = -z
+    return 0.5 + 0.5 * torch.tanh(0.6 * contrast * z)
+
+
+def normal_map(height: torch.Tensor, filt: WrapFilter, strength: float = 1.0, convention: str = "opengl") -> torch.Tensor:
+    """Tangent-space normals (H, W, 3) encoded in [0, 1] from the height's wrap-around gradient.
+
+    Rows grow downwards in the image while a texture's V axis points up, so the OpenGL (+Y, Blender)
+    green channel is +d(height)/d(row); DirectX (−Y) flips it. The slope scale is tied to the image
+    side, so a map derived at 512 px and at 2048 px describes the same relief.
+    """
+    d_row, d_col = filt.gradient(height)
+    k = strength * NORMAL_SCALE * min(filt.h, filt.w) / 256.0
+    nx = -k * d_col
+    ny = k * d_row if convention == "opengl" else -k * d_row
+    n = torch.stack([nx, ny, torch.ones_like(nx)], dim=-1)
+    n = n / n.norm(dim=-1, keepdim=True)
+    return n * 0.5 + 0.5
+
+
+def roughness_map(lum: torch.Tensor, filt: WrapFilter, low: float, high: float) -> torch.Tensor:
+    """Roughness from local luminance (dark, recessed → rough) and local contrast (busy → rough)."""
+    scale = max(1.0, min(filt.h, filt.w) / 128)
+    local_mean = filt.blur(lum, 2.0 * scale)
+    local_var = (filt.blur(lum * lum, 3.0 * scale) - filt.blur(lum, 3.0 * scale) ** 2).clamp_min(0)
+    r = 0.6 * (1.0 - _robust_unit(local_mean)) + 0.4 * _robust_unit(local_var.sqrt())
+    return low + (high - low) * _robust_unit(r, 0.005, 0.995)
+
+
+def ao_map(height: torch.Tensor, filt: WrapFilter, strength: float = 1.0) -> torch.Tensor:
+    """Ambient occlusion from height: how far a point sits below its surroundings at a few radii."""
+    scale = max(1.0, min(filt.h, filt.w) / 256)
+    occ = torch.zeros_like(height)
+    for s in AO_SCALES:
+        occ = occ + (filt.blur(height, s * scale) - height).clamp_min(0)
+    occ = occ / len(AO_SCALES)
+    ref = max(_quantiles(occ, (0.99,))[0], 1e-6)
+    return (1.0 - strength * (occ / ref).clamp(0, 1) * 0.85).clamp(0, 1)
+
+
+def check_maps(maps: Iterable[str]) -> tuple[str, ...]:
+    names = tuple(maps)
+    unknown = [m for m in names if m not in MAP_NAMES]
+    if unknown:
+        raise InputError(f"unknown map name(s) {', '.join(map(repr, unknown))} (choose from {', '.join(MAP_NAMES)})")
+    if not names:
+        raise InputError("no maps requested")
+    return names
+
+
+def derive_maps(
+    albedo: np.ndarray,
+    maps: Sequence[str] = MAP_NAMES,
+    tile: Union[bool, str, Sequence[bool]] = True,
+    height_detail: float = 0.5,
+    height_contrast: float = 1.0,
+    invert_height: bool = False,
+    normal_strength: float = 1.0,
+    normal_convention: str = "opengl",
+    roughness_range: tuple[float, float] = (0.35, 0.9),
+    ao_strength: float = 1.0,
+    height: Optional[np.ndarray] = None,
+) -> dict[str, np.ndarray]:
+    """Derive PBR maps from a base-colour image (H, W, 3) in [0, 1].
+
+    Returns name → float32 array in [0, 1]: ``basecolor`` and ``normal`` (H, W, 3), ``height``,
+    ``roughness`` and ``ao`` (H, W). With ``tile`` (True, or 'both'/'x'/'y') every filter wraps
+    around on the tiling axes, so the maps tile wherever the albedo does. Pass ``height`` to derive
+    normal and AO from a known height map instead of the luminance estimate.
+    """
+    names = check_maps(maps)
+    a = np.asarray(albedo)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (1, 3) or min(a.shape[:2]) < 8:
+        raise InputError(f"base colour must be an (H, W, 3) image of at least 8×8 px, got shape {np.shape(albedo)}")
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    if not np.isfinite(a).all():
+        raise InputError("base colour contains NaN or infinite values")
+    if normal_convention not in NORMAL_CONVENTIONS:
+        raise InputError(f"unknown normal convention {normal_convention!r} (choose from {', '.join(NORMAL_CONVENTIONS)})")
+    lo, hi = (float(v) for v in roughness_range)
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise InputError(f"roughness range must satisfy 0 ≤ low ≤ high ≤ 1, got {lo}, {hi}")
+    if not 0.0 <= height_detail <= 1.0:
+        raise InputError(f"height detail must be within 0…1, got {height_detail}")
+    if not 0.0 < height_contrast <= 10.0:
+        raise InputError(f"height contrast must be within (0, 10], got {height_contrast}")
+    if not 0.0 <= normal_strength <= 20.0:
+        raise InputError(f"normal strength must be within 0…20, got {normal_strength}")
+    if not 0.0 <= ao_strength <= 1.0:
+        raise InputError(f"AO strength must be within 0…1, got {ao_strength}")
+
+    rgb = torch.from_numpy(np.clip(a, 0, 1).astype(np.float32))
+    filt = WrapFilter(rgb.shape[0], rgb.shape[1], _periodic(tile))
+    lum = luminance(rgb)
+    if height is not None:
+        hgt = torch.from_numpy(np.clip(np.asarray(height, np.float32).reshape(rgb.shape[:2]), 0, 1))
+    else:
+        hgt = height_map(lum, filt, height_detail, height_contrast, invert_height)
+
+    out: dict[str, torch.Tensor] = {}
+    for name in names:
+        if name == "basecolor":
+            out[name] = rgb
+        elif name == "height":
+            out[name] = hgt
+        elif name == "normal":
+            out[name] = normal_map(hgt, filt, normal_strength, normal_convention)
+        elif name == "roughness":
+            out[name] = roughness_map(lum, filt, lo, hi)
+        elif name == "ao":
+            out[name] = ao_map(hgt, filt, ao_strength)
+    return {k: np.ascontiguousarray(v.clamp(0, 1).float().numpy()) for k, v in out.items()}
+
+
+def decode_normals(normal: np.ndarray, convention: str = "opengl") -> np.ndarray:
+    """[0, 1]-encoded normal map → unit vectors (H, W, 3) with +Y up (OpenGL), whatever the encoding."""
+    n = np.asarray(normal, np.float64) * 2.0 - 1.0
+    if convention == "directx":
+        n = n * np.array([1.0, -1.0, 1.0])
+    return n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)

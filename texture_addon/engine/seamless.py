@@ -1,0 +1,173 @@
+"""``make_seamless``: make an existing image tile by re-synthesising a band around its wrap boundary.
+
+Cross-fading the borders of a photo blends two unrelated pieces of it: features appear doubled and
+ghostly. Instead the image is rolled by half its size, which moves the wrap boundary to a cross in
+the middle and brings the (continuous) centre of the image to the new borders. Only the pixels in a
+band along that cross are optimised, with the patch loss against the image's own patches and
+wrap-around padding everywhere; every other pixel is put back after each step. Coarse to fine, the
+band fills with new texture that continues both sides, then the image is rolled back: its old centre
+is untouched and its borders now join.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+from .device import configure_threads, resolve_device
+from .padding import pad_for_tiling
+from .pbr import WrapFilter
+from .presets import PRESETS, QUALITIES, lr_per_level, steps_per_level
+from .progress import CancelToken, ProgressCallback
+from .pyramid import Level, PyramidJob, make_levels, plan_levels, run_pyramid
+from .resample import resize
+from .sliced import REFERENCE_SAMPLE_CAP, mixture_quantiles, random_directions, subsample_columns, transport_targets
+from .synthesize import MAX_SIZE, MIN_SIZE, scale_reference, to_tensor
+
+BAND_RANGE = (0.02, 0.5)
+FEATHER = 0.25          # the band's outer quarter blends into the kept pixels (at least 1 px)
+INIT_NOISE = 0.5        # coarsest start inside the band: blurred image + this much of its own detail
+
+
+def band_mask(height: int, width: int, band: float) -> torch.Tensor:
+    """(1, 1, H, W) in [0, 1]: 1 where pixels are re-synthesised, on the cross through the centre.
+
+    ``band`` is the strip's full width as a fraction of the side (half on each side of the old
+    seam). The outer ``FEATHER`` of each half ramps down to 0, so new and kept pixels meet softly
+    over a few pixels instead of at a hard edge.
+    """
+    def profile(n: int) -> torch.Tensor:
+        half = max(1.0, band * n / 2)
+        feather = max(1.0, FEATHER * half)
+        dist = (torch.arange(n, dtype=torch.float32) + 0.5 - n // 2).abs()   # from the old seam
+        return ((half - dist) / feather + 0.5).clamp(0, 1)
+
+    rows, cols = profile(height)[:, None], profile(width)[None, :]
+    return torch.maximum(rows, cols)[None, None]
+
+
+class BandPatchLoss:
+    """Sliced Wasserstein loss of the band's patches against all of the reference's patches.
+
+    Scoring every patch of the image instead would let the kept pixels, which already match,
+    dominate the distribution: the band would only get noisy leftovers of the transport. Here the
+    band alone must carry the whole patch distribution, and its patches that overlap the kept
+    pixels make it continue them.
+    """
+
+    def __init__(self, reference: torch.Tensor, positions: torch.Tensor, patch: int, projections: int) -> None:
+        self.reference = reference
+        self.positions = positions  # flat indices of the patch centres inside the band
+        self.patch = patch
+        self.projections = projections
+
+    def backward(self, x: torch.Tensor, generator: torch.Generator) -> float:
+        c, k = x.shape[1], self.patch
+        kern = random_directions(self.projections, c * k * k, generator, x.device).view(self.projections, c, k, k)
+        padded = pad_for_tiling(x, k // 2, True, True)
+        with torch.no_grad():
+            ref = subsample_columns(F.conv2d(self.reference, kern)[0].flatten(1), REFERENCE_SAMPLE_CAP, generator)
+            quantiles = mixture_quantiles([ref], [1.0], min(self.positions.numel(), REFERENCE_SAMPLE_CAP))
+        y = F.conv2d(padded, kern)[0].flatten(1).index_select(1, self.positions)  # (P, band positions)
+        diff = y.detach() - transport_targets(y, quantiles)
+        y.backward(diff * (2.0 / diff.numel()))
+        return float(diff.square().mean())
+
+
+class _Constraint:
+    """Puts the kept pixels back after every step, at whichever pyramid level the image is."""
+
+    def __init__(self, rolled: torch.Tensor, mask: torch.Tensor) -> None:
+        self.rolled, self.mask = rolled, mask
+        self.cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def at(self, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (height, width)
+        if key not in self.cache:
+            known = resize(self.rolled, height, width, True, True)
+            mask = resize(self.mask, height, width, True, True).clamp(0, 1)
+            self.cache[key] = (known, mask)
+        return self.cache[key]
+
+    def __call__(self, x: torch.Tensor) -> None:
+        known, mask = self.at(x.shape[2], x.shape[3])
+        x.mul_(mask).add_(known * (1 - mask))
+
+
+def make_seamless(
+    image: np.ndarray,
+    band: float = 0.15,
+    seed: int = 0,
+    quality: str = "default",
+    device: str = "auto",
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> np.ndarray:
+    """Return ``image`` (H, W, C) made tileable, same size, float32 in [0, 1].
+
+    Pixels farther than ``band``/2 of the side from the image's borders are kept exactly; the band
+    along the borders is re-synthesised from the image's own patch statistics so that it continues
+    the texture across the wrap. Raises :class:`InputError` for unusable input or parameters.
+    """
+    band = float(band)
+    lo, hi = BAND_RANGE
+    if not lo <= band <= hi:
+        raise InputError(f"band {band} out of range ({lo}…{hi} of the image side)")
+    if quality not in QUALITIES:
+        raise InputError(f"unknown quality {quality!r} (choose from {', '.join(QUALITIES)})")
+    x = to_tensor(image, "image", channels=None)
+    h, w = x.shape[2:]
+    if not (MIN_SIZE <= h <= MAX_SIZE and MIN_SIZE <= w <= MAX_SIZE):
+        raise InputError(f"image is {w}×{h}; each side must be within {MIN_SIZE}…{MAX_SIZE} px")
+    dev = resolve_device(device)
+    configure_threads()
+
+    shift = (h // 2, w // 2)
+    rolled = torch.roll(x, shift, dims=(2, 3)).to(dev)
+    mask = band_mask(h, w, band).to(dev)
+    constraint = _Constraint(rolled, mask)
+    reference = x.to(dev)  # the original: its patches never straddle the old seam
+
+    preset = PRESETS[quality]
+    count = plan_levels(h, w, min(h, w))
+    levels = make_levels(h, w, count, steps_per_level(preset, count, h * w), lr_per_level(preset, count))
+
+    def init(level: Level, generator: torch.Generator) -> torch.Tensor:
+        known, m = constraint.at(level.height, level.width)
+        filt = WrapFilter(level.height, level.width, (True, True))
+        sigma = max(1.0, band * min(level.height, level.width) / 2)
+        smooth = filt.blur(known, sigma)
+        # The image's own detail, shuffled in space, gives the band something to sculpt.
+        detail = (known - filt.blur(known, 1.0)).flatten(2)
+        detail = detail[:, :, torch.randperm(detail.shape[2], generator=generator).to(dev)].view_as(known)
+        start = (smooth + INIT_NOISE * detail).clamp(0, 1)
+        return start * m + known * (1 - m)
+
+    def make_losses(level: Level):
+        ref = scale_reference(reference, level.factor)
+        _, m = constraint.at(level.height, level.width)
+        positions = torch.nonzero(m.flatten() > 0).flatten()
+        return [BandPatchLoss(ref, positions, preset.patch, preset.projections)]
+
+    job = PyramidJob(
+        out_height=h,
+        out_width=w,
+        periodic=(True, True),
+        levels=levels,
+        make_losses=make_losses,
+        init=init,
+        generator=torch.Generator().manual_seed(int(seed)),
+        device=dev,
+        stage="seamless",
+        progress=progress,
+        cancel=cancel,
+        project=constraint,
+        preview_channels=slice(0, min(3, x.shape[1])),
+    )
+    out = run_pyramid(job)
+    out = torch.roll(out, (-shift[0], -shift[1]), dims=(2, 3))
+    return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
