@@ -1,0 +1,264 @@
+"""Baking many materials unattended (``scripts/bake.py``): the panel's Generate, synchronously.
+
+Each material is one independent task: its job spec is built from the material's own settings
+(:func:`job_spec.build_material_spec`), run on a worker, and the result goes into the material with
+:func:`material_output.apply_outputs`, exactly as Generate does. Raw outputs are kept in
+``<out>/<material>/`` with a sidecar ``bake.json`` holding a hash of the settings and of every
+input file, so a rerun skips materials whose outputs are up to date (unless forced).
+
+Several materials run at once on separate :class:`WorkerClient` objects (one engine process each);
+all bpy work stays in the calling (main) thread, which only polls the jobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import bpy
+
+from ..worker.client import WorkerClient
+from ..worker.spec import SpecError
+from . import material_output
+from .job_spec import build_material_spec, safe_name
+
+SIDECAR = "bake.json"
+#: Bumped when the meaning of a stored hash changes.
+HASH_VERSION = 1
+
+Log = Callable[[str], None]
+
+
+def _stderr_log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Task:
+    material: bpy.types.Material
+    name: str
+    out_dir: str
+    summary: dict = field(default_factory=dict)
+    spec: object = None
+    digest: str = ""
+    job: object = None
+    started: float = 0.0
+    stage: str = ""
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def spec_digest(spec, material: bpy.types.Material) -> str:
+    """Hash of everything that decides the outputs: the spec's settings and its input files' bytes."""
+    d = dict(spec.to_dict())
+    d.pop("output_dir", None)
+    d.pop("device", None)  # the same settings give the same texture on any device
+    files: list[str] = [r["path"] if isinstance(r, dict) else r.path for r in (d.get("references") or [])]
+    if d.get("content"):
+        files.append(d["content"])
+    files += list((d.get("material") or {}).values())
+    s = material.texture_forge
+    wiring = {"height_mode": s.height_mode, "ao_strength": round(float(s.ao_strength), 6)}
+    blob = json.dumps({"v": HASH_VERSION, "spec": d, "wiring": wiring,
+                       "files": [_file_digest(p) for p in files]}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _read_sidecar(out_dir: str) -> dict | None:
+    try:
+        with open(os.path.join(out_dir, SIDECAR), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_sidecar(out_dir: str, data: dict) -> None:
+    tmp = os.path.join(out_dir, SIDECAR + ".part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, os.path.join(out_dir, SIDECAR))
+
+
+def _wired(material: bpy.types.Material, maps: Sequence[str]) -> bool:
+    return all(material_output.find_our_image(material, m) is not None for m in maps)
+
+
+def _apply(task: Task, outputs: dict[str, str], storage: str | None) -> None:
+    s = task.material.texture_forge
+    material_output.apply_outputs(task.material, outputs, storage=storage or s.storage,
+                                  height_mode=s.height_mode, ao_strength=float(s.ao_strength))
+    s.last_error = ""
+
+
+def bake_materials(materials: Sequence[bpy.types.Material], out_dir: str, *, jobs: int = 1,
+                   python: str | None = None, device: str = "auto", vgg_weights: str | None = None,
+                   storage: str | None = None, force: bool = False, log: Log = _stderr_log,
+                   timeout: float | None = None) -> dict:
+    """Bake every material; never raises for one material's failure.
+
+    Returns ``{"materials": [per-material summary], "startup_seconds": float}``; each summary has
+    ``name``, ``status`` ("baked", "skipped" or "failed"), ``outputs`` (map → PNG path),
+    ``seconds`` (wall time of this material's task), ``engine_seconds`` (synthesis time reported by
+    the engine), ``seam_scores`` and ``error``.
+    """
+    tasks: list[Task] = []
+    pending: list[Task] = []
+    for mat in materials:
+        name = safe_name(mat.name)
+        task = Task(material=mat, name=mat.name, out_dir=os.path.join(out_dir, name))
+        task.summary = {"name": mat.name, "status": "failed", "outputs": {}, "seconds": 0.0,
+                        "engine_seconds": 0.0, "seam_scores": {}, "error": None}
+        tasks.append(task)
+        t0 = time.monotonic()
+        log(f"[{mat.name}] preparing")
+        try:
+            os.makedirs(task.out_dir, exist_ok=True)
+            task.spec = build_material_spec(mat, task.out_dir, device=device, vgg_weights=vgg_weights)
+            task.digest = spec_digest(task.spec, mat)
+        except SpecError as exc:
+            _fail(task, "; ".join(exc.errors), t0, log)
+            continue
+        except Exception as exc:  # unreadable image, disk full, ...
+            _fail(task, f"{type(exc).__name__}: {exc}", t0, log)
+            continue
+        side = _read_sidecar(task.out_dir)
+        if (not force and side and side.get("hash") == task.digest
+                and all(os.path.isfile(p) for p in side.get("outputs", {}).values())
+                and side.get("outputs")):
+            try:
+                if not _wired(mat, list(side["outputs"])):
+                    _apply(task, side["outputs"], storage)
+                task.summary.update(status="skipped", outputs=side["outputs"],
+                                    seam_scores=side.get("seam_scores") or {},
+                                    engine_seconds=side.get("engine_seconds", 0.0),
+                                    seconds=round(time.monotonic() - t0, 3))
+                log(f"[{mat.name}] up to date, skipped")
+                continue
+            except Exception as exc:
+                log(f"[{mat.name}] stored outputs unusable ({exc}); baking again")
+        task.summary["seconds"] = time.monotonic() - t0  # preparation, added to below
+        pending.append(task)
+
+    startup = 0.0
+    if pending:
+        n = max(1, min(int(jobs), len(pending)))
+        clients = [WorkerClient(python=python, device=device, idle_timeout=30.0) for _ in range(n)]
+        t0 = time.monotonic()
+        reports: list[dict] = [{} for _ in clients]
+
+        def check(i: int) -> None:
+            reports[i] = clients[i].check()
+
+        threads = [threading.Thread(target=check, args=(i,), daemon=True) for i in range(n)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        startup = time.monotonic() - t0
+        ok = [c for c, r in zip(clients, reports) if r.get("ok")]
+        log(f"engine: {reports[0].get('message')} ({len(ok)} process(es), {startup:.1f} s)")
+        try:
+            if not ok:
+                for task in pending:
+                    _fail(task, "engine unavailable: " + str(reports[0].get("message")),
+                          time.monotonic() - task.summary["seconds"], log)
+            else:
+                _run_pending(pending, ok, storage, log, timeout)
+        finally:
+            for c in clients:
+                c.shutdown()
+    for task in tasks:
+        task.summary["seconds"] = round(float(task.summary["seconds"]), 3)
+    return {"materials": [t.summary for t in tasks], "startup_seconds": round(startup, 3)}
+
+
+def _fail(task: Task, message: str, t0: float, log: Log) -> None:
+    task.summary.update(status="failed", error=message, seconds=time.monotonic() - t0)
+    try:
+        task.material.texture_forge.last_error = message
+    except Exception:
+        pass
+    log(f"[{task.name}] failed: {message}")
+
+
+def _run_pending(pending: list[Task], clients: list[WorkerClient], storage: str | None,
+                 log: Log, timeout: float | None) -> None:
+    queue = list(pending)
+    running: dict[int, Task] = {}
+    while queue or running:
+        for i, client in enumerate(clients):
+            if i in running or not queue:
+                continue
+            task = queue.pop(0)
+            task.started = time.monotonic()
+            try:
+                task.job = client.start(task.spec)
+            except Exception as exc:
+                _fail(task, str(exc) or type(exc).__name__, task.started - task.summary["seconds"], log)
+                continue
+            running[i] = task
+            log(f"[{task.name}] started")
+        for i, task in list(running.items()):
+            for msg in task.job.poll():
+                kind = msg.get("type")
+                if kind == "progress":
+                    stage = str(msg.get("stage", ""))
+                    if stage and stage != task.stage:
+                        task.stage = stage
+                        log(f"[{task.name}] {stage}")
+                elif kind in ("result", "error", "cancelled"):
+                    _finish(task, msg, storage, log)
+                    del running[i]
+                    break
+            else:
+                if task.job.done and i in running:
+                    _finish(task, task.job.final or {"type": "error",
+                                                     "message": "the engine stopped unexpectedly"},
+                            storage, log)
+                    del running[i]
+                elif timeout is not None and time.monotonic() - task.started > timeout:
+                    task.job.cancel()
+        if running:
+            time.sleep(0.02)
+
+
+def _finish(task: Task, msg: dict, storage: str | None, log: Log) -> None:
+    kind = msg.get("type")
+    begun = task.started - task.summary["seconds"]
+    if kind != "result":
+        text = "cancelled" if kind == "cancelled" else str(msg.get("message") or "the engine failed")
+        _fail(task, text, begun, log)
+        return
+    outputs = {k: str(v) for k, v in (msg.get("outputs") or {}).items()}
+    try:
+        log(f"[{task.name}] importing {', '.join(outputs)}")
+        _apply(task, outputs, storage)
+    except Exception as exc:
+        _fail(task, f"could not import the result: {type(exc).__name__}: {exc}", begun, log)
+        return
+    scores = {k: float(v) for k, v in (msg.get("seam_scores") or {}).items()}
+    engine_seconds = float(msg.get("seconds") or 0.0)
+    _write_sidecar(task.out_dir, {"hash": task.digest, "outputs": outputs, "seam_scores": scores,
+                                  "engine_seconds": engine_seconds, "material": task.name})
+    seconds = time.monotonic() - begun
+    task.summary.update(status="baked", outputs=outputs, seam_scores=scores,
+                        engine_seconds=round(engine_seconds, 3), seconds=seconds, error=None)
+    log(f"[{task.name}] done in {seconds:.1f} s (engine {engine_seconds:.1f} s)")
+
+
+def clear_outputs(out_dir: str) -> None:
+    """Remove a material's kept outputs (used by callers that want a clean slate)."""
+    shutil.rmtree(out_dir, ignore_errors=True)
