@@ -10,6 +10,7 @@ Both wrap every convolution with :func:`pad_for_tiling`, so features of a period
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -137,7 +138,9 @@ def load_vgg19_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not p.is_file():
         raise InputError(f"VGG19 weights file not found: {p}")
     try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols; our message says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError for non-torch files, EOFError…
         text = str(exc).strip()
         first = text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,136 @@
+"""Unit tests of the building blocks: 1-D transport, patch and CNN losses, resampling, metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from texture_addon.engine import noise_like, patch_distance, seam_score
+from texture_addon.engine.cnn import CNNFeatureLoss
+from texture_addon.engine.colour import match_colours
+from texture_addon.engine.networks import RandomNet
+from texture_addon.engine.patches import PatchSlicedLoss
+from texture_addon.engine.resample import resize
+from texture_addon.engine.sliced import mixture_quantiles, resample_sorted, sort_rows, transport_targets
+
+
+def test_transport_targets_map_samples_onto_target_distribution():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randn(4, 20000, generator=gen)                       # N(0, 1)
+    target = 3 + 0.5 * torch.randn(4, 20000, generator=gen)        # N(3, 0.25)
+    moved = transport_targets(y, sort_rows(target))
+    assert torch.allclose(moved.mean(1), torch.full((4,), 3.0), atol=0.02)
+    assert torch.allclose(moved.std(1), torch.full((4,), 0.5), atol=0.02)
+    # Monotone: rank order of y is preserved (the 1-D optimal map).
+    order = y[0].argsort()
+    assert (moved[0][order].diff() >= -1e-5).all()
+
+
+def test_mixture_quantiles_follow_weights():
+    a = torch.zeros(1, 1000)
+    b = torch.ones(1, 1000)
+    q = mixture_quantiles([a, b], [3, 1], 400)
+    assert abs(float(q.mean()) - 0.25) < 0.01
+    assert float(resample_sorted(sort_rows(torch.arange(10.0)[None]), 5).mean()) == pytest.approx(4.5)
+
+
+def _optimise(loss, x, steps=30, lr=0.03):
+    x = x.clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    gen = torch.Generator().manual_seed(1)
+    values = []
+    for _ in range(steps):
+        opt.zero_grad()
+        values.append(loss.backward(x, gen))
+        opt.step()
+    return values
+
+
+def test_patch_loss_is_small_for_same_texture_and_decreases_under_optimisation():
+    gen = torch.Generator().manual_seed(0)
+    ref = torch.rand(1, 3, 48, 48, generator=gen).cumsum(3) / 48  # horizontal ramps: structured
+    loss = PatchSlicedLoss([ref], [1.0], patch=5, projections=16)
+    noise = torch.rand(1, 3, 48, 48, generator=gen)
+    g = torch.Generator().manual_seed(2)
+    same = loss.backward(ref.clone().requires_grad_(True), g)
+    other = loss.backward(noise.clone().requires_grad_(True), g)
+    assert same < 0.05 * other
+    values = _optimise(loss, noise)
+    assert values[-1] < 0.3 * values[0]
+
+
+def test_patch_loss_gradient_wraps_around_the_border():
+    """With tiling, a pixel on the left edge is influenced by patches that cross to the right edge."""
+    ref = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+    loss = PatchSlicedLoss([ref], [1.0], patch=5, projections=8, periodic=(True, True))
+    loss.backward(x, torch.Generator().manual_seed(3))
+    tiled_grad = x.grad.clone()
+    x.grad = None
+    PatchSlicedLoss([ref], [1.0], patch=5, projections=8, periodic=(False, False)).backward(x, torch.Generator().manual_seed(3))
+    # Without wrap the corner pixel lies in a single patch; with wrap in 25: much more gradient.
+    assert tiled_grad[..., 0, 0].abs().sum() > 3 * x.grad[..., 0, 0].abs().sum()
+
+
+def test_random_net_features_are_periodic_and_fixed():
+    net = RandomNet(3, (True, True))
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    f = net(x)
+    f_shift = net(torch.roll(x, (8, 8), (2, 3)))
+    assert torch.allclose(torch.roll(f[0], (8, 8), (2, 3)), f_shift[0], atol=1e-5)
+    again = RandomNet(3, (True, True))
+    assert all(torch.equal(a, b) for a, b in zip(net.weights, again.weights))
+
+
+@pytest.mark.parametrize("kind", ["gram", "sw"])
+def test_cnn_losses_prefer_the_reference_and_decrease(kind):
+    gen = torch.Generator().manual_seed(0)
+    ref = (torch.rand(1, 3, 40, 40, generator=gen).cumsum(2) / 40).clamp(0, 1)
+    net = RandomNet(3, (True, True))
+    loss = CNNFeatureLoss(net, [ref], [1.0], loss=kind)
+    g = torch.Generator().manual_seed(1)
+    noise = torch.rand(1, 3, 40, 40, generator=gen)
+    assert loss.backward(ref.clone().requires_grad_(True), g) < 0.2 * loss.backward(noise.clone().requires_grad_(True), g)
+    values = _optimise(loss, noise, steps=25)
+    assert values[-1] < 0.6 * values[0]
+
+
+def test_periodic_resize_keeps_tileability():
+    gen = torch.Generator().manual_seed(0)
+    base = torch.rand(1, 3, 8, 8, generator=gen)
+    periodic = base.repeat(1, 1, 4, 4)  # exactly periodic with period 8 → tiles
+    up = resize(periodic, 64, 64, True, True)
+    img = up[0].permute(1, 2, 0).numpy()
+    assert seam_score(img) < 1.1
+    down = resize(up, 16, 16, True, True)
+    assert down.shape == (1, 3, 16, 16)
+    assert torch.allclose(resize(base, 8, 8), base)
+
+
+def test_colour_match_moves_pixel_distribution_to_reference():
+    gen = torch.Generator().manual_seed(0)
+    img = torch.rand(1, 3, 32, 32, generator=gen) * 0.3
+    ref = 0.5 + 0.5 * torch.rand(1, 3, 32, 32, generator=gen)
+    out = match_colours(img, [ref], [1.0], torch.Generator().manual_seed(1))
+    assert torch.allclose(out.mean((2, 3)), ref.mean((2, 3)), atol=0.02)
+
+
+def test_seam_score_separates_photos_from_periodic_images():
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:128, 0:128] / 128
+    photo = np.stack([x, y, x * y], -1) + rng.normal(0, 0.01, (128, 128, 3))  # gradients: a seam
+    periodic = np.stack([np.sin(2 * np.pi * x * 3), np.cos(2 * np.pi * y * 2), np.sin(2 * np.pi * (x + y))], -1)
+    assert seam_score(photo) > 5
+    assert abs(seam_score(periodic) - 1) < 0.1
+    assert seam_score(photo, axis="x") > 5 and seam_score(photo, axis="y") > 5
+
+
+def test_patch_distance_orders_similarity():
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:96, 0:96]
+    stripes = (np.sin(x / 3.0)[..., None] * 0.5 + 0.5).repeat(3, 2)
+    shifted = np.roll(stripes, 7, 1)
+    noise = noise_like(stripes, 96, 96)
+    assert patch_distance(stripes, shifted) < 0.2 * patch_distance(stripes, noise)
+    assert patch_distance(stripes, stripes + rng.normal(0, 0.01, stripes.shape)) < patch_distance(stripes, noise)
