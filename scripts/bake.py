@@ -248,7 +248,7 @@ def render_preview(materials, path: str, size: int = 192, samples: int = 16) -> 
     world.color = (0.45, 0.45, 0.45)
     scene.world = world
     cam = bpy.data.objects.new("TF Preview Camera", bpy.data.cameras.new("TF Preview Camera"))
-    cam.location, cam.rotation_euler = (0.0, -5.2, 1.6), (1.33, 0.0, 0.0)
+    cam.location, cam.rotation_euler = (0.0, -8.0, 1.2), (1.42, 0.0, 0.0)
     scene.collection.objects.link(cam)
     scene.camera = cam
     light = bpy.data.objects.new("TF Preview Sun", bpy.data.lights.new("TF Preview Sun", "SUN"))
@@ -265,14 +265,14 @@ def render_preview(materials, path: str, size: int = 192, samples: int = 16) -> 
     bm.to_mesh(mesh)
     bm.free()
     sphere = bpy.data.objects.new("TF Preview Sphere", mesh)
-    sphere.location = (-1.15, 0.0, 1.0)
+    sphere.location = (-1.2, 0.0, 0.6)
     plane_mesh = bpy.data.meshes.new("TF Preview Plane")
     bm = bmesh.new()
     bmesh.ops.create_grid(bm, x_segments=1, y_segments=1, size=1.0, calc_uvs=True)
     bm.to_mesh(plane_mesh)
     bm.free()
     plane = bpy.data.objects.new("TF Preview Plane", plane_mesh)
-    plane.location, plane.rotation_euler = (1.2, 0.3, 0.9), (1.1, 0.0, 0.0)
+    plane.location, plane.rotation_euler = (1.25, 0.0, 0.6), (1.2, 0.0, 0.0)
     for obj in (sphere, plane):
         scene.collection.objects.link(obj)
 
