@@ -20,6 +20,8 @@ from .sliced import REFERENCE_SAMPLE_CAP, mixture_quantiles, random_directions, 
 # gradient accumulation: the per-element transport work then runs in cache, and memory stays
 # bounded at 4096².
 CHUNK_ELEMENTS = 3_000_000
+# …but never fewer projections than this per chunk: each chunk costs a full-image conv backward.
+MIN_CHUNK = 8
 
 
 class PatchSlicedLoss:
@@ -49,7 +51,7 @@ class PatchSlicedLoss:
         radius = self.patch // 2
         padded = pad_for_tiling(x, radius, *self.periodic)
         positions = (padded.shape[2] - 2 * radius) * (padded.shape[3] - 2 * radius)
-        chunk = max(1, min(self.projections, CHUNK_ELEMENTS // max(1, positions)))
+        chunk = max(MIN_CHUNK, min(self.projections, CHUNK_ELEMENTS // max(1, positions)))
         total = 0.0
         for start in range(0, self.projections, chunk):
             kern = kernels[start:start + chunk]

@@ -1,0 +1,191 @@
+"""Benchmark: speed, memory and quality of the engine on the bundled references.
+
+Prints one markdown table per section. Every case runs in a fresh subprocess, so "peak RSS" is the
+peak resident memory of that synthesis alone (torch loaded included), and timings do not inherit
+warm caches from earlier cases.
+
+Columns:
+- wall s      — synthesis time (after loading; torch import excluded)
+- peak MiB    — peak resident set size of the process (and peak CUDA memory when on a GPU)
+- seam        — engine.seam_score of the output (≈1 tiles; photographs score 2+)
+- dist        — multi-scale patch sliced Wasserstein distance output ↔ reference
+- noise floor — the same distance for white noise with the reference's colour histogram
+- ratio       — dist ÷ noise floor (target ≤ 0.2)
+
+Usage: ``python scripts/bench.py [--large] [--sizes 256,512] [--methods patch,cnn] [--refs bricks,wood]
+[--quality default] [--device cpu] [--extras]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ("bricks", "stones", "wood", "lichen")
+
+
+def run_case(case: dict) -> dict:
+    """Run one synthesis in this process and report figures (called in a child process)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    sys.path.insert(0, str(ROOT))
+    import resource
+
+    import numpy as np
+    import torch
+
+    from texture_addon import engine
+    from texture_addon.references import load_rgb
+
+    ref = load_rgb(ROOT / "examples" / f"{case['ref']}.png")
+    kind = case.get("kind", "synth")
+    size = case["size"]
+    dev = engine.synthesize.__globals__["resolve_device"](case.get("device", "auto"))
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    if kind == "synth":
+        out = engine.synthesize([ref], width=size, quality=case["quality"], method=case["method"],
+                                device=case.get("device", "auto"), seed=0)
+        compare = ref
+    elif kind == "stylize":
+        content = load_rgb(ROOT / "examples" / f"{case['content']}.png")
+        out = engine.stylize(content, [ref], size=size, quality=case["quality"], device=case.get("device", "auto"))
+        compare = ref
+    elif kind == "seamless":
+        import torch as _t
+
+        from texture_addon.engine.resample import resize
+
+        big = resize(_t.from_numpy(ref).permute(2, 0, 1)[None], size, size)[0].permute(1, 2, 0).numpy().copy()
+        out = engine.make_seamless(big, quality=case["quality"], device=case.get("device", "auto"))
+        compare = big
+    elif kind == "material":
+        albedo = ref
+        maps = engine.derive_maps(albedo, tile=False)
+        out_maps = engine.synthesize_material(maps, width=size, quality=case["quality"], device=case.get("device", "auto"))
+        out = out_maps["basecolor"]
+        compare = maps["basecolor"]
+    else:
+        raise ValueError(kind)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    result = {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "seam": engine.seam_score(out), "device": str(dev)}
+    if dev.type == "cuda":
+        result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    if kind in ("synth", "material", "stylize"):
+        # Quality is measured at 512² at most: the distance's cost grows with size, not its meaning.
+        h = min(out.shape[0], 512)
+        dist = engine.patch_distance(out[:h, :h], compare)
+        floor = engine.patch_distance(engine.noise_like(compare, h, h, seed=0), compare)
+        result.update(dist=dist, floor=floor, ratio=dist / floor)
+    if kind == "seamless":
+        c = slice(size // 4, 3 * size // 4)
+        mse = float(np.mean((out[c, c] - compare[c, c]) ** 2))
+        result.update(psnr_centre=10 * np.log10(1 / max(mse, 1e-12)), seam_before=engine.seam_score(compare))
+    return result
+
+
+def in_child(case: dict, timeout: float) -> dict:
+    cmd = [sys.executable, __file__, "--case", json.dumps(case)]
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:120]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {mem:.0f} GiB RAM{gpu}; torch {torch.__version__}, Python {platform.python_version()}"
+
+
+def fmt(v, spec):
+    return "—" if v is None else format(v, spec)
+
+
+def table(title: str, rows: list[tuple[dict, dict]], extra_cols=()) -> str:
+    head = ["case", "size", "quality", "wall s", "peak MiB", "seam", "dist", "noise floor", "ratio", *[c for c, _ in extra_cols]]
+    lines = [f"\n### {title}\n", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for case, r in rows:
+        if "error" in r:
+            lines.append(f"| {case['label']} | {case['size']}² | {case['quality']} | error: {r['error']} |")
+            continue
+        mem = fmt(r.get("peak_rss_mib"), ".0f") + (f" (+{r['peak_cuda_mib']:.0f} GPU)" if "peak_cuda_mib" in r else "")
+        cells = [case["label"], f"{case['size']}²", case["quality"], fmt(r["seconds"], ".1f"), mem, fmt(r["seam"], ".3f"),
+                 fmt(r.get("dist"), ".4f"), fmt(r.get("floor"), ".4f"), fmt(r.get("ratio"), ".3f"),
+                 *[fmt(r.get(key), spec) for _, (key, spec) in extra_cols]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--large", action="store_true", help="add 2048² and 4096²")
+    parser.add_argument("--sizes", default=None, help="comma-separated sizes (default 256,512,1024)")
+    parser.add_argument("--methods", default="patch,cnn")
+    parser.add_argument("--refs", default=",".join(EXAMPLES))
+    parser.add_argument("--quality", default="default,draft")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--extras", action="store_true", help="add stylize / seamless / material rows at 512²")
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(json.loads(args.case))))
+        return 0
+
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [256, 512, 1024]
+    if args.large:
+        sizes += [2048, 4096]
+    print(f"Machine: {machine()}; device {args.device}")
+    for method in args.methods.split(","):
+        rows = []
+        for quality in args.quality.split(","):
+            for size in sizes:
+                # The CNN family and the large sizes are timed on one reference; the patch family on all.
+                refs = args.refs.split(",") if method == "patch" and size <= 1024 else args.refs.split(",")[:1]
+                if quality == "draft" and size > 1024:
+                    continue
+                for ref in refs:
+                    case = {"ref": ref, "size": size, "quality": quality, "method": method, "device": args.device, "label": ref}
+                    r = in_child(case, args.timeout)
+                    rows.append((case, r))
+                    print(f"  {method} {ref} {size}² {quality}: {r}", file=sys.stderr, flush=True)
+        print(table(f"method = {method}", rows))
+    if args.extras:
+        rows = []
+        for kind, extra in (("stylize", {"content": "stones", "ref": "lichen"}), ("seamless", {"ref": "lichen"}),
+                            ("material", {"ref": "stones"})):
+            case = {"kind": kind, "size": 512, "quality": "default", "device": args.device, "label": kind, **extra}
+            r = in_child(case, args.timeout)
+            rows.append((case, r))
+            print(f"  {kind}: {r}", file=sys.stderr, flush=True)
+        print(table("stylize / seamless / material", rows, (("seam before", ("seam_before", ".2f")), ("PSNR centre dB", ("psnr_centre", ".1f")))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
