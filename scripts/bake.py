@@ -259,20 +259,22 @@ def render_preview(materials, path: str, size: int = 192, samples: int = 16) -> 
     import bmesh
     mesh = bpy.data.meshes.new("TF Preview Sphere")
     bm = bmesh.new()
+    bm.loops.layers.uv.new("UVMap")  # calc_uvs fills the active UV layer; it must exist
     bmesh.ops.create_uvsphere(bm, u_segments=48, v_segments=24, radius=1.0, calc_uvs=True)
     for f in bm.faces:
         f.smooth = True
     bm.to_mesh(mesh)
     bm.free()
     sphere = bpy.data.objects.new("TF Preview Sphere", mesh)
-    sphere.location = (-1.2, 0.0, 0.6)
+    sphere.location = (-1.2, 0.0, 0.0)
     plane_mesh = bpy.data.meshes.new("TF Preview Plane")
     bm = bmesh.new()
+    bm.loops.layers.uv.new("UVMap")
     bmesh.ops.create_grid(bm, x_segments=1, y_segments=1, size=1.0, calc_uvs=True)
     bm.to_mesh(plane_mesh)
     bm.free()
     plane = bpy.data.objects.new("TF Preview Plane", plane_mesh)
-    plane.location, plane.rotation_euler = (1.25, 0.0, 0.6), (1.2, 0.0, 0.0)
+    plane.location, plane.rotation_euler = (1.25, 0.0, 0.0), (1.2, 0.0, 0.0)
     for obj in (sphere, plane):
         scene.collection.objects.link(obj)
 
