@@ -233,3 +233,20 @@ def test_bad_arguments_exit_2(tmp_path, args, message):
     assert summary is None
     lines = [l for l in proc.stderr.splitlines() if l.startswith("bake.py: error:")]
     assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_farm_split_tasks_then_one_save_wires_everything(tmp_path):
+    """docs/farm.md's recipe: per-material tasks write outputs only; a final --save imports them."""
+    blend = make_scene(tmp_path / "scene.blend", {"A": str(ROOT / "examples" / "bricks.png"),
+                                                  "B": str(ROOT / "examples" / "lichen.png")})
+    for name in ("A", "B"):
+        proc, summary = bake("--blend", blend, "--material", name, "--out", tmp_path / "raw",
+                             cwd=tmp_path)
+        assert proc.returncode == 0 and summary["materials"][0]["status"] == "baked", proc.stderr[-2000:]
+        assert summary["blend"] is None
+    proc, summary = bake("--blend", blend, "--out", tmp_path / "raw", "--save", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [m["status"] for m in summary["materials"]] == ["skipped", "skipped"]
+    assert summary["startup_seconds"] == 0.0
+    textures = sorted(p.name for p in (tmp_path / "textures").iterdir())
+    assert textures == sorted(f"{n}_{m}.png" for n in ("A", "B") for m in MAPS)
