@@ -17,6 +17,10 @@ from ..errors import Cancelled, InputError
 from .metrics import noise_like, patch_distance, seam_score
 from .progress import CancelToken, ProgressCallback, ProgressInfo
 from .synthesize import synthesize
+from .stylize import stylize
+from .seamless import make_seamless
+from .pbr import derive_maps
+from .material import synthesize_material
 
 __all__ = [
     "synthesize",
@@ -28,4 +32,8 @@ __all__ = [
     "ProgressCallback",
     "Cancelled",
     "InputError",
+    "stylize",
+    "make_seamless",
+    "derive_maps",
+    "synthesize_material",
 ]

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from .colour import match_colours
 from .device import configure_threads, resolve_device
 from .padding import pad_for_tiling
 from .pbr import WrapFilter
@@ -30,6 +31,7 @@ from .synthesize import MAX_SIZE, MIN_SIZE, scale_reference, to_tensor
 
 BAND_RANGE = (0.02, 0.5)
 FEATHER = 0.25          # the band's outer quarter blends into the kept pixels (at least 1 px)
+CONTEXT = 3.0           # reference patches come from a border zone this many band widths wide
 INIT_NOISE = 0.5        # coarsest start inside the band: blurred image + this much of its own detail
 
 
@@ -50,6 +52,23 @@ def band_mask(height: int, width: int, band: float) -> torch.Tensor:
     return torch.maximum(rows, cols)[None, None]
 
 
+def border_positions(height: int, width: int, patch: int, fraction: float) -> torch.Tensor:
+    """Flat indices of the whole patches (no wrap) of an image whose centres lie near its border.
+
+    The band should continue what surrounds it, not the image at large: a photo's far side (a sky,
+    another colour) would otherwise be pasted into the join. ``fraction`` of each side counts as
+    near, and at least 2 patch widths, so small images still give enough patches.
+    """
+    r = patch // 2
+    rows = torch.arange(height - 2 * r, dtype=torch.float32) + r + 0.5
+    cols = torch.arange(width - 2 * r, dtype=torch.float32) + r + 0.5
+    near_y = max(fraction * height / 2, 2.0 * patch)
+    near_x = max(fraction * width / 2, 2.0 * patch)
+    dy = torch.minimum(rows, height - rows) < near_y
+    dx = torch.minimum(cols, width - cols) < near_x
+    return torch.nonzero((dy[:, None] | dx[None, :]).flatten()).flatten()
+
+
 class BandPatchLoss:
     """Sliced Wasserstein loss of the band's patches against all of the reference's patches.
 
@@ -59,9 +78,11 @@ class BandPatchLoss:
     pixels make it continue them.
     """
 
-    def __init__(self, reference: torch.Tensor, positions: torch.Tensor, patch: int, projections: int) -> None:
+    def __init__(self, reference: torch.Tensor, positions: torch.Tensor, patch: int, projections: int,
+                 reference_positions: Optional[torch.Tensor] = None) -> None:
         self.reference = reference
         self.positions = positions  # flat indices of the patch centres inside the band
+        self.reference_positions = reference_positions  # flat indices into the reference's valid patches
         self.patch = patch
         self.projections = projections
 
@@ -70,7 +91,10 @@ class BandPatchLoss:
         kern = random_directions(self.projections, c * k * k, generator, x.device).view(self.projections, c, k, k)
         padded = pad_for_tiling(x, k // 2, True, True)
         with torch.no_grad():
-            ref = subsample_columns(F.conv2d(self.reference, kern)[0].flatten(1), REFERENCE_SAMPLE_CAP, generator)
+            ref = F.conv2d(self.reference, kern)[0].flatten(1)
+            if self.reference_positions is not None:
+                ref = ref.index_select(1, self.reference_positions)
+            ref = subsample_columns(ref, REFERENCE_SAMPLE_CAP, generator)
             quantiles = mixture_quantiles([ref], [1.0], min(self.positions.numel(), REFERENCE_SAMPLE_CAP))
         y = F.conv2d(padded, kern)[0].flatten(1).index_select(1, self.positions)  # (P, band positions)
         diff = y.detach() - transport_targets(y, quantiles)
@@ -96,6 +120,35 @@ class _Constraint:
     def __call__(self, x: torch.Tensor) -> None:
         known, mask = self.at(x.shape[2], x.shape[3])
         x.mul_(mask).add_(known * (1 - mask))
+
+
+def settle_colours(x: torch.Tensor, known: torch.Tensor, mask: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Move the band's pixel colours onto those of the pixels around it (3-D sliced transport).
+
+    Matching random projections of patches leaves a few pixels with colour combinations the image
+    never has (a green speck in grey stone); a per-pixel transport onto the surrounding colours
+    removes them without touching the structure, and cannot make a seam.
+    """
+    c = x.shape[1]
+    inside = mask.flatten() > 0.5
+    around = (resize_mask_ring(mask) > 0).flatten() & ~inside
+    if int(inside.sum()) < 16 or int(around.sum()) < 16:
+        return x
+    pixels = x.flatten(2)[:, :, inside].unsqueeze(-1)
+    context = known.flatten(2)[:, :, around].unsqueeze(-1)
+    moved = match_colours(pixels, [context], [1.0], generator).squeeze(-1)
+    out = x.flatten(2).clone()
+    out[:, :, inside] = moved
+    out = out.view_as(x)
+    return out * mask + known * (1 - mask)
+
+
+def resize_mask_ring(mask: torch.Tensor) -> torch.Tensor:
+    """The band widened to three times its width (periodic): where its surroundings are."""
+    inside = (mask > 0.5).float()
+    width = max(1, round(float(inside.mean(dim=3).min()) * mask.shape[3]))  # a row away from the cross
+    k = 2 * width + 1
+    return F.max_pool2d(F.pad(mask, (width, width, width, width), mode="circular"), k, stride=1)
 
 
 def make_seamless(
@@ -151,7 +204,8 @@ def make_seamless(
         ref = scale_reference(reference, level.factor)
         _, m = constraint.at(level.height, level.width)
         positions = torch.nonzero(m.flatten() > 0).flatten()
-        return [BandPatchLoss(ref, positions, preset.patch, preset.projections)]
+        context = border_positions(ref.shape[2], ref.shape[3], preset.patch, CONTEXT * band)
+        return [BandPatchLoss(ref, positions, preset.patch, preset.projections, context.to(dev))]
 
     job = PyramidJob(
         out_height=h,
@@ -168,6 +222,6 @@ def make_seamless(
         project=constraint,
         preview_channels=slice(0, min(3, x.shape[1])),
     )
-    out = run_pyramid(job)
+    out = settle_colours(run_pyramid(job), rolled, mask, job.generator)
     out = torch.roll(out, (-shift[0], -shift[1]), dims=(2, 3))
     return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())

@@ -1,0 +1,195 @@
+"""``synthesize_material``: new tileable PBR materials whose maps stay aligned pixel for pixel.
+
+Synthesising each map separately would give a colour map and a normal map that describe different
+surfaces. Instead the maps are stacked into one multi-channel image (basecolor RGB, normal RGB,
+then the grey maps) and synthesised as one: every patch the loss compares spans all maps at once,
+so a stone's colour, its bump and its roughness travel together.
+
+Channel groups are weighted so each map counts about equally: without it the colour map's three
+high-contrast channels decide which patches match, and a flat AO map would be ignored. The weights
+scale the random projection directions (not the pixel values), so the image stays in [0, 1] and
+every channel moves at the optimiser's full step size. Normals are renormalised to unit length
+after every step.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+from .colour import match_colours
+from .device import configure_threads, resolve_device
+from .padding import pad_for_tiling
+from .patches import CHUNK_ELEMENTS, PatchSlicedLoss
+from .pbr import MAP_NAMES, check_maps
+from .presets import PRESETS, QUALITIES, lr_per_level, steps_per_level
+from .progress import CancelToken, ProgressCallback
+from .sliced import REFERENCE_SAMPLE_CAP, mixture_quantiles, subsample_columns, transport_targets
+from .pyramid import Level, PyramidJob, make_levels, plan_levels, run_pyramid
+from .synthesize import DETAIL_SCALE_RANGE, check_size, noise_init, periodic_axes, scale_reference, to_tensor
+
+COLOUR_MAPS = {"basecolor": 3, "normal": 3}
+MIN_GROUP_STD = 0.02  # a flat map is not up-weighted beyond this (it has nothing to say)
+
+
+class GroupWeightedPatchLoss(PatchSlicedLoss):
+    """Patch loss whose random directions are scaled per channel (one weight per map).
+
+    Each projection is transported as its own 1-D distribution (rows of a (P, N) matrix), which
+    is what ties the maps together: a direction mixing colour and height only matches if the two
+    co-vary as in the reference.
+    """
+
+    def __init__(self, *args, channel_weights: torch.Tensor, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.channel_weights = channel_weights
+
+    def _directions(self, channels: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+        d = super()._directions(channels, generator, device)
+        return d * self.channel_weights.to(device).view(1, -1, 1, 1)
+
+    def backward(self, x: torch.Tensor, generator: torch.Generator) -> float:
+        kernels = self._directions(x.shape[1], generator, x.device)
+        padded = pad_for_tiling(x, self.patch // 2, *self.periodic)
+        positions = x.shape[2] * x.shape[3]
+        chunk = max(1, min(self.projections, CHUNK_ELEMENTS // max(1, positions)))
+        total = 0.0
+        for start in range(0, self.projections, chunk):
+            kern = kernels[start:start + chunk]
+            with torch.no_grad():
+                refs = [subsample_columns(F.conv2d(r, kern)[0].flatten(1), REFERENCE_SAMPLE_CAP, generator) for r in self.references]
+                quantiles = mixture_quantiles(refs, self.weights, min(positions, REFERENCE_SAMPLE_CAP))
+            y = F.conv2d(padded, kern)[0].flatten(1)  # (P, N): one distribution per direction
+            diff = y.detach() - transport_targets(y, quantiles)
+            scale = kern.shape[0] / (self.projections * diff.numel())
+            total += float(diff.square().sum()) * scale
+            y.backward(diff.mul_(2 * scale), retain_graph=start + chunk < self.projections)
+        return total
+
+
+def _as_channels(name: str, image: np.ndarray) -> np.ndarray:
+    a = np.asarray(image, dtype=np.float32)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3:
+        raise InputError(f"{name} map must be an image, got shape {np.shape(image)}")
+    want = COLOUR_MAPS.get(name, 1)
+    if a.shape[2] == want:
+        return a
+    if want == 1 and a.shape[2] in (3, 4):
+        return a[..., :3] @ np.array([0.2126, 0.7152, 0.0722], np.float32)[:, None]
+    if want == 3 and a.shape[2] == 4:
+        return a[..., :3]
+    raise InputError(f"{name} map must have {want} channel(s), got {a.shape[2]}")
+
+
+def stack_maps(maps: Mapping[str, np.ndarray]) -> tuple[torch.Tensor, dict[str, slice]]:
+    """Check the maps (known names, one size) and stack them: (1, C, H, W) and name → channels."""
+    if not maps:
+        raise InputError("no material maps given")
+    names = [n for n in MAP_NAMES if n in maps]
+    check_maps(maps.keys())
+    arrays = {n: _as_channels(n, maps[n]) for n in names}
+    sizes = {n: a.shape[:2] for n, a in arrays.items()}
+    if len(set(sizes.values())) > 1:
+        detail = ", ".join(f"{n} {s[1]}×{s[0]}" for n, s in sizes.items())
+        raise InputError(f"material maps must all have the same size ({detail})")
+    tensors, slices, start = [], {}, 0
+    for n in names:
+        t = to_tensor(arrays[n], f"{n} map", channels=None)
+        tensors.append(t)
+        slices[n] = slice(start, start + t.shape[1])
+        start += t.shape[1]
+    return torch.cat(tensors, dim=1), slices
+
+
+def group_weights(stack: torch.Tensor, slices: Mapping[str, slice]) -> torch.Tensor:
+    """Per-channel weights giving every map the same total variance in the projections."""
+    w = torch.ones(stack.shape[1])
+    std = stack.flatten(2)[0].std(dim=1)
+    for sl in slices.values():
+        energy = float((std[sl] ** 2).sum().clamp_min(MIN_GROUP_STD**2))
+        w[sl] = energy ** -0.5
+    return w / w.max()
+
+
+def renormalise_normals(x: torch.Tensor, channels: slice) -> None:
+    """In place: decode [0, 1] normals, make them unit length and facing out (z > 0), re-encode."""
+    n = x[:, channels] * 2 - 1
+    n[:, 2].clamp_(min=0.05)
+    n = n / n.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    x[:, channels] = n * 0.5 + 0.5
+
+
+def synthesize_material(
+    maps: Mapping[str, np.ndarray],
+    width: int = 512,
+    height: Optional[int] = None,
+    seed: int = 0,
+    tile: str = "both",
+    quality: str = "default",
+    device: str = "auto",
+    detail_scale: float = 1.0,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> dict[str, np.ndarray]:
+    """Synthesise a new material from the aligned maps of a reference one.
+
+    ``maps``: name → image for any of basecolor and normal (H, W, 3), height, roughness and ao
+    (H, W) or (H, W, 1), all of one size. Returns the same names at (height, width): colour maps
+    (h, w, 3), grey maps (h, w), float32 in [0, 1]. Tiling, seed, quality and detail scale mean
+    what they mean for :func:`synthesize`.
+    """
+    stack, slices = stack_maps(maps)
+    width = check_size("width", width)
+    height = check_size("height", width if height is None else height)
+    periodic = periodic_axes(tile)
+    if quality not in QUALITIES:
+        raise InputError(f"unknown quality {quality!r} (choose from {', '.join(QUALITIES)})")
+    lo, hi = DETAIL_SCALE_RANGE
+    if not lo <= float(detail_scale) <= hi:
+        raise InputError(f"detail scale {detail_scale} out of range ({lo}…{hi})")
+    dev = resolve_device(device)
+    configure_threads()
+
+    ref = scale_reference(stack, float(detail_scale)).to(dev)
+    weights = group_weights(ref, slices)
+    preset = PRESETS[quality]
+    count = plan_levels(height, width, min(ref.shape[2:]))
+    levels = make_levels(height, width, count, steps_per_level(preset, count, height * width), lr_per_level(preset, count))
+    normal = slices.get("normal")
+    first = next(iter(slices.values()))
+
+    def make_losses(level: Level):
+        r = scale_reference(ref, level.factor)
+        return [GroupWeightedPatchLoss([r], [1.0], patch=preset.patch, projections=preset.projections,
+                                       periodic=periodic, channel_weights=weights)]
+
+    job = PyramidJob(
+        out_height=height,
+        out_width=width,
+        periodic=periodic,
+        levels=levels,
+        make_losses=make_losses,
+        init=noise_init([ref], [1.0]),
+        generator=torch.Generator().manual_seed(int(seed)),
+        device=dev,
+        stage="material",
+        progress=progress,
+        cancel=cancel,
+        project=(lambda x: renormalise_normals(x, normal)) if normal is not None else None,
+        preview_channels=first,
+    )
+    out = run_pyramid(job)
+    result: dict[str, np.ndarray] = {}
+    for name, sl in slices.items():
+        part = out[:, sl]
+        if name != "normal":  # per-pixel maps: exact value distribution of the reference map
+            part = match_colours(part, [ref[:, sl]], [1.0], job.generator)
+        a = part[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy()
+        result[name] = np.ascontiguousarray(a if a.shape[2] == 3 else a[..., 0])
+    return result
