@@ -34,12 +34,14 @@ class PatchSlicedLoss:
         patch: int = 7,
         projections: int = 64,
         periodic: tuple[bool, bool] = (True, True),
+        dilation: int = 1,
     ) -> None:
         self.references = list(references)
         self.weights = list(weights)
         self.patch = patch
         self.projections = projections
         self.periodic = periodic
+        self.dilation = dilation
 
     def _directions(self, channels: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
         k = self.patch
@@ -48,7 +50,8 @@ class PatchSlicedLoss:
     def backward(self, x: torch.Tensor, generator: torch.Generator) -> float:
         c, h, w = x.shape[1:]
         kernels = self._directions(c, generator, x.device)
-        radius = self.patch // 2
+        d = self.dilation
+        radius = d * (self.patch // 2)
         padded = pad_for_tiling(x, radius, *self.periodic)
         positions = (padded.shape[2] - 2 * radius) * (padded.shape[3] - 2 * radius)
         chunk = max(MIN_CHUNK, min(self.projections, CHUNK_ELEMENTS // max(1, positions)))
@@ -57,11 +60,11 @@ class PatchSlicedLoss:
             kern = kernels[start:start + chunk]
             with torch.no_grad():
                 ref_proj = [
-                    subsample_columns(F.conv2d(r, kern).flatten(1), REFERENCE_SAMPLE_CAP, generator)
+                    subsample_columns(F.conv2d(r, kern, dilation=d).flatten(1), REFERENCE_SAMPLE_CAP, generator)
                     for r in self.references
                 ]
                 quantiles = mixture_quantiles(ref_proj, self.weights, min(positions, REFERENCE_SAMPLE_CAP))
-            y = F.conv2d(padded, kern).flatten(1)
+            y = F.conv2d(padded, kern, dilation=d).flatten(1)
             # d/dy of mean((y - T)^2) with T fixed, fed to autograd directly (cheaper than pow/mean).
             diff = y.detach() - transport_targets(y, quantiles)
             scale = kern.shape[0] / (self.projections * diff.numel())

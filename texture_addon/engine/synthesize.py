@@ -84,13 +84,15 @@ def make_feature_loss_factory(
     patch: int,
     net: Optional[torch.nn.Module] = None,
     cnn_loss: str = "sw",
+    dilations: Sequence[int] = (1,),
 ):
     """Per-level style loss: references are shrunk with the output so both are analysed at one scale."""
 
     def factory(level: Level) -> list[LevelLoss]:
         refs = [scale_reference(r, level.factor) for r in references]
         if method == "patch":
-            return [PatchSlicedLoss(refs, weights, patch=patch, projections=projections, periodic=periodic)]
+            return [PatchSlicedLoss(refs, weights, patch=patch, projections=projections, periodic=periodic, dilation=d)
+                    for d in dilations if (patch // 2) * d * 2 + 1 <= min(min(r.shape[2:]) for r in refs)]
         return [CNNFeatureLoss(net, refs, weights, loss=cnn_loss)]
 
     return factory
@@ -191,7 +193,8 @@ def synthesize(
         out_width=width,
         periodic=periodic,
         levels=levels,
-        make_losses=make_feature_loss_factory(tensors, w, method, periodic, preset.projections, preset.patch, net, cnn_loss),
+        make_losses=make_feature_loss_factory(tensors, w, method, periodic, preset.projections, preset.patch, net, cnn_loss,
+                                               preset.dilations),
         init=noise_init(tensors, w),
         generator=generator,
         device=dev,
