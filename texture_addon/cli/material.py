@@ -1,0 +1,65 @@
+"""``synth --material MAP=FILE ...``: synthesise a new material whose maps stay aligned.
+
+Not a subcommand of its own: ``cli/synth.py`` hands over here when ``--material`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from ..errors import InputError
+from .common import ProgressPrinter
+
+
+def parse_material(items: list[str]) -> dict[str, str]:
+    """``["basecolor=a.png", ...]`` → {"basecolor": "a.png"}; unknown or repeated names are errors."""
+    from ..references import MAP_NAMES
+
+    files: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        name = name.strip().lower()
+        if not sep or not name or not path:
+            raise InputError(f"--material expects MAP=FILE, got {item!r}")
+        if name not in MAP_NAMES:
+            raise InputError(f"unknown map name {name!r} in --material (choose from {', '.join(MAP_NAMES)})")
+        if name in files:
+            raise InputError(f"map {name!r} given twice in --material")
+        files[name] = path
+    return files
+
+
+def load_material(files: dict[str, str]) -> dict[str, np.ndarray]:
+    from ..references import load_gray, load_rgb
+
+    return {name: (load_rgb(path) if name in ("basecolor", "normal") else load_gray(path)) for name, path in files.items()}
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..references import write_maps
+    from .pbr import check_output_dir
+    from .synth import tiling
+
+    if getattr(args, "refs", None):
+        raise InputError("--material replaces reference images; give either REF files or --material, not both")
+    if getattr(args, "pbr", False):
+        raise InputError("--pbr derives maps from a colour texture; it cannot be combined with --material")
+    if getattr(args, "method", "patch") != "patch":
+        raise InputError("--material supports only --method patch")
+    if getattr(args, "weights", None):
+        raise InputError("--weights applies to reference images, not to --material")
+    files = parse_material(args.material)
+    out = check_output_dir(args.output)
+    maps = load_material(files)  # every file is read (and size-checked by the engine) before any compute
+
+    from ..engine.material import synthesize_material
+
+    result = synthesize_material(maps, width=args.size, height=args.height, seed=args.seed, tile=tiling(args),
+                                 quality=args.quality, device=args.device, detail_scale=args.detail_scale,
+                                 progress=ProgressPrinter(sys.stderr))
+    written = write_maps(result, out)
+    sys.stderr.write(f"wrote {', '.join(p.name for p in written.values())} to {out}\n")
+    return 0

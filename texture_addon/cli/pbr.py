@@ -1,0 +1,72 @@
+"""``pbr``: height, normal, roughness and AO maps derived from a base-colour texture."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+
+def _fraction_pair(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH within 0…1, got {text!r}") from None
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise argparse.ArgumentTypeError(f"need 0 ≤ LOW ≤ HIGH ≤ 1, got {text!r}")
+    return lo, hi
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pbr", help="derive PBR maps from a base-colour image",
+                       description="Write basecolor.png, height.png (16-bit), normal.png, roughness.png and ao.png "
+                                   "derived from a base-colour image; maps tile when the image does.")
+    p.add_argument("albedo", metavar="ALBEDO", help="base-colour image")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument("--no-tile", action="store_true", help="the image does not tile: mirror at the borders instead of wrapping")
+    p.add_argument("--height-detail", type=float, default=0.5, help="0 = broad bumps … 1 = fine grain (default 0.5)")
+    p.add_argument("--height-contrast", type=float, default=1.0, help="height contrast (default 1)")
+    p.add_argument("--invert-height", action="store_true", help="dark areas are high (default: bright areas are high)")
+    p.add_argument("--normal-strength", type=float, default=1.0, help="normal map strength (default 1)")
+    p.add_argument("--directx", action="store_true", help="DirectX normal convention (-Y); default OpenGL/Blender (+Y)")
+    p.add_argument("--roughness-range", type=_fraction_pair, default=(0.35, 0.9), metavar="LOW,HIGH",
+                   help="roughness output range (default 0.35,0.9)")
+    p.set_defaults(run=run)
+
+
+def check_output_dir(path: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output must be a folder, but a file is there: {out}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output folder's parent does not exist: {parent}")
+    return out
+
+
+def write_set(image: np.ndarray, out_dir: str, tile: object = True, **options) -> int:
+    """Derive every map from ``image`` and write the set into ``out_dir``; used by ``synth --pbr`` too."""
+    from ..engine.pbr import derive_maps
+    from ..references import write_maps
+
+    out = check_output_dir(out_dir)
+    maps = derive_maps(image, tile=tile, **options)  # all computed before the first file is written
+    written = write_maps(maps, out)
+    sys.stderr.write(f"wrote {', '.join(p.name for p in written.values())} to {out}\n")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..references import load_rgb
+
+    check_output_dir(args.output)
+    image = load_rgb(args.albedo)
+    return write_set(image, args.output, tile=not args.no_tile, height_detail=args.height_detail,
+                     height_contrast=args.height_contrast, invert_height=args.invert_height,
+                     normal_strength=args.normal_strength,
+                     normal_convention="directx" if args.directx else "opengl",
+                     roughness_range=args.roughness_range)

@@ -1,0 +1,50 @@
+"""``seamless``: make an existing image tile by re-synthesising a band along its borders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import ProgressPrinter
+
+
+def _band(text: str) -> float:
+    from ..engine.seamless import BAND_RANGE
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"band must be a fraction of the image side, got {text!r}") from None
+    lo, hi = BAND_RANGE
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"band {value} out of range ({lo}…{hi})")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("seamless", help="make an image tileable",
+                       description="Re-synthesise a band around the image's borders from its own texture so it tiles; "
+                                   "the interior is kept as it is.")
+    p.add_argument("image", metavar="IMAGE", help="image to make seamless")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="output PNG")
+    p.add_argument("--band", type=_band, default=0.15, help="width of the re-synthesised band, fraction of the side (default 0.15)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quality", choices=("draft", "default", "high"), default="default")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..references import load_rgb, save_png
+    from .synth import check_output_file
+
+    out = check_output_file(args.output)
+    image = load_rgb(args.image)
+
+    from ..engine.seamless import make_seamless
+
+    result = make_seamless(image, band=args.band, seed=args.seed, quality=args.quality, device=args.device,
+                           progress=ProgressPrinter(sys.stderr))
+    save_png(out, result)
+    sys.stderr.write(f"wrote {out}\n")
+    return 0

@@ -1,0 +1,56 @@
+"""``stylize``: repaint a content image with the texture of one or several style images."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import ProgressPrinter, parse_weights, size_arg
+
+
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"strength must be a number within 0…1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"strength {value} out of range (0…1)")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stylize", help="re-render an image with the texture of style image(s)",
+                       description="Keep the content image's layout, take the style images' textures.")
+    p.add_argument("content", metavar="CONTENT", help="content image")
+    p.add_argument("--style", nargs="+", required=True, metavar="S", help="style image(s)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="output PNG")
+    p.add_argument("--weights", default=None, help="comma-separated weight per style, e.g. 1,0.5")
+    p.add_argument("--strength", type=_strength, default=0.7, help="0 = content … 1 = style (default 0.7)")
+    p.add_argument("--preserve-colors", action="store_true", help="transfer the style on luminance only")
+    p.add_argument("--tile", action="store_true", help="make the result tileable")
+    p.add_argument("--size", type=size_arg, default=None, help="longer side of the output (default: the content's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quality", choices=("draft", "default", "high"), default="default")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..references import load_rgb, save_png
+    from .synth import check_output_file
+
+    weights = parse_weights(args.weights, len(args.style), what="style")
+    out = check_output_file(args.output)
+    content = load_rgb(args.content)
+    styles = [load_rgb(p) for p in args.style]  # every input is read before any compute
+
+    from ..engine.stylize import stylize
+
+    image = stylize(content, styles, weights, strength=args.strength, preserve_colors=args.preserve_colors,
+                    tile=args.tile, size=args.size, seed=args.seed, quality=args.quality, device=args.device,
+                    progress=ProgressPrinter(sys.stderr))
+    save_png(out, image)
+    sys.stderr.write(f"wrote {out}\n")
+    return 0
+
+
