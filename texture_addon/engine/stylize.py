@@ -35,8 +35,11 @@ CONTENT_FILTER_SEED = 7041
 CONTENT_POOLS = (2, 4)
 # Calibrates strength: at 0.5 the content keeps its layout while the surface takes the style's
 # patches (measured on the example textures; see tests/test_stylize.py).
-CONTENT_BALANCE = 0.15
-TILE_FREE_BAND = 0.08  # with tile=True the content loss fades out over this fraction of each side
+CONTENT_BALANCE = 0.3
+TILE_FREE_BAND = 0.08
+# The content decides the layout, so the pyramid stops before the content's shapes shrink to a
+# few pixels (synthesis goes down to ~16 px, where the style alone would redraw the layout).
+MIN_COARSE_SIDE = 48  # with tile=True the content loss fades out over this fraction of each side
 
 
 def _structure_filters(channels: int) -> torch.Tensor:
@@ -189,6 +192,8 @@ def stylize(
     preset = PRESETS[quality]
     smallest = min(min(min(r.shape[2:]) for r in refs), min(height, width))
     count = plan_levels(height, width, smallest)
+    while count > 1 and min(height, width) / 2 ** (count - 1) < MIN_COARSE_SIDE:
+        count -= 1
     levels = make_levels(height, width, count, steps_per_level(preset, count, height * width), lr_per_level(preset, count))
     net = build_network(method, None, periodic, channels=target.shape[1])
     if net is not None:
