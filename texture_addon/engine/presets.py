@@ -22,6 +22,8 @@ class Preset:
     lr_fine: float = 0.02
     large_fine_steps: int = 0  # replaces fine_steps when the finest level has over 2 M pixels
     dilations: tuple[int, ...] = (1,)  # one patch loss per dilation: context beyond one patch
+    fine_dilations: tuple[int, ...] = (1,)  # at the finest level the layout is settled: detail only
+    fine_projections: int = 32
 
 
 # Patch 5 with dilations 1, 2 and 4 sees 5×5 neighbourhoods spread over 5, 9 and 17 pixels: the

@@ -85,14 +85,19 @@ def make_feature_loss_factory(
     net: Optional[torch.nn.Module] = None,
     cnn_loss: str = "sw",
     dilations: Sequence[int] = (1,),
+    fine_dilations: Optional[Sequence[int]] = None,
+    fine_projections: int = 32,
 ):
     """Per-level style loss: references are shrunk with the output so both are analysed at one scale."""
 
     def factory(level: Level) -> list[LevelLoss]:
         refs = [scale_reference(r, level.factor) for r in references]
         if method == "patch":
-            return [PatchSlicedLoss(refs, weights, patch=patch, projections=projections, periodic=periodic, dilation=d)
-                    for d in dilations if (patch // 2) * d * 2 + 1 <= min(min(r.shape[2:]) for r in refs)]
+            finest = level.factor == 1.0 and fine_dilations is not None
+            count = fine_projections if finest else projections
+            smallest = min(min(r.shape[2:]) for r in refs)
+            return [PatchSlicedLoss(refs, weights, patch=patch, projections=count, periodic=periodic, dilation=d)
+                    for d in (fine_dilations if finest else dilations) if (patch // 2) * d * 2 + 1 <= smallest]
         return [CNNFeatureLoss(net, refs, weights, loss=cnn_loss)]
 
     return factory
@@ -194,7 +199,7 @@ def synthesize(
         periodic=periodic,
         levels=levels,
         make_losses=make_feature_loss_factory(tensors, w, method, periodic, preset.projections, preset.patch, net, cnn_loss,
-                                               preset.dilations),
+                                               preset.dilations, preset.fine_dilations, preset.fine_projections),
         init=noise_init(tensors, w),
         generator=generator,
         device=dev,
