@@ -54,16 +54,18 @@ class GroupWeightedPatchLoss(PatchSlicedLoss):
 
     def backward(self, x: torch.Tensor, generator: torch.Generator) -> float:
         kernels = self._directions(x.shape[1], generator, x.device)
-        padded = pad_for_tiling(x, self.patch // 2, *self.periodic)
+        d = self.dilation
+        padded = pad_for_tiling(x, d * (self.patch // 2), *self.periodic)
         positions = x.shape[2] * x.shape[3]
         chunk = max(1, min(self.projections, CHUNK_ELEMENTS // max(1, positions)))
         total = 0.0
         for start in range(0, self.projections, chunk):
             kern = kernels[start:start + chunk]
             with torch.no_grad():
-                refs = [subsample_columns(F.conv2d(r, kern)[0].flatten(1), REFERENCE_SAMPLE_CAP, generator) for r in self.references]
+                refs = [subsample_columns(F.conv2d(r, kern, dilation=d)[0].flatten(1), REFERENCE_SAMPLE_CAP, generator)
+                        for r in self.references]
                 quantiles = mixture_quantiles(refs, self.weights, min(positions, REFERENCE_SAMPLE_CAP))
-            y = F.conv2d(padded, kern)[0].flatten(1)  # (P, N): one distribution per direction
+            y = F.conv2d(padded, kern, dilation=d)[0].flatten(1)  # (P, N): one distribution per direction
             diff = y.detach() - transport_targets(y, quantiles)
             scale = kern.shape[0] / (self.projections * diff.numel())
             total += float(diff.square().sum()) * scale
@@ -166,8 +168,10 @@ def synthesize_material(
 
     def make_losses(level: Level):
         r = scale_reference(ref, level.factor)
-        return [GroupWeightedPatchLoss([r], [1.0], patch=preset.patch, projections=preset.projections,
-                                       periodic=periodic, channel_weights=weights)]
+        span = lambda d: d * (preset.patch // 2) * 2 + 1
+        return [GroupWeightedPatchLoss([r], [1.0], patch=preset.patch, projections=preset.projections, periodic=periodic,
+                                       dilation=d, channel_weights=weights)
+                for d in preset.dilations if d == 1 or span(d) <= min(r.shape[2:])]
 
     job = PyramidJob(
         out_height=height,

@@ -79,7 +79,8 @@ class BandPatchLoss:
     """
 
     def __init__(self, reference: torch.Tensor, positions: torch.Tensor, patch: int, projections: int,
-                 reference_positions: Optional[torch.Tensor] = None) -> None:
+                 reference_positions: Optional[torch.Tensor] = None, dilation: int = 1) -> None:
+        self.dilation = dilation
         self.reference = reference
         self.positions = positions  # flat indices of the patch centres inside the band
         self.reference_positions = reference_positions  # flat indices into the reference's valid patches
@@ -89,14 +90,15 @@ class BandPatchLoss:
     def backward(self, x: torch.Tensor, generator: torch.Generator) -> float:
         c, k = x.shape[1], self.patch
         kern = random_directions(self.projections, c * k * k, generator, x.device).view(self.projections, c, k, k)
-        padded = pad_for_tiling(x, k // 2, True, True)
+        d = self.dilation
+        padded = pad_for_tiling(x, d * (k // 2), True, True)
         with torch.no_grad():
-            ref = F.conv2d(self.reference, kern)[0].flatten(1)
+            ref = F.conv2d(self.reference, kern, dilation=d)[0].flatten(1)
             if self.reference_positions is not None:
                 ref = ref.index_select(1, self.reference_positions)
             ref = subsample_columns(ref, REFERENCE_SAMPLE_CAP, generator)
             quantiles = mixture_quantiles([ref], [1.0], min(self.positions.numel(), REFERENCE_SAMPLE_CAP))
-        y = F.conv2d(padded, kern)[0].flatten(1).index_select(1, self.positions)  # (P, band positions)
+        y = F.conv2d(padded, kern, dilation=d)[0].flatten(1).index_select(1, self.positions)  # (P, band positions)
         diff = y.detach() - transport_targets(y, quantiles)
         y.backward(diff * (2.0 / diff.numel()))
         return float(diff.square().mean())
@@ -204,8 +206,16 @@ def make_seamless(
         ref = scale_reference(reference, level.factor)
         _, m = constraint.at(level.height, level.width)
         positions = torch.nonzero(m.flatten() > 0).flatten()
-        context = border_positions(ref.shape[2], ref.shape[3], preset.patch, CONTEXT * band)
-        return [BandPatchLoss(ref, positions, preset.patch, preset.projections, context.to(dev))]
+        losses = []
+        for d in preset.dilations:
+            span = d * (preset.patch // 2) * 2 + 1
+            if d > 1 and span * 2 > min(ref.shape[2:]):
+                continue
+            context = border_positions(ref.shape[2], ref.shape[3], span, CONTEXT * band)
+            # Fine detail (d = 1) gets twice the directions: the band must regain the pixel-level grain.
+            projections = preset.projections * (2 if d == 1 else 1)
+            losses.append(BandPatchLoss(ref, positions, preset.patch, projections, context.to(dev), d))
+        return losses
 
     job = PyramidJob(
         out_height=h,

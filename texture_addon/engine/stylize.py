@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from .device import configure_threads, resolve_device
 from .padding import pad_for_tiling
+from .pbr import WrapFilter
 from .presets import PRESETS, QUALITIES, lr_per_level, steps_per_level
 from .progress import CancelToken, ProgressCallback
 from .pyramid import Level, PyramidJob, make_levels, plan_levels, run_pyramid
@@ -36,7 +37,7 @@ CONTENT_POOLS = (2, 4)
 # Calibrates strength: at 0.5 the content keeps its layout while the surface takes the style's
 # patches (measured on the example textures; see tests/test_stylize.py).
 CONTENT_BALANCE = 0.3
-TILE_FREE_BAND = 0.08
+TILE_FREE_BAND = 0.15
 # The content decides the layout, so the pyramid stops before the content's shapes shrink to a
 # few pixels (synthesis goes down to ~16 px, where the style alone would redraw the layout).
 MIN_COARSE_SIDE = 48  # with tile=True the content loss fades out over this fraction of each side
@@ -115,6 +116,19 @@ def style_reference_value(loss, image: torch.Tensor, generator: torch.Generator)
     """
     probe = image.detach().clone().requires_grad_(True)
     return max(float(loss.backward(probe, generator)), 1e-12)
+
+
+def starting_image(content: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """The content, with its wrap boundary (where ``mask`` < 1) replaced by a wrap-around blur.
+
+    The blur joins both sides smoothly, so the style loss only has to add texture there instead of
+    first having to undo the content's hard seam.
+    """
+    if mask is None:
+        return content.clone()
+    h, w = content.shape[2:]
+    smooth = WrapFilter(h, w, (True, True)).blur(content, max(1.0, TILE_FREE_BAND * min(h, w) / 2))
+    return content * mask + smooth * (1 - mask)
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:
@@ -199,7 +213,8 @@ def stylize(
     if net is not None:
         net = net.to(dev)
     shuffled = noise_init(refs, w)
-    style_factory = make_feature_loss_factory(refs, w, method, periodic, preset.projections, preset.patch, net)
+    style_factory = make_feature_loss_factory(refs, w, method, periodic, preset.projections, preset.patch, net,
+                                              dilations=preset.dilations)
     generator = torch.Generator().manual_seed(int(seed))
     mask = edge_mask(height, width, periodic, TILE_FREE_BAND).to(dev) if tile else None
 
@@ -209,11 +224,12 @@ def stylize(
     def make_losses(level: Level):
         style = style_factory(level)
         if not tile and method == "patch":
-            style = [MirroredBorders(loss, preset.patch // 2) for loss in style]
+            style = [MirroredBorders(loss, getattr(loss, "dilation", 1) * (preset.patch // 2)) for loss in style]
         content_level = at_level(target, level)
         if strength >= 1.0:
             return style
-        scale = style_reference_value(style[0], shuffled(level, generator).to(dev), generator)
+        noise = shuffled(level, generator).to(dev)
+        scale = sum(style_reference_value(loss, noise, generator) for loss in style)
         balance = CONTENT_BALANCE * (1.0 - strength) / strength * scale
         level_mask = at_level(mask, level) if mask is not None else None
         return [*style, ContentLoss(content_level, periodic, balance, level_mask)]
@@ -224,7 +240,7 @@ def stylize(
         periodic=periodic,
         levels=levels,
         make_losses=make_losses,
-        init=lambda level, gen: at_level(target, level).clone(),
+        init=lambda level, gen: starting_image(at_level(target, level), at_level(mask, level) if mask is not None else None),
         generator=generator,
         device=dev,
         stage="stylize",
