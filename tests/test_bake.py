@@ -18,24 +18,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BAKE = ROOT / "scripts" / "bake.py"
 
-try:
-    import bpy  # noqa: F401
-    HAVE_BPY = True
-except Exception:  # pragma: no cover
-    HAVE_BPY = False
+import bpy  # noqa: F401,E402  (pinned in requirements.txt; a missing bpy must fail, not skip)
 
-pytestmark = pytest.mark.skipif(not HAVE_BPY, reason="the bpy module is not installed")
+pytestmark = pytest.mark.blender
 
 
-def _maps() -> list[str]:
-    try:
-        import texture_addon.engine as engine
-    except Exception:
-        return ["basecolor"]
-    return ["basecolor", "normal", "roughness"] if hasattr(engine, "derive_maps") else ["basecolor"]
-
-
-MAPS = _maps()
+MAPS = ["basecolor", "normal", "roughness"]
 
 
 def run_py(code: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:

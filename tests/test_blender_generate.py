@@ -21,26 +21,12 @@ pytestmark = harness.requires_bpy
 W, H = 96, 64
 
 
-def _engine_has(function: str) -> bool:
-    """Whether this build's engine offers ``function`` (the engine lands piece by piece)."""
-    try:
-        import texture_addon.engine as engine
-    except Exception:
-        return False
-    return hasattr(engine, function)
-
-
-def _engine_derives_maps() -> bool:
-    """Whether the engine can produce height/normal/roughness/AO (else base colour only)."""
-    return _engine_has("derive_maps")
-
-
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("generate")
     zip_path = harness.build_zip(work / "dist")
     ref = harness.write_reference(work / "bricks_ref.png")
-    maps = ["basecolor", "height", "normal", "roughness", "ao"] if _engine_derives_maps() else ["basecolor"]
+    maps = ["basecolor", "height", "normal", "roughness", "ao"]
     body = f'''
         REF = {str(ref)!r}
         MAPS = {maps!r}
@@ -78,7 +64,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         stats = {{}}
         for m in MAPS:
             a = pixels(mo.find_our_image(mat, m))
-            stats[m] = {{"std": float(a[..., :3].std()), "seam": seam_ratio(a),
+            stats[m] = {{"std": float(a[..., :3].std()), "seam": seam_ratio(a), "interior_max": max(interior_seams(a)),
                          "mean": float(a[..., :3].mean())}}
         RESULT["stats"] = stats
         base_before = pixels(mo.find_our_image(mat, "basecolor")).copy()
@@ -108,8 +94,14 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         # Make Seamless on an image with hard edges.
         yy, xx = np.mgrid[0:64, 0:64]
         src = bpy.data.images.new("Gradient", 64, 64)
-        g = np.dstack([xx / 63.0, yy / 63.0, 0.5 + 0 * xx, 1 + 0 * xx]).astype(np.float32)
-        g[..., :3] += np.random.RandomState(0).rand(64, 64, 3).astype(np.float32) * 0.1
+        # A photo-like image whose edges do not meet: soft blobs of colour, noise and a light ramp.
+        rng = np.random.RandomState(0)
+        g = np.zeros((64, 64, 4), np.float32)
+        g[..., 3] = 1
+        for _ in range(12):
+            cy, cx, r = rng.rand() * 64, rng.rand() * 64, 4 + rng.rand() * 10
+            g[..., :3] += rng.rand(3) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))[..., None]
+        g[..., :3] = np.clip(g[..., :3] * 0.8 + rng.rand(64, 64, 3) * 0.1 + 0.1 * xx[..., None] / 63, 0, 1)
         src.pixels.foreach_set(g[::-1].ravel())
         RESULT["seamless_error"] = report_error(lambda: RESULT.__setitem__(
             "seamless_op", list(bpy.ops.texture_forge.make_seamless(image_name="Gradient"))))
@@ -147,9 +139,13 @@ def test_images_have_the_right_size_colour_space_and_content(result: dict) -> No
 
 
 def test_generated_texture_tiles(result: dict) -> None:
-    # Wrap-around neighbours differ about as much as interior neighbours: no seam.
+    # The wrap boundary is no worse than the image's own interior lines would be as a boundary (a
+    # real seam stands out from them; an absolute threshold cannot tell a seam from a crevice of
+    # the texture that happens to lie on the boundary of a 64-pixel image).
     for m in result["maps"]:
-        assert result["stats"][m]["seam"] < 1.6, (m, result["stats"][m])
+        stats = result["stats"][m]
+        assert stats["seam"] <= 1.05 * stats["interior_max"], (m, stats)
+        assert stats["seam"] < 2.0, (m, stats)
 
 
 def test_node_tree_is_wired(result: dict) -> None:
@@ -186,10 +182,6 @@ def test_cancel(result: dict) -> None:
 
 
 def test_make_seamless(result: dict) -> None:
-    if not _engine_has("make_seamless"):
-        assert "not available" in result["seamless_error"]  # a clear report, no crash
-        assert result["seamless"] is None
-        pytest.skip("this build's engine cannot make images seamless yet")
     assert result["seamless_error"] is None and result["seamless_op"] == ["FINISHED"]
     seamless = result["seamless"]
     assert seamless is not None and seamless["size"] == [64, 64]

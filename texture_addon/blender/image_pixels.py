@@ -65,18 +65,3 @@ def load_png_pixels(path: str, colorspace: str) -> np.ndarray:
         return arr
     finally:
         bpy.data.images.remove(temp)
-
-
-def tile_seam_ratio(rgba: np.ndarray) -> float:
-    """Mean wrap-around neighbour difference over the mean interior neighbour difference.
-
-    About 1 for a texture that tiles; well above 1 when its edges do not meet. Used by the panel's
-    status line after a job and by the tests.
-    """
-    rgb = rgba[..., :3].astype(np.float64)
-    inner_x = np.abs(np.diff(rgb, axis=1)).mean()
-    inner_y = np.abs(np.diff(rgb, axis=0)).mean()
-    wrap_x = np.abs(rgb[:, 0] - rgb[:, -1]).mean()
-    wrap_y = np.abs(rgb[0, :] - rgb[-1, :]).mean()
-    inner = max((inner_x + inner_y) / 2.0, 1e-8)
-    return float(max(wrap_x, wrap_y) / inner)
