@@ -47,8 +47,8 @@ def patch_distance(
         d = torch.randn(projections, ta.shape[1] * patch * patch, generator=gen)
         d = (d / d.norm(dim=1, keepdim=True)).view(projections, ta.shape[1], patch, patch)
         with torch.no_grad():
-            pa = np.sort(F.conv2d(xa, d).flatten(1).numpy(), axis=1)
-            pb = np.sort(F.conv2d(xb, d).flatten(1).numpy(), axis=1)
+            pa = np.sort(F.conv2d(xa, d)[0].flatten(1).numpy(), axis=1)
+            pb = np.sort(F.conv2d(xb, d)[0].flatten(1).numpy(), axis=1)
         n = min(pa.shape[1], pb.shape[1], 65536)
         grid = (np.arange(n) + 0.5) / n
         qa = np.stack([np.interp(grid, (np.arange(pa.shape[1]) + 0.5) / pa.shape[1], row) for row in pa])

@@ -60,11 +60,11 @@ class PatchSlicedLoss:
             kern = kernels[start:start + chunk]
             with torch.no_grad():
                 ref_proj = [
-                    subsample_columns(F.conv2d(r, kern, dilation=d).flatten(1), REFERENCE_SAMPLE_CAP, generator)
+                    subsample_columns(F.conv2d(r, kern, dilation=d)[0].flatten(1), REFERENCE_SAMPLE_CAP, generator)
                     for r in self.references
                 ]
                 quantiles = mixture_quantiles(ref_proj, self.weights, min(positions, REFERENCE_SAMPLE_CAP))
-            y = F.conv2d(padded, kern, dilation=d).flatten(1)
+            y = F.conv2d(padded, kern, dilation=d)[0].flatten(1)
             # d/dy of mean((y - T)^2) with T fixed, fed to autograd directly (cheaper than pow/mean).
             diff = y.detach() - transport_targets(y, quantiles)
             scale = kern.shape[0] / (self.projections * diff.numel())
