@@ -53,3 +53,17 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONNOUSERSITE="1")
     return subprocess.run([sys.executable, "-m", "texture_addon", *map(str, args)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def wrap_rank(img: np.ndarray, axis: str) -> float:
+    """Fraction of all line positions that would make a *smaller* seam than the real wrap boundary.
+
+    A single image can have a sharp feature of the texture right on its boundary (the synthesis is
+    exactly shift-equivariant, so the boundary is an ordinary line of a periodic image); a real seam
+    ranks at the top (≈1.0) every time.
+    """
+    from texture_addon.engine import seam_score
+
+    ax = 1 if axis == "x" else 0
+    scores = np.array([seam_score(np.roll(img, k, ax), axis=axis) for k in range(img.shape[ax])])
+    return float((scores < scores[0]).mean())

@@ -73,6 +73,21 @@ def test_patch_loss_gradient_wraps_around_the_border():
     assert tiled_grad[..., 0, 0].abs().sum() > 3 * x.grad[..., 0, 0].abs().sum()
 
 
+@pytest.mark.parametrize("periodic", [(True, True), (False, True)])
+@pytest.mark.parametrize("dilation", [1, 4])
+def test_patch_loss_is_shift_equivariant_on_periodic_axes(periodic, dilation):
+    """Shifting the image along a periodic axis shifts the gradient: no column is special, so the
+    wrap boundary is an ordinary line of the texture. This is what "tileable by construction" means."""
+    ref = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+    x0 = torch.rand(1, 3, 24, 36, generator=torch.Generator().manual_seed(1))
+    loss = PatchSlicedLoss([ref], [1.0], patch=5, projections=8, periodic=periodic, dilation=dilation)
+    a = x0.clone().requires_grad_(True)
+    loss.backward(a, torch.Generator().manual_seed(3))
+    b = torch.roll(x0, 7, 3).clone().requires_grad_(True)
+    loss.backward(b, torch.Generator().manual_seed(3))
+    assert torch.allclose(torch.roll(a.grad, 7, 3), b.grad, atol=1e-9 + 1e-5 * float(a.grad.abs().max()))
+
+
 def test_random_net_features_are_periodic_and_fixed():
     net = RandomNet(3, (True, True))
     x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -132,5 +147,5 @@ def test_patch_distance_orders_similarity():
     stripes = (np.sin(x / 3.0)[..., None] * 0.5 + 0.5).repeat(3, 2)
     shifted = np.roll(stripes, 7, 1)
     noise = noise_like(stripes, 96, 96)
-    assert patch_distance(stripes, shifted) < 0.2 * patch_distance(stripes, noise)
+    assert patch_distance(stripes, shifted) < 0.3 * patch_distance(stripes, noise)
     assert patch_distance(stripes, stripes + rng.normal(0, 0.01, stripes.shape)) < patch_distance(stripes, noise)

@@ -11,6 +11,8 @@ import pytest
 from texture_addon.engine import CancelToken, noise_like, patch_distance, seam_score, synthesize
 from texture_addon.errors import Cancelled, InputError
 
+from conftest import wrap_rank
+
 
 def interior_line_scores(img: np.ndarray, count: int = 12) -> list[float]:
     """Seam scores of the same image rolled so that interior lines sit on the boundary."""
@@ -30,11 +32,13 @@ def test_output_shape_range_and_dtype(example):
     assert 0.0 <= out.min() and out.max() <= 1.0 and out.std() > 0.02
 
 
-def test_tileable_output_has_no_seam(lichen_out):
-    _, out = lichen_out
-    assert seam_score(out) <= 1.10
-    # The wrap boundary is no worse than the image's own interior lines would be as a boundary.
-    assert seam_score(out) <= np.percentile(interior_line_scores(out), 90)
+def test_tileable_output_has_no_seam(example):
+    ref = example("lichen", 128)
+    outs = [synthesize([ref], width=128, seed=seed, quality="draft") for seed in (0, 1, 2)]
+    assert np.mean([seam_score(o) for o in outs]) <= 1.10
+    # The wrap boundary is an unremarkable line of the image, not its worst one.
+    assert np.mean([wrap_rank(o, "x") for o in outs]) < 0.9
+    assert np.mean([wrap_rank(o, "y") for o in outs]) < 0.9
 
 
 @pytest.mark.parametrize("name", ["bricks", "stones", "wood"])
@@ -52,10 +56,11 @@ def test_untiled_output_does_have_a_seam(example):
 
 
 def test_one_axis_tiling(example):
-    out = synthesize([example("lichen", 128)], width=96, seed=2, quality="draft", tile="x")
-    columns = [seam_score(np.roll(out, 96 * k // 12, 1), axis="x") for k in range(1, 12)]
-    assert seam_score(out, axis="x") <= max(columns) * 1.05
-    assert seam_score(out, axis="y") > 1.5 > np.median(columns)
+    ref = example("lichen", 128)
+    outs = [synthesize([ref], width=96, seed=seed, quality="draft", tile="x") for seed in (0, 1, 2)]
+    assert np.mean([wrap_rank(o, "x") for o in outs]) < 0.9          # tiles left-right
+    assert min(wrap_rank(o, "y") for o in outs) > 0.95              # not top-bottom: a real seam
+    assert min(seam_score(o, axis="y") for o in outs) > 1.5
 
 
 def test_matches_reference_statistics_far_better_than_noise(lichen_out):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import wrap_rank
+
 from conftest import run_cli
 from texture_addon.engine import derive_maps, seam_score, synthesize_material
 from texture_addon.engine.pbr import decode_normals
@@ -57,7 +59,8 @@ def test_maps_stay_aligned(reference, result):
 
 def test_maps_tile_and_differ_from_the_reference(reference, result):
     for name, m in result.items():
-        assert seam_score(m) < 1.25, name
+        # The wrap is an ordinary line of each map (a seam would be the worst line of all).
+        assert max(wrap_rank(m, "x"), wrap_rank(m, "y")) < 0.97 and seam_score(m) < 1.6, name
     # new layout, not a crop of the reference
     assert np.abs(result["height"] - reference["height"][:96, :96]).mean() > 0.05
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import wrap_rank
+
 from conftest import EXAMPLES, run_cli
 from texture_addon.engine import patch_distance, seam_score, stylize
 from texture_addon.errors import InputError
@@ -76,7 +78,8 @@ def test_tile_makes_the_output_tile(pair, example):
     out = stylize(content, [style], strength=0.5, tile=True, quality="draft")
     print(f"seam: content {seam_score(content):.2f}, stylized with tile {seam_score(out):.2f}")
     assert seam_score(content) > 1.5
-    assert seam_score(out) < 1.2
+    assert seam_score(out) < 1.6
+    assert max(wrap_rank(out, "x"), wrap_rank(out, "y")) < 0.97  # the wrap is an ordinary line
     assert corr(edges(out), edges(content)) > 0.3
 
 

@@ -18,17 +18,14 @@ from typing import Mapping, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import InputError
 from .colour import match_colours
 from .device import configure_threads, resolve_device
-from .padding import pad_for_tiling
-from .patches import CHUNK_ELEMENTS, PatchSlicedLoss
+from .patches import PatchSlicedLoss
 from .pbr import MAP_NAMES, check_maps
 from .presets import PRESETS, QUALITIES, lr_per_level, steps_per_level
 from .progress import CancelToken, ProgressCallback
-from .sliced import REFERENCE_SAMPLE_CAP, mixture_quantiles, subsample_columns, transport_targets
 from .pyramid import Level, PyramidJob, make_levels, plan_levels, run_pyramid
 from .synthesize import DETAIL_SCALE_RANGE, check_size, noise_init, periodic_axes, scale_reference, to_tensor
 
@@ -39,9 +36,9 @@ MIN_GROUP_STD = 0.02  # a flat map is not up-weighted beyond this (it has nothin
 class GroupWeightedPatchLoss(PatchSlicedLoss):
     """Patch loss whose random directions are scaled per channel (one weight per map).
 
-    Each projection is transported as its own 1-D distribution (rows of a (P, N) matrix), which
-    is what ties the maps together: a direction mixing colour and height only matches if the two
-    co-vary as in the reference.
+    Each projection is transported as its own 1-D distribution, which is what ties the maps
+    together: a direction mixing colour and height only matches if the two co-vary as in the
+    reference.
     """
 
     def __init__(self, *args, channel_weights: torch.Tensor, **kwargs) -> None:
@@ -51,26 +48,6 @@ class GroupWeightedPatchLoss(PatchSlicedLoss):
     def _directions(self, channels: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
         d = super()._directions(channels, generator, device)
         return d * self.channel_weights.to(device).view(1, -1, 1, 1)
-
-    def backward(self, x: torch.Tensor, generator: torch.Generator) -> float:
-        kernels = self._directions(x.shape[1], generator, x.device)
-        d = self.dilation
-        padded = pad_for_tiling(x, d * (self.patch // 2), *self.periodic)
-        positions = x.shape[2] * x.shape[3]
-        chunk = max(1, min(self.projections, CHUNK_ELEMENTS // max(1, positions)))
-        total = 0.0
-        for start in range(0, self.projections, chunk):
-            kern = kernels[start:start + chunk]
-            with torch.no_grad():
-                refs = [subsample_columns(F.conv2d(r, kern, dilation=d)[0].flatten(1), REFERENCE_SAMPLE_CAP, generator)
-                        for r in self.references]
-                quantiles = mixture_quantiles(refs, self.weights, min(positions, REFERENCE_SAMPLE_CAP))
-            y = F.conv2d(padded, kern, dilation=d)[0].flatten(1)  # (P, N): one distribution per direction
-            diff = y.detach() - transport_targets(y, quantiles)
-            scale = kern.shape[0] / (self.projections * diff.numel())
-            total += float(diff.square().sum()) * scale
-            y.backward(diff.mul_(2 * scale), retain_graph=start + chunk < self.projections)
-        return total
 
 
 def _as_channels(name: str, image: np.ndarray) -> np.ndarray:
@@ -166,10 +143,14 @@ def synthesize_material(
     normal = slices.get("normal")
     first = next(iter(slices.values()))
 
+    # Presets count directions for RGB patches; a stack of maps has more dimensions per patch and
+    # needs proportionally more random directions to see how the maps co-vary.
+    projections = max(preset.projections, round(preset.projections * ref.shape[1] / 3))
+
     def make_losses(level: Level):
         r = scale_reference(ref, level.factor)
         span = lambda d: d * (preset.patch // 2) * 2 + 1
-        return [GroupWeightedPatchLoss([r], [1.0], patch=preset.patch, projections=preset.projections, periodic=periodic,
+        return [GroupWeightedPatchLoss([r], [1.0], patch=preset.patch, projections=projections, periodic=periodic,
                                        dilation=d, channel_weights=weights)
                 for d in preset.dilations if d == 1 or span(d) <= min(r.shape[2:])]
 

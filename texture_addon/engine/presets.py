@@ -30,9 +30,12 @@ class Preset:
 # dilated ones carry the layout (rows of bricks, cell sizes) that a single small patch cannot, at a
 # fraction of the cost of a 17×17 patch. Chosen on the bundled references with scripts/bench.py.
 PRESETS = {
-    "draft": Preset(coarse_steps=110, fine_steps=12, projections=16, patch=5, dilations=(1, 2, 4), large_fine_steps=5),
-    "default": Preset(coarse_steps=250, fine_steps=40, projections=24, patch=5, dilations=(1, 2, 4), large_fine_steps=12),
-    "high": Preset(coarse_steps=500, fine_steps=80, projections=48, patch=5, dilations=(1, 2, 4), large_fine_steps=30),
+    "draft": Preset(coarse_steps=50, fine_steps=10, projections=8, fine_projections=12, patch=5,
+                    dilations=(1, 2, 4), large_fine_steps=4),
+    "default": Preset(coarse_steps=120, fine_steps=30, projections=16, fine_projections=24, patch=5,
+                      dilations=(1, 2, 4), large_fine_steps=10),
+    "high": Preset(coarse_steps=300, fine_steps=60, projections=32, fine_projections=48, patch=5,
+                   dilations=(1, 2, 4), large_fine_steps=24),
 }
 
 
