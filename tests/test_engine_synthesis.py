@@ -43,9 +43,9 @@ def test_tileable_output_has_no_seam(example):
 
 @pytest.mark.parametrize("name", ["bricks", "stones", "wood"])
 def test_wrap_boundary_is_like_an_interior_line(example, name):
-    out = synthesize([example(name, 96)], width=96, seed=1, quality="draft")
-    inner = interior_line_scores(out)
-    assert seam_score(out) <= max(inner) * 1.05, (seam_score(out), inner)
+    outs = [synthesize([example(name, 96)], width=96, seed=seed, quality="draft") for seed in (0, 1, 2)]
+    ranks = [wrap_rank(o, axis) for o in outs for axis in ("x", "y")]
+    assert np.mean(ranks) < 0.85, ranks  # a seam would rank ≈1.0 every time
 
 
 def test_untiled_output_does_have_a_seam(example):
