@@ -8,6 +8,9 @@ Columns:
 - wall s      — synthesis time (after loading; torch import excluded)
 - peak MiB    — peak resident set size of the process (and peak CUDA memory when on a GPU)
 - seam        — engine.seam_score of the output (≈1 tiles; photographs score 2+)
+- seam rank   — where the wrap boundary ranks among all parallel lines of the output by the same
+                score (0…1; a real seam is the worst line, ≈1.0). A straight feature of the texture
+                lying on the boundary (a mortar line) raises the seam score but not the rank.
 - dist        — multi-scale patch sliced Wasserstein distance output ↔ reference
 - noise floor — the same distance for white noise with the reference's colour histogram
 - ratio       — dist ÷ noise floor (target ≤ 0.2)
@@ -78,7 +81,7 @@ def run_case(case: dict) -> dict:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     result = {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-              "seam": engine.seam_score(out), "device": str(dev)}
+              "seam": engine.seam_score(out), "seam_rank": engine.seam_rank(out), "device": str(dev)}
     if dev.type == "cuda":
         result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
     if kind in ("synth", "material", "stylize"):
@@ -127,7 +130,7 @@ def fmt(v, spec):
 
 
 def table(title: str, rows: list[tuple[dict, dict]], extra_cols=()) -> str:
-    head = ["case", "size", "quality", "wall s", "peak MiB", "seam", "dist", "noise floor", "ratio", *[c for c, _ in extra_cols]]
+    head = ["case", "size", "quality", "wall s", "peak MiB", "seam", "seam rank", "dist", "noise floor", "ratio", *[c for c, _ in extra_cols]]
     lines = [f"\n### {title}\n", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for case, r in rows:
         if "error" in r:
@@ -135,7 +138,7 @@ def table(title: str, rows: list[tuple[dict, dict]], extra_cols=()) -> str:
             continue
         mem = fmt(r.get("peak_rss_mib"), ".0f") + (f" (+{r['peak_cuda_mib']:.0f} GPU)" if "peak_cuda_mib" in r else "")
         cells = [case["label"], f"{case['size']}²", case["quality"], fmt(r["seconds"], ".1f"), mem, fmt(r["seam"], ".3f"),
-                 fmt(r.get("dist"), ".4f"), fmt(r.get("floor"), ".4f"), fmt(r.get("ratio"), ".3f"),
+                 fmt(r.get("seam_rank"), ".2f"), fmt(r.get("dist"), ".4f"), fmt(r.get("floor"), ".4f"), fmt(r.get("ratio"), ".3f"),
                  *[fmt(r.get(key), spec) for _, (key, spec) in extra_cols]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -62,8 +62,6 @@ def wrap_rank(img: np.ndarray, axis: str) -> float:
     exactly shift-equivariant, so the boundary is an ordinary line of a periodic image); a real seam
     ranks at the top (≈1.0) every time.
     """
-    from texture_addon.engine import seam_score
+    from texture_addon.references.seams import seam_rank
 
-    ax = 1 if axis == "x" else 0
-    scores = np.array([seam_score(np.roll(img, k, ax), axis=axis) for k in range(img.shape[ax])])
-    return float((scores < scores[0]).mean())
+    return seam_rank(img, axis)

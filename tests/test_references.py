@@ -80,3 +80,16 @@ def test_write_maps_names_and_bit_depths(tmp_path):
     assert sorted(p.name for p in paths.values()) == ["M_basecolor.png", "M_height.png", "M_roughness.png"]
     assert Image.open(paths["height"]).mode.startswith("I")  # 16-bit
     assert Image.open(paths["basecolor"]).mode == "RGB"
+
+
+def test_line_scores_equal_the_seam_score_of_every_cut():
+    from texture_addon.references.seams import line_scores, seam_rank, seam_score
+
+    rng = np.random.default_rng(0)
+    img = np.cumsum(rng.random((40, 56, 3)), 1) / 10  # a ramp: its wrap boundary is a real seam
+    for axis, ax in (("x", 1), ("y", 0)):
+        by_roll = [seam_score(np.roll(img, -k, ax), axis=axis) for k in range(img.shape[ax])]
+        assert np.allclose(line_scores(img, axis), by_roll)
+    assert seam_rank(img, "x") > 0.95  # the seam is the worst line
+    periodic = np.tile(rng.random((8, 8, 3)), (5, 7, 1))
+    assert seam_rank(periodic, "x") < 0.95  # every 8th line is identical: no line stands out

@@ -14,7 +14,7 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ..errors import Cancelled, InputError
-from .metrics import noise_like, patch_distance, seam_score
+from .metrics import noise_like, patch_distance, seam_rank, seam_score
 from .progress import CancelToken, ProgressCallback, ProgressInfo
 from .synthesize import synthesize
 from .stylize import stylize
@@ -25,6 +25,7 @@ from .material import synthesize_material
 __all__ = [
     "synthesize",
     "seam_score",
+    "seam_rank",
     "patch_distance",
     "noise_like",
     "CancelToken",

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..references.seams import seam_score  # noqa: F401  (numpy-only, so Blender can use it)
+from ..references.seams import seam_rank, seam_score  # noqa: F401  (numpy-only, so Blender can use it)
 from .resample import resize
 
 
