@@ -141,6 +141,16 @@ def test_seam_score_separates_photos_from_periodic_images():
     assert seam_score(photo, axis="x") > 5 and seam_score(photo, axis="y") > 5
 
 
+def test_patch_distance_samples_large_images_faithfully():
+    rng = np.random.default_rng(0)
+    ref = rng.random((48, 48, 3)).cumsum(1) / 48
+    big = np.tile(rng.random((40, 40, 3)), (3, 3, 1))
+    exact = patch_distance(big, ref)
+    sampled = patch_distance(big, ref, max_positions=4000)  # 114² positions at full scale: sampled
+    assert sampled != exact and abs(sampled - exact) < 0.05 * exact
+    assert patch_distance(big, ref, max_positions=4000) == sampled  # the sample is fixed by the seed
+
+
 def test_patch_distance_orders_similarity():
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:96, 0:96]

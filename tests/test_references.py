@@ -82,9 +82,12 @@ def test_write_maps_names_and_bit_depths(tmp_path):
     assert Image.open(paths["basecolor"]).mode == "RGB"
 
 
-def test_line_scores_equal_the_seam_score_of_every_cut():
+@pytest.mark.parametrize("chunk", [7, 4_000_000])  # strips of one column, and the whole image at once
+def test_line_scores_equal_the_seam_score_of_every_cut(monkeypatch, chunk):
+    from texture_addon.references import seams
     from texture_addon.references.seams import line_scores, seam_rank, seam_score
 
+    monkeypatch.setattr(seams, "CHUNK_ELEMENTS", chunk)
     rng = np.random.default_rng(0)
     img = np.cumsum(rng.random((40, 56, 3)), 1) / 10  # a ramp: its wrap boundary is a real seam
     for axis, ax in (("x", 1), ("y", 0)):
@@ -93,3 +96,21 @@ def test_line_scores_equal_the_seam_score_of_every_cut():
     assert seam_rank(img, "x") > 0.95  # the seam is the worst line
     periodic = np.tile(rng.random((8, 8, 3)), (5, 7, 1))
     assert seam_rank(periodic, "x") < 0.95  # every 8th line is identical: no line stands out
+
+
+def test_place_origin_moves_a_straight_feature_off_the_edge():
+    from texture_addon.references.seams import place_origin, seam_score
+
+    rng = np.random.default_rng(0)
+    img = rng.random((48, 64, 3)) * 0.2
+    img[:, ::16] = 0.9  # vertical "mortar" lines every 16 px, one of them on the tile's edge
+    img = np.roll(img, 1, 1)  # …so that the edge cuts between the line and its neighbour
+    height = rng.random((48, 64))
+    assert seam_score(img, axis="x") > 1.5  # a straight feature on the edge reads as a seam
+    placed, placed_height = place_origin([img, height], (True, True))
+    assert seam_score(placed, axis="x") <= 1.10
+    dy, dx = next((dy, dx) for dy in range(48) for dx in range(64)
+                  if np.array_equal(np.roll(img, (-dy, -dx), (0, 1)), placed))
+    assert np.array_equal(np.roll(height, (-dy, -dx), (0, 1)), placed_height)  # the maps move together
+    assert np.array_equal(place_origin([img], (False, False))[0], img)  # nothing periodic: nothing moves
+    assert place_origin([img], (True, False))[0][:, 0].tolist() == np.roll(img, -dy, 0)[:, 0].tolist()

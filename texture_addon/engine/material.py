@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..references.seams import place_origin
 from .colour import match_colours
 from .device import configure_threads, resolve_device
 from .patches import PatchSlicedLoss
@@ -115,13 +116,15 @@ def synthesize_material(
     detail_scale: float = 1.0,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
+    typical_origin: bool = True,
 ) -> dict[str, np.ndarray]:
     """Synthesise a new material from the aligned maps of a reference one.
 
     ``maps``: name → image for any of basecolor and normal (H, W, 3), height, roughness and ao
     (H, W) or (H, W, 1), all of one size. Returns the same names at (height, width): colour maps
     (h, w, 3), grey maps (h, w), float32 in [0, 1]. Tiling, seed, quality and detail scale mean
-    what they mean for :func:`synthesize`.
+    what they mean for :func:`synthesize`; so does ``typical_origin``, with every map rolled by the
+    shift chosen on the base colour (or the first map) so they stay aligned.
     """
     stack, slices = stack_maps(maps)
     width = check_size("width", width)
@@ -177,4 +180,8 @@ def synthesize_material(
             part = match_colours(part, [ref[:, sl]], [1.0], job.generator)
         a = part[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy()
         result[name] = np.ascontiguousarray(a if a.shape[2] == 3 else a[..., 0])
+    if typical_origin:
+        names = sorted(result, key=lambda n: n != "basecolor")
+        rolled = dict(zip(names, place_origin([result[n] for n in names], periodic)))
+        result = {name: rolled[name] for name in result}
     return result

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..references.seams import place_origin
 from .cnn import CNN_LOSSES, CNNFeatureLoss
 from .colour import match_colours
 from .device import configure_threads, resolve_device
@@ -150,6 +151,7 @@ def synthesize(
     cancel: Optional[CancelToken] = None,
     cnn_loss: str = "sw",
     colour_match: bool = True,
+    typical_origin: bool = True,
 ) -> np.ndarray:
     """Synthesise a (height, width, 3) float32 RGB texture whose statistics match the references'.
 
@@ -157,7 +159,9 @@ def synthesize(
     > 1 makes the reference's features appear larger in the output (the reference is analysed
     enlarged), < 1 smaller. With ``tile='both'`` every operation wraps around, so the result tiles
     with no seam by construction; ``x``/``y`` tile one way only. Same inputs, seed and device type
-    give the same output bytes on the CPU. Raises :class:`InputError` for unusable inputs and
+    give the same output bytes on the CPU. With ``typical_origin`` the periodic result is rolled so
+    the tile's edges fall on ordinary lines (see :func:`place_origin`); ``False`` returns the
+    optimiser's own origin. Raises :class:`InputError` for unusable inputs and
     :class:`Cancelled` when ``cancel`` is set.
     """
     if not references:
@@ -209,4 +213,5 @@ def synthesize(
     out = run_pyramid(job)
     if colour_match:
         out = match_colours(out, tensors, w, generator)
-    return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+    image = np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+    return place_origin([image], periodic)[0] if typical_origin else image

@@ -6,6 +6,8 @@ import torch) scores the images it receives too.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 
@@ -40,10 +42,30 @@ def seam_score(img: np.ndarray, axis: str = "both", band: int = 4) -> float:
     return crossing / interior if interior > 0 else 1.0
 
 
+CHUNK_ELEMENTS = 4_000_000  # temporaries of ~16 MB however large the image
+
+
+def _line_differences(b: np.ndarray, d: int) -> np.ndarray:
+    """diff[j] = mean |line j − line (j − d)| with wrap-around, for lines along axis 0 of ``b``.
+
+    Computed a strip of the other axis at a time in float32, so a 4096² image needs megabytes of
+    temporaries rather than gigabytes.
+    """
+    n, m = b.shape[:2]
+    per_column = n * int(np.prod(b.shape[2:], dtype=np.int64))
+    step = max(1, CHUNK_ELEMENTS // max(1, per_column))
+    total = np.zeros(n, dtype=np.float64)
+    for start in range(0, m, step):
+        strip = np.asarray(b[:, start:start + step], dtype=np.float32)
+        total += np.abs(strip - np.roll(strip, d, axis=0)).reshape(n, -1).sum(axis=1, dtype=np.float64)
+    return total / (m * (per_column // n))
+
+
 def line_scores(img: np.ndarray, axis: str = "x", band: int = 4) -> np.ndarray:
     """The seam score every line position would get if the image were cut there (index 0 = the
     real wrap boundary). Vectorised: O(pixels × band) for all positions at once."""
-    a = _as_hwc(img)
+    a = np.asarray(img)
+    a = a[..., None] if a.ndim == 2 else a
     b = np.moveaxis(a, 1 if axis == "x" else 0, 0)
     n = b.shape[0]
     crossing = np.zeros(n)
@@ -51,12 +73,37 @@ def line_scores(img: np.ndarray, axis: str = "x", band: int = 4) -> np.ndarray:
     band = min(band, n // 4)
     for d in range(1, band + 1):
         # diff[j] = |line j − line (j − d)|, with wrap: pairs at distance d ending at j.
-        diff = np.abs(b - np.roll(b, d, axis=0)).reshape(n, -1).mean(axis=1)
+        diff = _line_differences(b, d)
         # A cut before line k is crossed by the pairs ending at k … k + d − 1; all others are interior.
         cross = np.mean([np.roll(diff, -k) for k in range(d)], axis=0)
         crossing += cross
         interior += (diff.sum() - d * cross) / (n - d)
     return np.divide(crossing, interior, out=np.ones(n), where=interior > 0)
+
+
+def typical_line(img: np.ndarray, axis: str = "x", band: int = 4) -> int:
+    """The line position whose cut scores the median of all positions (ties: the lowest index)."""
+    s = line_scores(img, axis, band)
+    order = np.argsort(s, kind="stable")
+    return int(order[(len(s) - 1) // 2])
+
+
+def place_origin(images: Sequence[np.ndarray], periodic: tuple[bool, bool], band: int = 4) -> list[np.ndarray]:
+    """Roll periodic images so the tile's edges fall on typical lines of the first image.
+
+    A periodic texture has no natural origin: any circular shift tiles into the same endless
+    surface. The optimiser's origin is arbitrary, and sometimes a straight feature of the texture
+    (a mortar line) lies exactly on the tile's edge, where an artist looking at one tile, or a
+    seam check, reads it as a seam. Cutting at the line whose seam score is the median of all
+    cuts puts the edge somewhere ordinary. Only periodic axes move (``periodic`` = (y, x)); all
+    images (the maps of one material) move together.
+    """
+    first = images[0]
+    dy = typical_line(first, "y", band) if periodic[0] and first.shape[0] >= 8 else 0
+    dx = typical_line(first, "x", band) if periodic[1] and first.shape[1] >= 8 else 0
+    if not (dy or dx):
+        return [np.asarray(im) for im in images]
+    return [np.ascontiguousarray(np.roll(np.asarray(im), (-dy, -dx), axis=(0, 1))) for im in images]
 
 
 def seam_rank(img: np.ndarray, axis: str = "both", band: int = 4) -> float:
