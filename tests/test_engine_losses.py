@@ -159,3 +159,15 @@ def test_patch_distance_orders_similarity():
     noise = noise_like(stripes, 96, 96)
     assert patch_distance(stripes, shifted) < 0.3 * patch_distance(stripes, noise)
     assert patch_distance(stripes, stripes + rng.normal(0, 0.01, stripes.shape)) < patch_distance(stripes, noise)
+
+
+def test_large_outputs_cut_only_the_finest_level_and_raise_its_rate():
+    from texture_addon.engine.presets import PRESETS, ladder
+
+    preset = PRESETS["default"]
+    small, large = ladder(preset, 1024, 1024, 5), ladder(preset, 2048, 2048, 5)
+    assert [lv.steps for lv in small[:-1]] == [lv.steps for lv in large[:-1]]  # the layout levels keep theirs
+    assert large[-1].steps == preset.large_fine_steps < small[-1].steps == preset.fine_steps
+    # Same total movement budget (rate × steps) at the finest level.
+    assert large[-1].lr * large[-1].steps == pytest.approx(small[-1].lr * small[-1].steps)
+    assert [lv.height for lv in large] == [128, 256, 512, 1024, 2048]

@@ -252,6 +252,8 @@ def test_sigkill_mid_job_becomes_an_error_within_five_seconds(reference, tmp_pat
     try:
         job = c.start(long_spec(reference, tmp_path / "out"))
         wait_for(job, "progress")
+        previews = c._process.preview_dir
+        assert os.path.isdir(previews)
         t0 = time.monotonic()
         os.kill(worker_pid(c), signal.SIGKILL)
         final = job.wait(timeout=5)
@@ -262,6 +264,7 @@ def test_sigkill_mid_job_becomes_an_error_within_five_seconds(reference, tmp_pat
         assert isinstance(final["stderr"], list)
         assert job.last_error == final["message"]
         assert not c.alive
+        assert not os.path.exists(previews), "a killed worker's previews are cleaned up by the client"
         assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
         assert c.check(timeout=60)["ok"], "the next request starts a fresh worker"
 
@@ -394,3 +397,20 @@ def test_worker_exits_when_its_client_process_dies(reference, tmp_path):
         host.kill()
         if "pid" in locals() and pid_running(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_old_logs_are_pruned_and_foreign_files_kept(tmp_path):
+    from texture_addon.worker.client import prune_logs
+
+    now = time.time()
+    for i in range(6):
+        path = tmp_path / f"worker_{i}.log"
+        path.write_text("x")
+        os.utime(path, (now - i, now - i))  # worker_0 is the newest
+    stale = tmp_path / "job_old.log"
+    stale.write_text("x")
+    os.utime(stale, (now - 30 * 24 * 3600,) * 2)
+    (tmp_path / "notes.log").write_text("someone else's")
+    assert prune_logs(str(tmp_path), keep=4) == 3  # the two oldest workers and the stale job log
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.log", "worker_0.log", "worker_1.log",
+                                                          "worker_2.log", "worker_3.log"]

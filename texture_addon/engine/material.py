@@ -25,9 +25,9 @@ from .colour import match_colours
 from .device import configure_threads, resolve_device
 from .patches import PatchSlicedLoss
 from .pbr import MAP_NAMES, check_maps
-from .presets import PRESETS, QUALITIES, lr_per_level, steps_per_level
+from .presets import PRESETS, QUALITIES, ladder
 from .progress import CancelToken, ProgressCallback
-from .pyramid import Level, PyramidJob, make_levels, plan_levels, run_pyramid
+from .pyramid import Level, PyramidJob, plan_levels, run_pyramid
 from .synthesize import DETAIL_SCALE_RANGE, check_size, noise_init, periodic_axes, scale_reference, to_tensor
 
 COLOUR_MAPS = {"basecolor": 3, "normal": 3}
@@ -142,7 +142,7 @@ def synthesize_material(
     weights = group_weights(ref, slices)
     preset = PRESETS[quality]
     count = plan_levels(height, width, min(ref.shape[2:]))
-    levels = make_levels(height, width, count, steps_per_level(preset, count, height * width), lr_per_level(preset, count))
+    levels = ladder(preset, height, width, count)
     normal = slices.get("normal")
     first = next(iter(slices.values()))
 

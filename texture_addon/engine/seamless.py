@@ -22,9 +22,9 @@ from .colour import match_colours
 from .device import configure_threads, resolve_device
 from .padding import pad_for_tiling
 from .pbr import WrapFilter
-from .presets import PRESETS, QUALITIES, lr_per_level, steps_per_level
+from .presets import PRESETS, QUALITIES, ladder
 from .progress import CancelToken, ProgressCallback
-from .pyramid import Level, PyramidJob, make_levels, plan_levels, run_pyramid
+from .pyramid import Level, PyramidJob, plan_levels, run_pyramid
 from .resample import resize
 from .sliced import REFERENCE_SAMPLE_CAP, mixture_quantiles, random_directions, subsample_columns, transport_targets
 from .synthesize import MAX_SIZE, MIN_SIZE, scale_reference, to_tensor
@@ -131,7 +131,6 @@ def settle_colours(x: torch.Tensor, known: torch.Tensor, mask: torch.Tensor, gen
     never has (a green speck in grey stone); a per-pixel transport onto the surrounding colours
     removes them without touching the structure, and cannot make a seam.
     """
-    c = x.shape[1]
     inside = mask.flatten() > 0.5
     around = (resize_mask_ring(mask) > 0).flatten() & ~inside
     if int(inside.sum()) < 16 or int(around.sum()) < 16:
@@ -189,7 +188,7 @@ def make_seamless(
 
     preset = PRESETS[quality]
     count = plan_levels(h, w, min(h, w))
-    levels = make_levels(h, w, count, steps_per_level(preset, count, h * w), lr_per_level(preset, count))
+    levels = ladder(preset, h, w, count)
 
     def init(level: Level, generator: torch.Generator) -> torch.Tensor:
         known, m = constraint.at(level.height, level.width)

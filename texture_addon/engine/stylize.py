@@ -24,9 +24,9 @@ from ..errors import InputError
 from .device import configure_threads, resolve_device
 from .padding import pad_for_tiling
 from .pbr import WrapFilter
-from .presets import PRESETS, QUALITIES, lr_per_level, steps_per_level
+from .presets import PRESETS, QUALITIES, ladder
 from .progress import CancelToken, ProgressCallback
-from .pyramid import Level, PyramidJob, make_levels, plan_levels, run_pyramid
+from .pyramid import Level, PyramidJob, plan_levels, run_pyramid
 from .resample import resize
 from .synthesize import METHODS, build_network, check_size, check_weights, make_feature_loss_factory, noise_init, to_tensor
 
@@ -208,7 +208,7 @@ def stylize(
     count = plan_levels(height, width, smallest)
     while count > 1 and min(height, width) / 2 ** (count - 1) < MIN_COARSE_SIDE:
         count -= 1
-    levels = make_levels(height, width, count, steps_per_level(preset, count, height * width), lr_per_level(preset, count))
+    levels = ladder(preset, height, width, count)
     net = build_network(method, None, periodic, channels=target.shape[1])
     if net is not None:
         net = net.to(dev)

@@ -15,9 +15,9 @@ from .device import configure_threads, resolve_device
 from .losses import LevelLoss
 from .networks import RandomNet, VGG19Features, load_vgg19_weights
 from .patches import PatchSlicedLoss
-from .presets import PRESETS, QUALITIES, lr_per_level, steps_per_level
+from .presets import PRESETS, QUALITIES, ladder
 from .progress import CancelToken, ProgressCallback
-from .pyramid import Level, PyramidJob, make_levels, plan_levels, run_pyramid
+from .pyramid import Level, PyramidJob, plan_levels, run_pyramid
 from .resample import resize
 
 MIN_SIZE, MAX_SIZE = 64, 4096
@@ -191,7 +191,7 @@ def synthesize(
     preset = PRESETS[quality]
     smallest = min(min(t.shape[2:]) for t in tensors)
     count = plan_levels(height, width, smallest)
-    levels = make_levels(height, width, count, steps_per_level(preset, count, height * width), lr_per_level(preset, count))
+    levels = ladder(preset, height, width, count)
     net = build_network(method, vgg_weights, periodic)
     if net is not None:
         net = net.to(dev)

@@ -38,6 +38,32 @@ STDERR_LINES = 50
 #: Restart rather than reuse a worker this close to its idle exit, so a job is never sent to a
 #: process that is about to leave.
 IDLE_MARGIN_SECONDS = 5.0
+#: Log files kept in the log folder: the newest this many, none older than this.
+LOGS_KEPT = 100
+LOG_MAX_AGE_SECONDS = 14 * 24 * 3600
+
+
+def prune_logs(log_dir: str, keep: int = LOGS_KEPT, max_age: float = LOG_MAX_AGE_SECONDS) -> int:
+    """Delete old worker and job logs so a folder used for months stays small; returns how many.
+
+    Only our own names (``worker_*.log``, ``job_*.log``) are touched: the folder may be shared.
+    """
+    try:
+        entries = [e for e in os.scandir(log_dir) if e.is_file() and e.name.endswith(".log")
+                   and e.name.startswith(("worker_", "job_"))]
+    except OSError:
+        return 0
+    entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
+    now = time.time()
+    removed = 0
+    for index, entry in enumerate(entries):
+        if index >= keep or now - entry.stat().st_mtime > max_age:
+            try:
+                os.remove(entry.path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
 
 
 class WorkerBusy(TextureForgeError):
@@ -201,16 +227,20 @@ class _WorkerProcess:
             os.makedirs(log_dir, exist_ok=True)
         except OSError as exc:
             raise TextureForgeError(f"cannot create the log folder {log_dir}: {exc}") from exc
+        prune_logs(log_dir)
+        # The client owns the preview folder, so it is removed even when the worker is killed.
+        self.preview_dir = tempfile.mkdtemp(prefix="texture_forge_preview_")
         env = dict(os.environ)
         env["PYTHONNOUSERSITE"] = "1"  # a torch in ~/.local must not shadow the chosen interpreter's
         env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         cmd = [python, "-m", "texture_addon.worker", "--device", device,
-               "--idle-timeout", repr(float(idle_timeout)), "--log-dir", log_dir]
+               "--idle-timeout", repr(float(idle_timeout)), "--log-dir", log_dir, "--preview-dir", self.preview_dir]
         try:
             self.popen = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                 close_fds=True, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0) if os.name == "nt" else 0)
         except OSError as exc:
+            shutil.rmtree(self.preview_dir, ignore_errors=True)
             raise TextureForgeError(f"cannot start the engine with {python}: {exc}") from exc
         self.stderr_log = os.path.join(log_dir, f"worker_{self.popen.pid}.log")
         self._send_lock = threading.Lock()
@@ -304,6 +334,7 @@ class _WorkerProcess:
         code = self.popen.wait()
         self._stdout_thread.join(timeout=2.0)  # deliver what the worker said before it died
         self._stderr_thread.join(timeout=1.0)
+        shutil.rmtree(self.preview_dir, ignore_errors=True)
         with self.lock:
             self.finished = True
             self.returncode = code
