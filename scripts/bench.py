@@ -16,7 +16,8 @@ Columns:
                 same score (0…1; a real seam is the worst line, ≈1.0 every time). Rolling cannot
                 hide a seam from this column.
 - dist        — multi-scale patch sliced Wasserstein distance output ↔ reference, over the whole
-                output
+                output, with patches wrapping across the tile's edges (so the figure does not
+                depend on the tile's origin, and a seam would count against it)
 - noise floor — the same distance for white noise with the reference's colour histogram
 - ratio       — dist ÷ noise floor (target ≤ 0.2)
 
@@ -100,8 +101,9 @@ def run_case(case: dict) -> dict:
         # Over the whole output (patch_distance samples 2^20 positions per scale on large ones): a
         # 512² corner of a 1024² texture holds a quarter of it, and its share of (say) lichen
         # differs from the reference's by chance; corners of one 1024² image scored 0.08-0.26.
-        dist = engine.patch_distance(out, compare)
-        floor = engine.patch_distance(engine.noise_like(compare, *out.shape[:2], seed=0), compare)
+        tiles = kind != "stylize"  # stylize runs untiled here
+        dist = engine.patch_distance(out, compare, periodic=tiles)
+        floor = engine.patch_distance(engine.noise_like(compare, *out.shape[:2], seed=0), compare, periodic=tiles)
         result.update(dist=dist, floor=floor, ratio=dist / floor)
     if kind == "seamless":
         c = slice(size // 4, 3 * size // 4)

@@ -151,6 +151,15 @@ def test_patch_distance_samples_large_images_faithfully():
     assert patch_distance(big, ref, max_positions=4000) == sampled  # the sample is fixed by the seed
 
 
+def test_patch_distance_of_a_tile_does_not_depend_on_its_origin():
+    rng = np.random.default_rng(0)
+    ref = rng.random((48, 48, 3)).cumsum(1) / 48
+    tile = np.tile(rng.random((16, 16, 3)), (4, 4, 1)) * 0.5 + rng.random((64, 64, 3)) * 0.5
+    rolled = np.roll(tile, (12, 20), (0, 1))  # multiples of 4: the shrunken copies roll exactly too
+    assert patch_distance(rolled, ref, periodic=True) == pytest.approx(patch_distance(tile, ref, periodic=True), rel=1e-4)
+    assert patch_distance(rolled, ref) != pytest.approx(patch_distance(tile, ref), rel=1e-3)  # clipped edges differ
+
+
 def test_patch_distance_orders_similarity():
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:96, 0:96]

@@ -56,6 +56,7 @@ def patch_distance(
     projections: int = 128,
     seed: int = 1234,
     max_positions: int = MAX_POSITIONS,
+    periodic: bool = False,
 ) -> float:
     """Multi-scale patch sliced Wasserstein distance between two images (any sizes).
 
@@ -63,6 +64,11 @@ def patch_distance(
     directions (the seed is part of the metric), so the figure is repeatable across runs. Each
     image is judged over its whole area: images with more than ``max_positions`` patches at a
     scale are sampled at that many uniform random positions (fixed by the seed).
+
+    ``periodic=True`` says ``a`` tiles: its patches then wrap around (the ones across the tile's
+    edge are part of the texture, and would expose a seam) and it is shrunk with wrap-around. That
+    makes the figure independent of where the tile's origin is; with edge-clipped patches, rolling
+    one 256² lichen output moved it between 0.056 and 0.126 of the noise floor.
     """
     ta = torch.from_numpy(_as_hwc(a).astype(np.float32)).permute(2, 0, 1)[None]
     tb = torch.from_numpy(_as_hwc(b).astype(np.float32)).permute(2, 0, 1)[None]
@@ -74,8 +80,10 @@ def patch_distance(
         hb, wb = tb.shape[2] // s, tb.shape[3] // s
         if min(ha, wa, hb, wb) < patch + 1:
             continue
-        xa = resize(ta, ha, wa) if s > 1 else ta
+        xa = resize(ta, ha, wa, periodic, periodic) if s > 1 else ta
         xb = resize(tb, hb, wb) if s > 1 else tb
+        if periodic:
+            xa = F.pad(xa, (0, patch - 1, 0, patch - 1), mode="circular")
         d = torch.randn(projections, ta.shape[1] * patch * patch, generator=gen)
         d = (d / d.norm(dim=1, keepdim=True)).view(projections, ta.shape[1], patch, patch)
         pa = _projected_patches(xa, d, max_positions, seed + s)
