@@ -180,3 +180,24 @@ def test_large_outputs_cut_only_the_finest_level_and_raise_its_rate():
     # Same total movement budget (rate × steps) at the finest level.
     assert large[-1].lr * large[-1].steps == pytest.approx(small[-1].lr * small[-1].steps)
     assert [lv.height for lv in large] == [128, 256, 512, 1024, 2048]
+
+
+def test_adam_is_bit_identical_to_torch_optim_adam():
+    from texture_addon.engine.adam import Adam
+
+    gen = torch.Generator().manual_seed(0)
+    start = torch.rand(1, 3, 16, 16, generator=gen)
+    target = torch.rand(1, 3, 16, 16, generator=gen)
+    a = start.clone().requires_grad_(True)
+    b = start.clone().requires_grad_(True)
+    ours, theirs = Adam(a, lr=0.05, betas=(0.9, 0.99)), torch.optim.Adam([b], lr=0.05, betas=(0.9, 0.99))
+    for step in range(25):
+        lr = 0.05 * (1 - step / 50)  # the rate changes every step, as in the pyramid loop
+        ours.lr = lr
+        for group in theirs.param_groups:
+            group["lr"] = lr
+        for x, opt in ((a, ours), (b, theirs)):
+            opt.zero_grad()
+            ((x - target) ** 3).abs().sum().backward()
+            opt.step()
+    assert torch.equal(a, b) and not torch.equal(a, start)

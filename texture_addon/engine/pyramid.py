@@ -16,6 +16,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
+from .adam import Adam
+from .device import configure_threads, threads_for_level
 from .losses import LevelLoss
 from .progress import CancelToken, ProgressCallback, ProgressInfo
 from .resample import resize
@@ -92,42 +94,47 @@ def _preview(x: torch.Tensor, channels: slice) -> np.ndarray:
 
 def run_pyramid(job: PyramidJob) -> torch.Tensor:
     """Optimise coarse to fine; return the finest image (1, C, H, W), detached, on ``job.device``."""
-    total = sum(lv.steps for lv in job.levels)
-    done = 0
-    x: torch.Tensor | None = None
-    py, px = job.periodic
-    for index, level in enumerate(job.levels):
-        if job.cancel is not None:
-            job.cancel.raise_if_cancelled()
-        if x is None:
-            x = job.init(level, job.generator).to(job.device)
-        else:
-            with torch.no_grad():
-                x = resize(x, level.height, level.width, py, px)
-        x = x.detach().clone().requires_grad_(True)
-        losses = job.make_losses(level)
-        opt = torch.optim.Adam([x], lr=level.lr, betas=(0.9, 0.99))
-        preview_every = max(1, math.ceil(level.steps / PREVIEWS_PER_LEVEL))
-        for step in range(level.steps):
-            # Cosine decay to 30 % of the level's rate: big moves first, then settle.
-            for group in opt.param_groups:
-                group["lr"] = level.lr * (0.3 + 0.7 * 0.5 * (1 + math.cos(math.pi * step / max(1, level.steps))))
-            opt.zero_grad(set_to_none=True)
-            loss = sum(l.backward(x, job.generator) for l in losses)
-            opt.step()
-            with torch.no_grad():
-                x.clamp_(0, 1)
-                if job.project is not None:
-                    job.project(x)
-            done += 1
-            if job.progress is not None:
-                last = step == level.steps - 1
-                preview = _preview(x, job.preview_channels) if (last or (step + 1) % preview_every == 0) else None
-                job.progress(ProgressInfo(job.stage, index + 1, len(job.levels), done, total, float(loss), preview))
+    try:
+        total = sum(lv.steps for lv in job.levels)
+        done = 0
+        x: torch.Tensor | None = None
+        py, px = job.periodic
+        for index, level in enumerate(job.levels):
             if job.cancel is not None:
                 job.cancel.raise_if_cancelled()
-    assert x is not None
-    return x.detach()
+            if x is None:
+                x = job.init(level, job.generator).to(job.device)
+            else:
+                with torch.no_grad():
+                    x = resize(x, level.height, level.width, py, px)
+            x = x.detach().clone().requires_grad_(True)
+            threads = threads_for_level(level.height * level.width, job.device)
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+            losses = job.make_losses(level)
+            opt = Adam(x, lr=level.lr, betas=(0.9, 0.99))
+            preview_every = max(1, math.ceil(level.steps / PREVIEWS_PER_LEVEL))
+            for step in range(level.steps):
+                # Cosine decay to 30 % of the level's rate: big moves first, then settle.
+                opt.lr = level.lr * (0.3 + 0.7 * 0.5 * (1 + math.cos(math.pi * step / max(1, level.steps))))
+                opt.zero_grad()
+                loss = sum(l.backward(x, job.generator) for l in losses)
+                opt.step()
+                with torch.no_grad():
+                    x.clamp_(0, 1)
+                    if job.project is not None:
+                        job.project(x)
+                done += 1
+                if job.progress is not None:
+                    last = step == level.steps - 1
+                    preview = _preview(x, job.preview_channels) if (last or (step + 1) % preview_every == 0) else None
+                    job.progress(ProgressInfo(job.stage, index + 1, len(job.levels), done, total, float(loss), preview))
+                if job.cancel is not None:
+                    job.cancel.raise_if_cancelled()
+        assert x is not None
+        return x.detach()
+    finally:
+        configure_threads()  # small levels may have dropped to one thread
 
 
 class Stopwatch:
