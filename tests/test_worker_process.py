@@ -414,3 +414,22 @@ def test_old_logs_are_pruned_and_foreign_files_kept(tmp_path):
     assert prune_logs(str(tmp_path), keep=4) == 3  # the two oldest workers and the stale job log
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.log", "worker_0.log", "worker_1.log",
                                                           "worker_2.log", "worker_3.log"]
+
+
+def test_pruning_tolerates_a_neighbour_removing_logs(tmp_path, monkeypatch):
+    """Two workers starting at once (bake --jobs 2) prune one folder: files vanish under us."""
+    from texture_addon.worker import client
+
+    for i in range(3):
+        (tmp_path / f"job_{i}.log").write_text("x")
+    real_scandir = os.scandir
+
+    def racing_scandir(path):
+        for entry in real_scandir(path):
+            if entry.name == "job_1.log":
+                os.remove(entry.path)  # a neighbour got there first
+            yield entry
+
+    monkeypatch.setattr(client.os, "scandir", racing_scandir)
+    assert client.prune_logs(str(tmp_path), keep=1) == 1
+    assert len(list(tmp_path.iterdir())) == 1

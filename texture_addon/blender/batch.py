@@ -160,7 +160,10 @@ def bake_materials(materials: Sequence[bpy.types.Material], out_dir: str, *, job
         reports: list[dict] = [{} for _ in clients]
 
         def check(i: int) -> None:
-            reports[i] = clients[i].check()
+            try:
+                reports[i] = clients[i].check()
+            except Exception as exc:  # a thread's exception would vanish; report it like a failed start
+                reports[i] = {"ok": False, "message": f"engine process {i + 1} could not start: {exc}"}
 
         threads = [threading.Thread(target=check, args=(i,), daemon=True) for i in range(n)]
         for th in threads:

@@ -47,19 +47,26 @@ def prune_logs(log_dir: str, keep: int = LOGS_KEPT, max_age: float = LOG_MAX_AGE
     """Delete old worker and job logs so a folder used for months stays small; returns how many.
 
     Only our own names (``worker_*.log``, ``job_*.log``) are touched: the folder may be shared.
+    Several workers may start at once (a batch bake with ``--jobs``) and prune the same folder, so
+    a file vanishing under us is expected, not an error.
     """
+    dated = []
     try:
-        entries = [e for e in os.scandir(log_dir) if e.is_file() and e.name.endswith(".log")
-                   and e.name.startswith(("worker_", "job_"))]
+        for entry in os.scandir(log_dir):
+            if entry.name.endswith(".log") and entry.name.startswith(("worker_", "job_")):
+                try:
+                    dated.append((entry.stat().st_mtime, entry.path))
+                except OSError:
+                    continue  # removed by a neighbour meanwhile
     except OSError:
         return 0
-    entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
+    dated.sort(reverse=True)
     now = time.time()
     removed = 0
-    for index, entry in enumerate(entries):
-        if index >= keep or now - entry.stat().st_mtime > max_age:
+    for index, (mtime, path) in enumerate(dated):
+        if index >= keep or now - mtime > max_age:
             try:
-                os.remove(entry.path)
+                os.remove(path)
                 removed += 1
             except OSError:
                 pass
