@@ -27,6 +27,55 @@ def test_transport_targets_map_samples_onto_target_distribution():
     assert (moved[0][order].diff() >= -1e-5).all()
 
 
+def test_transport_targets_per_region_send_every_region_to_the_whole_distribution():
+    # Region 0 holds the low values, region 1 the high ones. Pooled, region 0 is sent to the low
+    # half of the target; per region, each of them spans the whole target distribution.
+    gen = torch.Generator().manual_seed(0)
+    y = torch.cat([torch.rand(2, 5000, generator=gen), 5 + torch.rand(2, 5000, generator=gen)], dim=1)
+    regions = torch.cat([torch.zeros(5000, dtype=torch.long), torch.ones(5000, dtype=torch.long)])
+    target = sort_rows(torch.rand(2, 10000, generator=gen))
+    pooled = transport_targets(y, target)
+    apart = transport_targets(y, target, regions=regions, region_count=2)
+    assert float(pooled[:, :5000].max()) < 0.52 and float(pooled[:, 5000:].min()) > 0.48
+    for part in (apart[:, :5000], apart[:, 5000:]):
+        assert torch.allclose(part.mean(1), torch.full((2,), 0.5), atol=0.02)
+        assert float(part.min()) < 0.02 and float(part.max()) > 0.98
+    # One region is the pooled map exactly.
+    one = transport_targets(y, target, regions=torch.zeros(10000, dtype=torch.long), region_count=1)
+    assert torch.equal(one, pooled)
+
+
+def test_patch_loss_regions_see_what_a_pooled_match_misses():
+    # Reference: uniform grey levels everywhere. Output: the dark half of them on the left, the
+    # light half on the right — the same pooled histogram, but neither region looks like the reference.
+    gen = torch.Generator().manual_seed(0)
+    ref = torch.rand(1, 1, 32, 32, generator=gen)
+    x = torch.rand(1, 1, 32, 64, generator=gen) * 0.5
+    x[..., 32:] += 0.5
+    losses = []
+    for region in (0.0, 1.0):
+        loss = PatchSlicedLoss([ref], [1.0], patch=1, projections=4, periodic=(False, False), region=region)
+        xx = x.clone().requires_grad_(True)
+        losses.append(loss.backward(xx, torch.Generator().manual_seed(1)))
+    assert losses[0] < 0.002
+    assert losses[1] > 0.05  # each half is stretched over [0, 1]: E[(y - 2y)²] = 1/12
+
+
+def test_patch_loss_region_grid_shifts_on_periodic_axes_only():
+    ref = torch.rand(1, 3, 16, 16)
+    loss = PatchSlicedLoss([ref], [1.0], patch=3, projections=4, region=1.0, periodic=(True, False))
+    gen = torch.Generator().manual_seed(0)
+    first, count = loss._regions(64, 48, gen, torch.device("cpu"))
+    second, _ = loss._regions(64, 48, gen, torch.device("cpu"))
+    assert count == 4 * 3
+    grid1, grid2 = first.view(64, 48), second.view(64, 48)
+    assert sorted(torch.bincount(first).tolist()) == [16 * 16] * 12          # equal regions
+    assert torch.equal(grid1[0], grid1[0, 0] + torch.arange(48) // 16)       # x: fixed borders
+    assert not torch.equal(grid1, grid2)                                     # y: shifted each step
+    small = PatchSlicedLoss([ref], [1.0], region=1.0)._regions(24, 24, gen, torch.device("cpu"))
+    assert small == (None, 1)                                                # under two regions: one pool
+
+
 def test_mixture_quantiles_follow_weights():
     a = torch.zeros(1, 1000)
     b = torch.ones(1, 1000)

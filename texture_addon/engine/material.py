@@ -154,7 +154,7 @@ def synthesize_material(
         r = scale_reference(ref, level.factor)
         span = lambda d: d * (preset.patch // 2) * 2 + 1
         return [GroupWeightedPatchLoss([r], [1.0], patch=preset.patch, projections=projections, periodic=periodic,
-                                       dilation=d, channel_weights=weights)
+                                       dilation=d, channel_weights=weights, region=preset.region)
                 for d in preset.dilations if d == 1 or span(d) <= min(r.shape[2:])]
 
     job = PyramidJob(

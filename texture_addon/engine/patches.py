@@ -35,6 +35,7 @@ class PatchSlicedLoss:
         projections: int = 64,
         periodic: tuple[bool, bool] = (True, True),
         dilation: int = 1,
+        region: float = 0.0,
     ) -> None:
         self.references = list(references)
         self.weights = list(weights)
@@ -42,10 +43,35 @@ class PatchSlicedLoss:
         self.projections = projections
         self.periodic = periodic
         self.dilation = dilation
+        self.region = region
 
     def _directions(self, channels: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
         k = self.patch
         return random_directions(self.projections, channels * k * k, generator, device).view(self.projections, channels, k, k)
+
+    def _regions(self, hv: int, wv: int, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor | None, int]:
+        """Labels (hv·wv,) of a grid of regions about ``region`` reference sides across, or None.
+
+        Matched as one pool, the output's patches only have to match the reference's *on
+        average*: a large output can park all its mortar in some places and leave brick-coloured
+        blanks elsewhere, or let rows formed apart meet at a dislocation, and the pooled
+        distribution barely changes. Matching each region of a few reference sides separately
+        makes every such area carry the reference's whole distribution. The grid is shifted at
+        random every step on periodic axes so no region border is ever fixed in the image.
+        """
+        if self.region <= 0:
+            return None, 1
+        ref_h = min(r.shape[2] for r in self.references)
+        ref_w = min(r.shape[3] for r in self.references)
+        ky = max(1, int(hv // (self.region * ref_h)))
+        kx = max(1, int(wv // (self.region * ref_w)))
+        if ky * kx == 1:
+            return None, 1
+        oy = int(torch.randint(0, hv, (1,), generator=generator)) if self.periodic[0] else 0
+        ox = int(torch.randint(0, wv, (1,), generator=generator)) if self.periodic[1] else 0
+        ly = (torch.arange(hv) + oy).remainder_(hv).mul_(ky).div_(hv, rounding_mode="floor")
+        lx = (torch.arange(wv) + ox).remainder_(wv).mul_(kx).div_(wv, rounding_mode="floor")
+        return (ly[:, None] * kx + lx[None, :]).reshape(-1).to(device), ky * kx
 
     def backward(self, x: torch.Tensor, generator: torch.Generator) -> float:
         c, h, w = x.shape[1:]
@@ -55,6 +81,7 @@ class PatchSlicedLoss:
         padded = pad_for_tiling(x, radius, *self.periodic)
         positions = (padded.shape[2] - 2 * radius) * (padded.shape[3] - 2 * radius)
         chunk = max(MIN_CHUNK, min(self.projections, CHUNK_ELEMENTS // max(1, positions)))
+        regions, region_count = self._regions(padded.shape[2] - 2 * radius, padded.shape[3] - 2 * radius, generator, x.device)
         total = 0.0
         for start in range(0, self.projections, chunk):
             kern = kernels[start:start + chunk]
@@ -66,7 +93,7 @@ class PatchSlicedLoss:
                 quantiles = mixture_quantiles(ref_proj, self.weights, min(positions, REFERENCE_SAMPLE_CAP))
             y = F.conv2d(padded, kern, dilation=d)[0].flatten(1)
             # d/dy of mean((y - T)^2) with T fixed, fed to autograd directly (cheaper than pow/mean).
-            diff = y.detach() - transport_targets(y, quantiles)
+            diff = y.detach() - transport_targets(y, quantiles, regions=regions, region_count=region_count)
             scale = kern.shape[0] / (self.projections * diff.numel())
             total += float(diff.square().sum()) * scale
             y.backward(diff.mul_(2 * scale), retain_graph=start + chunk < self.projections)

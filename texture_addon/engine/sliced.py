@@ -54,35 +54,51 @@ def mixture_quantiles(projections: Sequence[torch.Tensor], weights: Sequence[flo
     return sort_rows(torch.cat(parts, dim=1))
 
 
-def transport_targets(y: torch.Tensor, quantiles: torch.Tensor, bins: int | None = None) -> torch.Tensor:
+def transport_targets(
+    y: torch.Tensor,
+    quantiles: torch.Tensor,
+    bins: int | None = None,
+    regions: torch.Tensor | None = None,
+    region_count: int = 1,
+) -> torch.Tensor:
     """Where each value of ``y`` (P, N) should move: the target quantile at its rank among its row.
 
     The monotone 1-D transport map is tabulated at the edges of a histogram of ``y`` (a small
     P × bins table: edge value → target quantile at that edge's CDF), then applied to every element
     by linear interpolation. That costs a handful of passes over ``y``; at fine levels ``y`` is far
     larger than the caches, so the number of passes is what sets the speed.
+
+    With ``regions`` (N,) — a label in ``[0, region_count)`` per column — each region of each row
+    gets its own histogram, so every region is pushed to the whole reference distribution on its
+    own (see :class:`~texture_addon.engine.patches.PatchSlicedLoss`).
     """
     p, n = y.shape
+    g = region_count if regions is not None else 1
     y = y.detach()
     if bins is None:
-        bins = int(min(4096, max(64, n // 32)))
+        bins = int(min(4096, max(64, n // (32 * g))))
     lo = y.amin(dim=1, keepdim=True)
     span = (y.amax(dim=1, keepdim=True) - lo).clamp_min(1e-12)
     u = (y - lo).mul_(bins / span)
     b = u.long().clamp_(0, bins - 1)
     frac = u.sub_(b).clamp_(0, 1)
+    if g > 1:
+        b.add_(regions * bins)  # in place, broadcast over rows: no second (P, N) index tensor
     row = torch.arange(p, device=y.device)[:, None]
-    flat = b.add_(row * bins)
-    counts = torch.bincount(flat.view(-1), minlength=p * bins).view(p, bins).to(y.dtype)
-    edge_cdf = torch.cat([torch.zeros_like(counts[:, :1]), counts.cumsum(dim=1)], dim=1) / n  # (P, bins+1)
+    flat = b.add_(row * (g * bins))
+    counts = torch.bincount(flat.view(-1), minlength=p * g * bins).view(p * g, bins).to(y.dtype)
+    sizes = counts.sum(dim=1, keepdim=True).clamp_min(1)
+    edge_cdf = torch.cat([torch.zeros_like(counts[:, :1]), counts.cumsum(dim=1)], dim=1) / sizes  # (P·G, bins+1)
     r = quantiles.shape[1]
     pos = (edge_cdf * r - 0.5).clamp_(0, r - 1)
     i0 = pos.floor().long().clamp_(max=max(r - 2, 0))
     t = pos - i0
-    q0 = quantiles.gather(1, i0)
-    q1 = quantiles.gather(1, (i0 + 1).clamp_(max=r - 1))
-    knots = q0 + (q1 - q0) * t                                      # T(edge), (P, bins+1)
-    slope = knots[:, 1:] - knots[:, :-1]                            # (P, bins)
+    base = (torch.arange(p * g, device=y.device) // g)[:, None] * r  # each region reads its row's quantiles
+    flat_q = quantiles.reshape(-1)
+    q0 = flat_q[base + i0]
+    q1 = flat_q[base + (i0 + 1).clamp_(max=r - 1)]
+    knots = q0 + (q1 - q0) * t                                      # T(edge), (P·G, bins+1)
+    slope = knots[:, 1:] - knots[:, :-1]                            # (P·G, bins)
     flat_knots = knots[:, :-1].reshape(-1)
     return flat_knots[flat].addcmul_(slope.reshape(-1)[flat], frac)
 

@@ -88,6 +88,7 @@ def make_feature_loss_factory(
     dilations: Sequence[int] = (1,),
     fine_dilations: Optional[Sequence[int]] = None,
     fine_projections: int = 32,
+    region: float = 0.0,
 ):
     """Per-level style loss: references are shrunk with the output so both are analysed at one scale."""
 
@@ -97,7 +98,8 @@ def make_feature_loss_factory(
             finest = level.factor == 1.0 and fine_dilations is not None
             count = fine_projections if finest else projections
             smallest = min(min(r.shape[2:]) for r in refs)
-            return [PatchSlicedLoss(refs, weights, patch=patch, projections=count, periodic=periodic, dilation=d)
+            return [PatchSlicedLoss(refs, weights, patch=patch, projections=count, periodic=periodic, dilation=d,
+                                    region=region)
                     for d in (fine_dilations if finest else dilations) if (patch // 2) * d * 2 + 1 <= smallest]
         return [CNNFeatureLoss(net, refs, weights, loss=cnn_loss)]
 
@@ -203,7 +205,8 @@ def synthesize(
         periodic=periodic,
         levels=levels,
         make_losses=make_feature_loss_factory(tensors, w, method, periodic, preset.projections, preset.patch, net, cnn_loss,
-                                               preset.dilations, preset.fine_dilations, preset.fine_projections),
+                                               preset.dilations, preset.fine_dilations, preset.fine_projections,
+                                               preset.region),
         init=noise_init(tensors, w),
         generator=generator,
         device=dev,
