@@ -137,6 +137,33 @@ def test_patch_loss_is_shift_equivariant_on_periodic_axes(periodic, dilation):
     assert torch.allclose(torch.roll(a.grad, 7, 3), b.grad, atol=1e-9 + 1e-5 * float(a.grad.abs().max()))
 
 
+class _GridMovedBy(PatchSlicedLoss):
+    """The patch loss with its region grid rolled by ``offset`` columns after the random draw."""
+
+    offset = 0
+
+    def _regions(self, hv, wv, generator, device):
+        labels, count = super()._regions(hv, wv, generator, device)
+        return torch.roll(labels.view(hv, wv), self.offset, 1).reshape(-1), count
+
+
+def test_patch_loss_with_regions_is_shift_equivariant_given_its_grid():
+    """With several regions the grid's offset is drawn uniformly each step; an image and its roll
+    get the same gradient (rolled) when their grids are rolled alike, so over the steps no column
+    is special there either."""
+    ref = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    x0 = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(1))
+    grads = []
+    for shift in (0, 7):
+        loss = _GridMovedBy([ref], [1.0], patch=5, projections=8, region=1.0)
+        loss.offset = shift
+        x = torch.roll(x0, shift, 3).clone().requires_grad_(True)
+        loss.backward(x, torch.Generator().manual_seed(3))
+        grads.append(x.grad)
+    assert loss._regions(32, 48, torch.Generator(), torch.device("cpu"))[1] == 6
+    assert torch.allclose(torch.roll(grads[0], 7, 3), grads[1], atol=1e-9 + 1e-5 * float(grads[0].abs().max()))
+
+
 def test_random_net_features_are_periodic_and_fixed():
     net = RandomNet(3, (True, True))
     x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))

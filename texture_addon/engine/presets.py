@@ -36,10 +36,10 @@ class Preset:
 # Outputs larger than the reference are matched region by region, each region one reference across
 # (see PatchSlicedLoss._regions): the reference itself is one sample of that size, so each such area
 # of the output should hold its whole distribution. On bricks it cut the share of 32² blocks with no
-# mortar from 11 % to 1.4 % at 1024² and from 11 % to 3 % at 4096², and the 4096² ratio from 0.23
-# to 0.17; regions two references across (2.0) left 5 % of blank blocks at 1024². Regions smaller
-# than the reference are not used: a reference with a few large features (stones) does not hold
-# them in every half of itself.
+# mortar from about 10 % to 3 % at 1024² (three seeds) and from 11 % to 3 % at 4096², and the 4096²
+# ratio from 0.23 to 0.17. Regions two references across left more blank blocks (seed 0 at 1024²:
+# 5 % against 1.4 %). Regions smaller than the reference are not used: a reference with a few large
+# features (stones) does not hold them in every half of itself.
 PRESETS = {
     "draft": Preset(coarse_steps=50, fine_steps=10, projections=8, fine_projections=12, patch=5,
                     dilations=(1, 2, 4), large_fine_steps=4),
