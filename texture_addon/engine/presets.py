@@ -26,20 +26,20 @@ class Preset:
     dilations: tuple[int, ...] = (1,)  # one patch loss per dilation: context beyond one patch
     fine_dilations: tuple[int, ...] = (1,)  # at the finest level the layout is settled: detail only
     fine_projections: int = 32
-    region: float = 1.0  # side, in reference sides, of the regions matched apart (0: one pool)
+    region: float = 1.0  # smallest side, in reference sides, of the regions matched apart (0: one pool)
 
 
 # Patch 5 with dilations 1, 2 and 4 sees 5×5 neighbourhoods spread over 5, 9 and 17 pixels: the
 # dilated ones carry the layout (rows of bricks, cell sizes) that a single small patch cannot, at a
 # fraction of the cost of a 17×17 patch. Chosen on the bundled references with scripts/bench.py.
 #
-# Outputs larger than the reference are matched region by region, each region one reference across
-# (see PatchSlicedLoss._regions): the reference itself is one sample of that size, so each such area
-# of the output should hold its whole distribution. On bricks it cut the share of 32² blocks with no
-# mortar from about 10 % to 3 % at 1024² (three seeds) and from 11 % to 3 % at 4096², and the 4096²
-# ratio from 0.23 to 0.17. Regions two references across left more blank blocks (seed 0 at 1024²:
-# 5 % against 1.4 %). Regions smaller than the reference are not used: a reference with a few large
-# features (stones) does not hold them in every half of itself.
+# Outputs at least twice the reference's side are matched region by region, regions one to two
+# references across, cut at random every step (see PatchSlicedLoss._regions): the reference itself
+# is one sample of that size, so each such area of the output should hold its whole distribution.
+# On bricks at 1024² it cut the share of 32² blocks with no mortar from about 10 % to 3 % (three
+# seeds). Regions of exactly one reference made outputs repeat with that period; regions smaller
+# than the reference are not used: a reference with a few large features (stones) does not hold
+# them in every half of itself.
 PRESETS = {
     "draft": Preset(coarse_steps=50, fine_steps=10, projections=8, fine_projections=12, patch=5,
                     dilations=(1, 2, 4), large_fine_steps=4),
