@@ -152,7 +152,8 @@ def test_cancel_returns_within_a_second_at_512(example):
 
     def work():
         try:
-            synthesize([example("wood", 128)], width=512, quality="draft", progress=progress, cancel=token)
+            # default: the finest level has several iterations, so a cancel can land inside it
+            synthesize([example("wood", 128)], width=512, quality="default", progress=progress, cancel=token)
             result["outcome"] = "finished"
         except Cancelled:
             result["outcome"] = "cancelled"
