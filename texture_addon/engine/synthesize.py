@@ -19,7 +19,7 @@ from .optimisation import CorrespondenceJob
 from .optimisation import run as run_correspondence
 from .presets import CORRESPONDENCE_PRESETS, PRESETS, QUALITIES, ladder
 from .progress import CancelToken, ProgressCallback
-from .pyramid import Level, PyramidJob, plan_levels, run_pyramid
+from .pyramid import MIN_REFERENCE_SIDE_AT_COARSEST, Level, PyramidJob, plan_levels, run_pyramid
 from .resample import resize
 
 MIN_SIZE, MAX_SIZE = 64, 4096
@@ -28,6 +28,11 @@ TILINGS = {"both": (True, True), "x": (False, True), "y": (True, False), "none":
 #: patch statistics; ``cnn``: CNN feature statistics.
 METHODS = ("nn", "patch", "cnn")
 DETAIL_SCALE_RANGE = (0.125, 8.0)
+#: The CNN family's coarsest reference side. At 16 px the random net's receptive field (~27 px)
+#: saw the whole reference, and tiling the reference matched its deepest features exactly: lichen
+#: at 512² came out as a 2×2 repetition (autocorrelation 0.92 at a lag of 256 px). At 64 px it
+#: did not repeat (0.002).
+CNN_COARSEST_REFERENCE = 64
 
 
 def periodic_axes(tile: str) -> tuple[bool, bool]:
@@ -205,7 +210,7 @@ def synthesize(
 
     preset = PRESETS[quality]
     smallest = min(min(t.shape[2:]) for t in tensors)
-    count = plan_levels(height, width, smallest)
+    count = plan_levels(height, width, smallest, CNN_COARSEST_REFERENCE if method == "cnn" else MIN_REFERENCE_SIDE_AT_COARSEST)
     levels = ladder(preset, height, width, count)
     net = build_network(method, vgg_weights, periodic)
     if net is not None:
