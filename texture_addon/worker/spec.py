@@ -20,7 +20,7 @@ from ..errors import InputError
 KINDS = ("synth", "stylize", "seamless", "pbr", "material")
 TILE_MODES = ("both", "x", "y", "none")
 QUALITIES = ("draft", "default", "high")
-METHODS = ("patch", "cnn")
+METHODS = ("nn", "patch", "cnn")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAP_NAMES = ("basecolor", "height", "normal", "roughness", "ao")  # same order as references.maps
 
@@ -79,7 +79,7 @@ class JobSpec:
     tile: str = "both"
     detail_scale: float = 1.0
     quality: str = "default"
-    method: str = "patch"
+    method: str = "nn"
     device: str = "auto"
     vgg_weights: str | None = None
     strength: float = 0.7
