@@ -23,7 +23,8 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from .correspondence import EXACT_LIMIT, Bank, PatchSpace, exact_search, patchmatch, upsample_field, vote
+from . import correspondence
+from .correspondence import Bank, PatchSpace, exact_search, patchmatch, upsample_field, vote
 from .device import configure_threads, threads_for_level
 from .progress import CancelToken, ProgressCallback, ProgressInfo
 from .pyramid import _preview
@@ -47,9 +48,10 @@ class CorrespondencePreset:
     rounds: int = 2              # PatchMatch rounds per iteration (fine levels)
     occurrence: float = 0.4      # strength of the occurrence penalty
     robust: float = 0.6          # robust weight exponent: w = d^(-robust/2) (0: plain mean)
-    completeness: float = 1.0    # GPNN normalisation at exhaustively searched levels (0: off)
+    completeness: float = 0.3    # GPNN normalisation at exhaustively searched levels (0: off)
     large_fine_iterations: int = 0  # replaces fine_iterations when the finest level is huge
     coarsest_side: int = COARSEST_REFERENCE_SIDE
+    final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
 
 
 LARGE_PIXELS = 2_000_000
@@ -219,7 +221,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
         if job.constrain is not None:
             x = job.constrain(x, level)
         bank = new_bank
-        exact = n * bank.count <= EXACT_LIMIT
+        exact = n * bank.count <= correspondence.EXACT_LIMIT
         every = max(1, math.ceil(level.iterations / PREVIEWS_PER_LEVEL))
         for it in range(level.iterations):
             q = space.features(x, job.periodic)
@@ -236,7 +238,9 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
                 job.cancel.raise_if_cancelled()
             floor = float(dist.mean()) * 0.05 + 1e-6
             weight = (dist + floor).pow_(-p.robust / 2) if p.robust > 0 else torch.ones_like(dist)
-            x = vote(bank, field, weight, h, w, job.periodic, radius)
+            last_update = li == len(levels) - 1 and it == level.iterations - 1
+            r_vote = p.final_radius if (last_update and p.final_radius >= 0) else radius
+            x = vote(bank, field, weight, h, w, job.periodic, r_vote)
             if job.histogram:
                 x = match_histograms(x, refs, job.weights)
             if job.constrain is not None:
