@@ -42,7 +42,7 @@ def test_zip_holds_only_the_addon(zip_path: Path) -> None:
     tops = {n.split("/", 1)[0] for n in names}
     assert tops <= {"__init__.py", "blender_manifest.toml", "texture_addon", "LICENSE"}, tops
     assert "texture_addon/blender/operators.py" in names
-    assert "texture_addon/worker/client.py" in names
+    assert "texture_addon/worker/blender_side/client.py" in names
     assert not any(n.startswith(("tests/", "scripts/", ".venv/", "out/", "docs/")) for n in names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert 'id = "texture_forge"' in manifest and 'blender_version_min = "4.2.0"' in manifest

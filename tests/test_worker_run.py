@@ -9,8 +9,8 @@ import pytest
 
 from texture_addon.engine.progress import CancelToken
 from texture_addon.errors import Cancelled, TextureForgeError
-from texture_addon.worker import run
-from texture_addon.worker.spec import JobSpec, ReferenceSpec, SpecError
+from texture_addon.contract.spec import JobSpec, ReferenceSpec, SpecError
+from texture_addon.worker.engine_side import run
 
 
 class CancelAfterChecks(CancelToken):

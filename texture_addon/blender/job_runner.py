@@ -17,7 +17,7 @@ from typing import Callable
 
 import bpy
 
-from ..worker.client import WorkerClient
+from ..worker.blender_side.client import WorkerClient
 from .preferences import ADDON_PACKAGE, get_preferences
 
 POLL_INTERVAL = 0.2
@@ -31,7 +31,7 @@ class JobState:
     """What the panel shows about a running (or just finished) job."""
 
     key: str                      # "MA:<material name>" or "IM:<image name>"
-    job: object                   # worker.client.Job
+    job: object                   # worker.blender_side.client.Job
     output_dir: str
     temporary_dir: bool
     on_preview: Handler

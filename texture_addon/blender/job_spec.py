@@ -11,7 +11,7 @@ import re
 
 import bpy
 
-from ..worker.spec import JobSpec, ReferenceSpec, SpecError
+from ..contract.spec import JobSpec, ReferenceSpec, SpecError
 from .image_files import image_to_file
 from .material_nodes import material_map_images
 from .properties import MODE_TO_KIND

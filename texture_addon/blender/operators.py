@@ -14,7 +14,7 @@ import random
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from ..worker.spec import SpecError
+from ..contract.spec import SpecError
 from . import job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
 from .job_spec import build_material_spec, build_seamless_spec, safe_name

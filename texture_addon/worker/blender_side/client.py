@@ -27,13 +27,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..errors import TextureForgeError
-from . import protocol
-from .spec import JobSpec
+from ...contract import protocol
+from ...contract.spec import JobSpec
+from ...errors import TextureForgeError
 
 #: Folder that contains the ``texture_addon`` package: it goes on the worker's PYTHONPATH, because
 #: inside Blender this package is imported under a longer name (``bl_ext.….texture_addon``).
-PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
 STDERR_LINES = 50
 #: Restart rather than reuse a worker this close to its idle exit, so a job is never sent to a
 #: process that is about to leave.

@@ -26,7 +26,7 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from . import protocol
+from ...contract import protocol
 
 #: How long a cancelled job may take to stop after the client went away, before a forced exit.
 EOF_GRACE_SECONDS = 5.0
@@ -148,7 +148,7 @@ class Worker:
     """State shared by the stdin reader thread and the job-running main thread."""
 
     def __init__(self, channel: Channel, device: str, idle_timeout: float, log_dir: Path, preview_dir: Path) -> None:
-        from ..engine.progress import CancelToken
+        from ...engine.progress import CancelToken
 
         self._token_type: Callable[[], Any] = CancelToken
         self.channel, self.device, self.idle_timeout = channel, device, idle_timeout
@@ -265,9 +265,9 @@ class Worker:
 
     def _run(self, job: str, spec_data: Any, token: Any) -> dict:
         """Run one job; return its final message (result, error or cancelled) for the caller to send."""
-        from ..errors import Cancelled
+        from ...contract.spec import JobSpec
+        from ...errors import Cancelled
         from .run import run_job_detailed
-        from .spec import JobSpec
 
         started = time.monotonic()
         self.channel.send({"type": "started", "job": job})

@@ -22,10 +22,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..engine.progress import CancelToken, ProgressInfo
-from ..errors import TextureForgeError
-from ..references import load_gray, load_rgb, write_maps
-from .spec import JobSpec
+from ...contract.spec import JobSpec
+from ...engine.progress import CancelToken, ProgressInfo
+from ...errors import TextureForgeError
+from ...references import load_gray, load_rgb, write_maps
 
 ProgressCallback = Callable[[ProgressInfo], None]
 
@@ -44,7 +44,7 @@ class JobOutcome:
 def run_job(spec: JobSpec, progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> dict[str, Path]:
     """Run ``spec`` to completion and return map name → written file.
 
-    Raises :class:`~texture_addon.worker.spec.SpecError` / ``InputError`` for bad inputs,
+    Raises :class:`~texture_addon.contract.spec.SpecError` / ``InputError`` for bad inputs,
     :class:`~texture_addon.errors.Cancelled` when ``cancel`` fires (leaving no outputs), and
     :class:`TextureForgeError` for kinds this build's engine cannot do yet.
     """
@@ -143,7 +143,7 @@ def _pick(maps: Mapping[str, np.ndarray], wanted: list[str], producer: str) -> d
 def _engine() -> Any:
     """Import the engine on first use (torch is heavy; the worker pays it once, at start)."""
     try:
-        from .. import engine
+        from ... import engine
     except ImportError as exc:
         raise TextureForgeError(f"the texture engine is not available in this build ({exc})") from exc
     return engine
@@ -175,7 +175,7 @@ def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def _seam_scores(maps: Mapping[str, np.ndarray], tile: str) -> dict[str, float]:
     """Seam score of each map along the axes that were asked to tile (both when none were)."""
     try:
-        from ..engine import seam_score
+        from ...engine import seam_score
     except ImportError:
         return {}
     axis = tile if tile in ("x", "y") else "both"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from texture_addon.errors import InputError
-from texture_addon.worker.spec import JobSpec, ReferenceSpec, SpecError
+from texture_addon.contract.spec import JobSpec, ReferenceSpec, SpecError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,8 +151,9 @@ def test_validate_catches_wrong_types_set_in_python(ref):
 
 
 def test_spec_and_client_import_nothing_heavy():
-    """Blender imports these two modules: numpy, PIL and torch must stay out of its process."""
-    code = ("import sys, texture_addon.worker.spec, texture_addon.worker.client, texture_addon.worker.protocol;"
+    """Blender imports the contract and the Blender side of the pipe: numpy, PIL and torch must stay out of its process."""
+    code = ("import sys, texture_addon.contract, texture_addon.contract.spec, texture_addon.contract.protocol,"
+            " texture_addon.worker.blender_side.client;"
             "heavy = sorted(m for m in ('numpy', 'torch', 'PIL', 'bpy') if m in sys.modules);"
             "print(','.join(heavy) or 'clean')")
     env = dict(os.environ, PYTHONPATH=str(REPO))
