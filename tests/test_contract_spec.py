@@ -130,10 +130,10 @@ def test_from_dict_refuses_unknown_keys_and_wrong_types(ref):
 
 def test_from_dict_accepts_whole_numbers_for_floats(ref):
     data = good(ref).to_dict()
-    data.update(detail_scale=2, strength=1, references=[{"path": ref}])
+    data.update(detail_scale=2, references=[{"path": ref, "weight": 2}])
     spec = JobSpec.from_dict(data)
     assert spec.detail_scale == 2.0 and isinstance(spec.detail_scale, float)
-    assert spec.references[0].weight == 1.0
+    assert spec.references[0].weight == 2.0 and isinstance(spec.references[0].weight, float)
     spec.validate()
 
 

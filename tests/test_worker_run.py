@@ -75,12 +75,6 @@ def test_job_needing_a_missing_engine_function_fails_before_synthesising(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
-def test_engine_calls_drop_options_the_function_does_not_take():
-    def make_seamless(image, band=0.1):
-        return image, band
-    assert run._call(make_seamless, "img", band=0.3, seed=4, tile="x") == ("img", 0.3)
-
-
 def test_run_job_validates_before_loading_anything(tmp_path):
     spec = JobSpec(references=[ReferenceSpec(str(tmp_path / "nope.png"))], output_dir=str(tmp_path), width=64, height=64)
     with pytest.raises(SpecError, match=r"reference 1: file not found: .*nope\.png"):

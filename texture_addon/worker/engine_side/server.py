@@ -265,7 +265,7 @@ class Worker:
 
     def _run(self, job: str, spec_data: Any, token: Any) -> dict:
         """Run one job; return its final message (result, error or cancelled) for the caller to send."""
-        from ...contract.spec import JobSpec
+        from ...contract.spec import KIND_FIELDS, JobSpec
         from ...errors import Cancelled
         from .run import run_job_detailed
 
@@ -273,7 +273,7 @@ class Worker:
         self.channel.send({"type": "started", "job": job})
         try:
             spec = JobSpec.from_dict(spec_data)
-            if spec.device == "auto":
+            if spec.device == "auto" and "device" in KIND_FIELDS.get(spec.kind, ()):
                 spec.device = self.device
             progress = ProgressForwarder(job, self.channel, self.preview_dir, started)
             outcome = run_job_detailed(spec, progress, token)
