@@ -324,6 +324,9 @@ def test_protocol_ping_refusals_clean_stdout_and_exit_on_pipe_close(reference, t
         assert w.expect(lambda m: m["type"] == "error")["error_type"] == "ProtocolError"
         w.send({"cmd": "ping"})
         assert w.expect(lambda m: True)["type"] == "pong"
+        w.send({"cmd": "cancel"})  # off the contract: said in words, not a traceback
+        refused = w.expect(lambda m: m["type"] == "error")
+        assert refused["error_type"] == "ProtocolError" and "'job' is missing" in refused["message"]
 
         bad = quick_spec(reference, tmp_path / "x").to_dict()
         bad.update(width=5000, colour="red")

@@ -20,6 +20,7 @@ import json
 #: The torch version the engine is built and tested against.
 TORCH_VERSION = "2.13.0"
 
+#: The typed messages themselves live in :mod:`.messages`.
 FINAL_TYPES = frozenset({"result", "error", "cancelled"})
 
 #: Exit status of a worker that could not import its dependencies.
