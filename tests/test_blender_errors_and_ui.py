@@ -44,7 +44,8 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         s.size_preset = "CUSTOM"; s.width = 64; s.height = 64; s.quality = "draft"
         before = snapshot()
         RESULT["no_refs"] = report_error(lambda: bpy.ops.texture_forge.generate())
-        RESULT["no_refs_last_error"] = s.last_error
+        RESULT["no_refs_poll"] = bpy.ops.texture_forge.generate.poll()
+        RESULT["no_refs_panel"] = sys.modules[MODULE + ".texture_addon.blender.operators"].generate_blockers(bpy.context)
         RESULT["no_refs_unchanged"] = snapshot() == before
 
         # 3. A reference file that does not exist (plus an empty image slot: both reported).
@@ -116,7 +117,9 @@ def test_no_active_material(result: dict) -> None:
 
 def test_no_references(result: dict) -> None:
     assert "at least one enabled reference" in result["no_refs"]
-    assert "at least one enabled reference" in result["no_refs_last_error"]  # shown in the panel
+    # Generate is greyed out (poll) with the reason, which the panel also prints under the button.
+    assert result["no_refs_poll"] is False
+    assert result["no_refs_panel"] == ["add at least one enabled reference image (+ under References)"]
     assert result["no_refs_unchanged"]
 
 
