@@ -66,6 +66,21 @@ notifications: list[tuple[str, str]] = []
 NOTIFICATIONS_KEPT = 20
 
 
+#: Scripts and tests set this to drive the UI's path in background mode: operators then return at
+#: once as they do in the UI, and the caller polls with :func:`tick` (timers never fire there).
+ASYNC_IN_BACKGROUND = False
+
+
+def synchronous() -> bool:
+    """Whether operators run their job to the end before returning (background mode)."""
+    return bool(bpy.app.background) and not ASYNC_IN_BACKGROUND
+
+
+def tick() -> bool:
+    """Poll every job once, as the UI's timer does; True while any job still runs."""
+    return _tick() is not None
+
+
 def material_key(material: bpy.types.Material) -> str:
     """The job key of a material: its identity (read-only, so panels may call it)."""
     return "MA:" + (identity.get_uid(material) or "unidentified:" + material.name)
@@ -302,7 +317,7 @@ def _on_load_pre(*_args: object) -> None:
 @bpy.app.handlers.persistent
 def _on_load_post(*_args: object) -> None:
     """The new file is open: keep polling the cancelled jobs until the engine confirms."""
-    if _detached and not bpy.app.background:
+    if _detached and not synchronous():
         ensure_timer()
 
 

@@ -110,6 +110,20 @@ def _textures_target(image: bpy.types.Image | None, stem: str) -> str:
     return path
 
 
+def _check_readable(path: str, shown_as: str) -> None:
+    """Raise OSError unless Blender can decode ``path`` (asking for its size makes it load)."""
+    try:
+        temp = bpy.data.images.load(path, check_existing=False)
+    except RuntimeError as exc:
+        raise OSError(f"Blender cannot read {shown_as}: {exc}") from None
+    try:
+        width, height = temp.size[:]
+    finally:
+        bpy.data.images.remove(temp)
+    if width == 0 or height == 0:
+        raise OSError(f"Blender cannot read {shown_as}")
+
+
 def _unpack(image: bpy.types.Image) -> None:
     if image.packed_file is not None:
         image.unpack(method="REMOVE")
@@ -137,8 +151,9 @@ def apply_outputs(material: bpy.types.Material, outputs: dict[str, str], *, stor
                 folder = bpy.path.abspath(TEXTURES_DIR)
                 os.makedirs(folder, exist_ok=True)
                 tmp = os.path.join(folder, f".texture_forge_{uuid.uuid4().hex[:12]}.png.part")
+                staged[map_name] = tmp  # listed first, so a failed copy is cleaned up too
                 shutil.copyfile(path, tmp)
-                staged[map_name] = tmp
+                _check_readable(tmp, path)
             else:
                 staged[map_name] = image_pixels.load_png_pixels(path, image_pixels.colorspace_for_map(map_name))
     except BaseException:

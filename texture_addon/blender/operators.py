@@ -152,7 +152,7 @@ class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
             self.report({"ERROR"}, "Texture Forge: " + settings.last_error)
             return {"CANCELLED"}
         settings.last_error = ""
-        if bpy.app.background:
+        if job_runner.synchronous():
             job_runner.run_to_completion(state)
             return _final_outcome(self, state)
         state.notify = True  # the operator returns now: the outcome is reported when it comes
@@ -372,7 +372,7 @@ class TEXTURE_FORGE_OT_make_seamless(bpy.types.Operator):
             job_runner.discard_output_dir(output_dir, temporary)
             self.report({"ERROR"}, f"Texture Forge: {exc}")
             return {"CANCELLED"}
-        if bpy.app.background:
+        if job_runner.synchronous():
             job_runner.run_to_completion(state)
             return _final_outcome(self, state)
         job_runner.ensure_timer()
