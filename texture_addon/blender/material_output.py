@@ -23,6 +23,7 @@ packed as EXR, so no precision is lost either).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -97,14 +98,57 @@ def file_stem(name: str) -> str:
 _file_stem = file_stem  # older name
 
 
+#: In //textures/: the files we wrote there and their SHA-256, so that a file is overwritten only
+#: when we made it and nobody has replaced it since (a re-run after an unsaved session finds its
+#: own files again; an artist's file of the same name is never touched).
+MANIFEST = ".texture_forge_files.json"
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_manifest(folder: str) -> dict:
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _record_ours(folder: str, filename: str, digest: str) -> None:
+    data = _read_manifest(folder)
+    data[filename] = digest
+    tmp = os.path.join(folder, MANIFEST + ".part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, os.path.join(folder, MANIFEST))
+
+
+def _made_by_us(path: str) -> bool:
+    """True if ``path`` is a file we wrote and it still holds exactly what we wrote."""
+    recorded = _read_manifest(os.path.dirname(path)).get(os.path.basename(path))
+    try:
+        return bool(recorded) and _sha256(path) == recorded
+    except OSError:
+        return False
+
+
 def _textures_target(image: bpy.types.Image | None, stem: str) -> str:
     """Where our image's PNG goes in //textures/: its current file if ours, else a free name."""
     folder = bpy.path.abspath(TEXTURES_DIR)
     if image is not None and image.source == "FILE" and image.filepath.startswith(TEXTURES_DIR):
         return os.path.join(folder, image.filepath[len(TEXTURES_DIR):])
+    taken = {os.path.normpath(bpy.path.abspath(i.filepath)) for i in bpy.data.images
+             if i.filepath and i != image}
     path, n = os.path.join(folder, stem + ".png"), 1
-    taken = {bpy.path.abspath(i.filepath) for i in bpy.data.images if i.filepath}
-    while os.path.exists(path) or path in taken:  # someone else's file: never overwritten
+    # Someone else's file, or one another image shows, is never overwritten: take the next name.
+    while os.path.normpath(path) in taken or (os.path.exists(path) and not _made_by_us(path)):
         n += 1
         path = os.path.join(folder, f"{stem}-{n}.png")
     return path
@@ -171,7 +215,9 @@ def apply_outputs(material: bpy.types.Material, outputs: dict[str, str], *, stor
         existing = find_our_image(material, map_name)
         if to_files:
             target = _textures_target(existing, file_stem(existing.name if existing else f"{material.name}_{map_name}"))
+            digest = _sha256(staged[map_name])
             os.replace(staged[map_name], target)
+            _record_ours(os.path.dirname(target), os.path.basename(target), digest)
             image = ensure_image(material, map_name, 64, 64)
             _unpack(image)
             image.source = "FILE"
