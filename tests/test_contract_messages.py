@@ -58,3 +58,20 @@ def test_whole_numbers_are_accepted_where_numbers_are_expected():
     assert parsed.seconds == 2.0 and isinstance(parsed.seconds, float)
     with pytest.raises(msg.MessageError, match="'seconds' must be a number, got True"):
         msg.parse_message({"type": "result", "job": "j", "outputs": {}, "seconds": True})
+
+
+def test_missing_torch_advice_works_where_pip_refuses_the_system_python():
+    """Issue 12 item 5/8: `python3 -m pip install torch` fails on Debian (externally managed)."""
+    debian = protocol.missing_dependencies_message("/usr/bin/python3", ["torch"], in_venv=False, platform="linux")
+    assert "`python3 -m venv ~/texture-forge-venv`" in debian
+    assert "`~/texture-forge-venv/bin/python -m pip install torch==2.13.0 numpy pillow`" in debian
+    assert "download.pytorch.org/whl/cpu" in debian and "/usr/bin/python3 -m pip" not in debian
+    windows = protocol.missing_dependencies_message(r"C:\Python311\python.exe", ["torch"], in_venv=False,
+                                                    platform="win32")
+    assert r"py -3 -m venv %USERPROFILE%\texture-forge-venv" in windows
+    assert r"%USERPROFILE%\texture-forge-venv\Scripts\python.exe -m pip install" in windows
+    mac = protocol.missing_dependencies_message("/usr/local/bin/python3", ["torch", "numpy"], in_venv=False,
+                                                platform="darwin")
+    assert "torch and numpy are not installed" in mac and "whl/cpu" not in mac
+    venv = protocol.missing_dependencies_message("/v/bin/python", ["torch"], in_venv=True, platform="linux")
+    assert "`/v/bin/python -m pip install torch==2.13.0`" in venv
