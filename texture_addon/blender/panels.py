@@ -205,7 +205,8 @@ class TEXTURE_FORGE_PT_image_editor(bpy.types.Panel):
         else:
             layout.operator("texture_forge.make_seamless", icon="TEXTURE")
             if state is not None and state.message:
-                layout.label(text=state.message)
+                draw_wrapped(layout, context, state.message,
+                             icon="ERROR" if state.stage == "failed" else "INFO", alert=state.stage == "failed")
 
 
 CLASSES = (
