@@ -88,8 +88,8 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         tick_until(lambda: mo.preview_image(mat) is not None or runner.get_job(key).finished)
         prev = mo.preview_image(mat)
         RESULT["preview"] = None if prev is None else {{
-            "users": prev.users, "name": prev.name, "packed": prev.packed_file is not None,
-            "size": list(prev.size[:])}}
+            "users": prev.users, "name": prev.name, "filepath": prev.filepath,
+            "size": list(prev.size[:]), "std": float(pixels(prev)[..., :3].std())}}
         RESULT["material_untouched_during_preview"] = snapshot(mat)["links"] == S0["links"] and \\
             snapshot(mat)["nodes"] == S0["nodes"]
         RESULT["cancel"] = list(bpy.ops.texture_forge.cancel())
@@ -252,7 +252,8 @@ def test_previews_go_to_a_scratch_image_never_the_material(result: dict) -> None
     assert result["generate_returns"] == ["FINISHED"]
     assert result["preview"] is not None, "no preview arrived"
     assert result["preview"]["users"] == 0 and result["preview"]["name"].startswith(".Texture Forge")
-    assert result["preview"]["packed"]
+    assert result["preview"]["filepath"] == "" and max(result["preview"]["size"]) <= 256
+    assert result["preview"]["std"] > 0.01, "the preview shows the texture forming, not a blank"
     assert result["material_untouched_during_preview"]
 
 

@@ -22,6 +22,7 @@ packed as EXR, so no precision is lost either).
 
 from __future__ import annotations
 
+import array
 import hashlib
 import json
 import os
@@ -257,30 +258,40 @@ def preview_image(material: bpy.types.Material) -> bpy.types.Image | None:
 def show_preview(material: bpy.types.Material, png_path: str) -> bpy.types.Image | None:
     """Show a preview PNG in the panel's scratch image; the material itself is never touched.
 
-    The file is packed at once (the client deletes a preview once a newer one has been read), so
-    no numpy is needed and a later redraw never looks for it on disk. A preview that is already
-    gone or unreadable is skipped silently: the next one, or the result, follows shortly.
+    The pixels are copied into one image that lives as long as the job (no users, so never
+    written into the .blend), through a stdlib ``array`` buffer: no numpy needed, and nothing
+    refers to the file afterwards (the client deletes a preview once a newer one has been read).
+    A preview that is already gone or unreadable is skipped silently: the next one, or the
+    result, follows shortly.
     """
     uid = identity.get_uid(material)
     if not uid or not os.path.isfile(png_path):
         return None
     try:
-        new = bpy.data.images.load(png_path, check_existing=False)
+        temp = bpy.data.images.load(png_path, check_existing=False)
     except RuntimeError:
         return None
     try:
-        new.pack()
-    except RuntimeError:
-        bpy.data.images.remove(new)
-        return None
-    old = preview_image(material)
-    if old is not None:
-        bpy.data.images.remove(old)
-    new.name = PREVIEW_NAME
-    new[PREVIEW_KEY] = uid
-    new.use_fake_user = False  # no users: never written into the .blend
-    new.preview_ensure()
-    return new
+        width, height = temp.size[:]
+        count = len(temp.pixels)
+        if not width or not height or count != 4 * width * height:
+            return None
+        buf = array.array("f", bytes(4 * count))
+        temp.pixels.foreach_get(buf)
+    finally:
+        bpy.data.images.remove(temp)
+    image = preview_image(material)
+    if image is not None and tuple(image.size[:]) != (width, height):
+        bpy.data.images.remove(image)
+        image = None
+    if image is None:
+        image = bpy.data.images.new(PREVIEW_NAME, width, height, alpha=True)
+        image[PREVIEW_KEY] = uid
+    image.pixels.foreach_set(buf)
+    image.update()
+    image.preview_ensure()
+    image.preview.reload()  # the panel's thumbnail follows the new pixels
+    return image
 
 
 def clear_preview(material: bpy.types.Material | None, uid: str | None = None) -> None:
