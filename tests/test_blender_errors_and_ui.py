@@ -36,6 +36,9 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         before = snapshot()
         RESULT["no_material"] = report_error(lambda: bpy.ops.texture_forge.generate())
         RESULT["no_material_unchanged"] = snapshot() == before
+        RESULT["no_material_ops"] = [report_error(lambda: bpy.ops.texture_forge.reference_add(filepath=REF)),
+                                     report_error(lambda: bpy.ops.texture_forge.randomize_seed()),
+                                     report_error(lambda: bpy.ops.texture_forge.reference_remove())]
 
         # 2. A material without references.
         mat = bpy.data.materials.new("Plaster")
@@ -113,6 +116,9 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_no_active_material(result: dict) -> None:
     assert result["no_material"] and "no active material" in result["no_material"]
     assert result["no_material_unchanged"]
+    add, seed, remove = result["no_material_ops"]  # greyed out, each with its reason
+    assert "no active material" in add and "no active material" in seed
+    assert "no reference to remove" in remove
 
 
 def test_no_references(result: dict) -> None:

@@ -31,6 +31,17 @@ def active_material(context: bpy.types.Context) -> bpy.types.Material | None:
     return obj.active_material if obj is not None else None
 
 
+class _NeedsMaterial:
+    """poll(): greyed out, with the reason, while there is no active material."""
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if active_material(context) is None:
+            cls.poll_message_set("no active material: select an object and add a material to it first")
+            return False
+        return True
+
+
 def generate_blockers(context: bpy.types.Context) -> list[str]:
     """Why Generate cannot run now, in words (empty when it can). Cheap: runs on every redraw.
 
@@ -210,7 +221,7 @@ class TEXTURE_FORGE_OT_notify(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class TEXTURE_FORGE_OT_randomize_seed(bpy.types.Operator):
+class TEXTURE_FORGE_OT_randomize_seed(_NeedsMaterial, bpy.types.Operator):
     """Pick a new random seed"""
 
     bl_idname = "texture_forge.randomize_seed"
@@ -226,7 +237,7 @@ class TEXTURE_FORGE_OT_randomize_seed(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class TEXTURE_FORGE_OT_reference_add(bpy.types.Operator):
+class TEXTURE_FORGE_OT_reference_add(_NeedsMaterial, bpy.types.Operator):
     """Add a reference image (pick a file, or name an image datablock)"""
 
     bl_idname = "texture_forge.reference_add"
@@ -272,6 +283,14 @@ class TEXTURE_FORGE_OT_reference_remove(bpy.types.Operator):
     bl_label = "Remove Reference"
     bl_options = {"REGISTER", "UNDO"}
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        material = active_material(context)
+        if material is None or not material.texture_forge.references:
+            cls.poll_message_set("no reference to remove")
+            return False
+        return True
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         material = active_material(context)
         if material is None or not material.texture_forge.references:
@@ -284,7 +303,7 @@ class TEXTURE_FORGE_OT_reference_remove(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class TEXTURE_FORGE_OT_reference_move(bpy.types.Operator):
+class TEXTURE_FORGE_OT_reference_move(_NeedsMaterial, bpy.types.Operator):
     """Move the selected reference up or down"""
 
     bl_idname = "texture_forge.reference_move"
