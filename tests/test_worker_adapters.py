@@ -170,3 +170,15 @@ def test_seamless_and_pbr_results_have_the_requested_size(images, tmp_path):
         spec.validate(check_files=False)
         maps = adapters.ADAPTERS[kind](RecordingEngine(), spec, None, CancelToken())
         assert {m: a.shape[:2] for m, a in maps.items()} == {"basecolor": (72, 80), "height": (72, 80)}, kind
+
+
+def test_stylize_through_the_real_engine_honours_size(images, tmp_path):
+    """The same, end to end: the file written has the requested longer side (Size from Blender)."""
+    from texture_addon.worker.engine_side.run import run_job
+
+    spec = base_spec("stylize", images, str(tmp_path / "out"))
+    spec.width = spec.height = 96
+    spec.tile, spec.quality, spec.strength = "none", "draft", 0.5
+    outputs = run_job(spec)
+    with Image.open(outputs["basecolor"]) as img:
+        assert max(img.size) == 96 and img.size[0] > img.size[1]  # the 48×32 content's aspect kept
