@@ -83,7 +83,7 @@ def test_a_write_racing_the_engines_exit_fails_in_words_not_by_signal(tmp_path):
         from texture_addon.worker.blender_side.command_pipe import CommandPipe
         pipe = CommandPipe()
         # A reader that closes its stdin but stays alive: poll() says running, the write has no reader.
-        proc = subprocess.Popen(["sh", "-c", "exec 0<&-; sleep 30"], stdin=pipe.stdin_for_popen())
+        proc = subprocess.Popen(["sh", "-c", "exec 0<&-; exec sleep 30"], stdin=pipe.stdin_for_popen())
         pipe.attach(proc)
         time.sleep(0.5)
         RESULT["alive"] = proc.poll() is None
@@ -104,7 +104,7 @@ def test_plain_pipes_would_have_killed_the_process(tmp_path):
     script = textwrap.dedent("""
         import signal, subprocess, time
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        proc = subprocess.Popen(["sh", "-c", "exec 0<&-; sleep 30"], stdin=subprocess.PIPE)
+        proc = subprocess.Popen(["sh", "-c", "exec 0<&-; exec sleep 30"], stdin=subprocess.PIPE)
         time.sleep(0.5)
         try:
             proc.stdin.write(b"x" * 100000); proc.stdin.flush()
