@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from typing import IO, Any
 
 #: ``SO_NOSIGPIPE`` on macOS and the BSDs (Python does not export the constant).
