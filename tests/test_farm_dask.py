@@ -370,3 +370,34 @@ def test_ctrl_c_cancels_the_submitted_tasks(cluster, tmp_path):
     assert not left, left
     baked = [n for n in entries if (out / n / "bake.json").exists()]
     assert len(baked) < len(entries), "every task ran although the run was interrupted"
+
+
+def test_cuda_tasks_go_only_to_a_worker_started_with_gpu_resource(cluster, tmp_path):
+    """The documented ``dask worker … --resources "GPU=1"`` takes every cuda task.
+
+    This machine has no CUDA GPU, so on that worker the engine reports a bad-input failure
+    (device 'cuda' unavailable), which also shows that such a failure comes back once, from the
+    worker that ran it, instead of being retried.
+    """
+    c, client = cluster
+    before = set(client.scheduler_info()["workers"])
+    dask_cli = Path(sys.executable).with_name("dask")
+    gpu = subprocess.Popen([str(dask_cli), "worker", c.scheduler_address, "--nthreads", "1",
+                            "--resources", "GPU=1", "--name", "gpu-node", "--no-dashboard",
+                            "--host", "127.0.0.1"], env=_env(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        client.wait_for_workers(len(before) + 1, timeout=120)
+        gpu_addr = (set(client.scheduler_info()["workers"]) - before).pop()
+        manifest = write_manifest(tmp_path / "gpu.toml", {
+            f"G_{i}": {"refs": [str(EXAMPLES / "bricks.png")], "seed": 200 + i} for i in range(3)})
+        proc, summary = bake("--manifest", manifest, "--out", tmp_path / "out", "--device", "cuda",
+                             "--scheduler", c.scheduler_address, cwd=tmp_path)
+    finally:
+        gpu.terminate()
+        gpu.wait(timeout=60)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    for m in summary["materials"]:
+        assert m["status"] == "failed" and "device 'cuda'" in m["error"], m
+        assert m["worker"] == gpu_addr, (m, gpu_addr)
+    assert no_leftovers(tmp_path / "out") == []
