@@ -140,8 +140,12 @@ def four(cluster, tmp_path_factory):
     c, client = cluster
     work = tmp_path_factory.mktemp("farm4")
     manifest = four_manifest(work / "library.toml")
+    scene = work / "scene.blend"  # a saved, empty scene: the manifest creates the materials
+    made = subprocess.run([sys.executable, "-c", "import bpy; bpy.ops.wm.save_mainfile("
+                           f"filepath={str(scene)!r})"], capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr[-2000:]
     t = time.monotonic()
-    proc, summary = bake("--manifest", manifest, "--out", work / "out", "--save",
+    proc, summary = bake("--blend", scene, "--manifest", manifest, "--out", work / "out", "--save",
                          "--asset-library", work / "lib", "--scheduler", c.scheduler_address,
                          cwd=work)
     wall = time.monotonic() - t
@@ -173,20 +177,23 @@ def test_four_materials_baked_on_the_workers_and_wired(four):
     print(f"\n4 materials on 2 workers: wall {four['wall']:.1f} s, per task "
           + ", ".join(f"{m['seconds']:.1f}" for m in summary["materials"]) + " s")
     # the .blend saved once by the submitting process has every material wired
-    assert summary["blend"] == str(work / "out" / "baked.blend")
-    assert_wired(reopen(work / "out" / "baked.blend", list(FOUR)), FOUR)
+    assert summary["blend"] == str(work / "scene.blend")
+    assert_wired(reopen(work / "scene.blend", list(FOUR)), FOUR)
+    assert sorted(p.name for p in (work / "textures").iterdir()) == sorted(
+        f"{n}_{m}.png" for n in FOUR for m in MAPS)
 
 
 def test_rerun_skips_everything_without_submitting(four, cluster):
     c, _ = cluster
     work = four["work"]
-    proc, summary = bake("--manifest", four["manifest"], "--out", work / "out", "--scheduler",
-                         c.scheduler_address, cwd=work)
+    proc, summary = bake("--blend", work / "scene.blend", "--manifest", four["manifest"], "--out",
+                         work / "out", "--scheduler", c.scheduler_address, cwd=work)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [m["status"] for m in summary["materials"]] == ["skipped"] * 4
     assert "submitted" not in proc.stderr
     # the same sets are up to date for a local run too: the hash does not depend on where it ran
-    proc, summary = bake("--manifest", four["manifest"], "--out", work / "out", cwd=work)
+    proc, summary = bake("--blend", work / "scene.blend", "--manifest", four["manifest"], "--out",
+                         work / "out", cwd=work)
     assert [m["status"] for m in summary["materials"]] == ["skipped"] * 4, proc.stderr[-2000:]
 
 
@@ -219,8 +226,8 @@ def test_asset_library_reopens_with_assets_catalogs_and_previews(four):
                            "preview_size": list(p.image_size) if p else None,
                            "preview_std": float(px[:].reshape(-1, 4)[:, :3].std()) if px.size else 0.0,
                            "images": len(imgs),
-                           "images_ok": all(i.packed_file is not None or
-                                            __import__("os").path.isfile(bpy.path.abspath(i.filepath))
+                           "paths": sorted(i.filepath for i in imgs),
+                           "images_ok": all(__import__("os").path.isfile(bpy.path.abspath(i.filepath))
                                             for i in imgs)}}
         sys.stdout.write("@@" + json.dumps(out) + "\\n")
     '''
@@ -238,6 +245,8 @@ def test_asset_library_reopens_with_assets_catalogs_and_previews(four):
         assert m["preview_size"] and min(m["preview_size"]) >= 64, m
         assert m["preview_std"] > 0.02, m  # a rendered sphere, not a blank image
         assert m["images"] >= len(MAPS) and m["images_ok"], m
+        # the textures were copied next to the library and are referenced relatively
+        assert m["paths"] == sorted(f"//textures/{name}_{x}.png" for x in MAPS), m
 
 
 # --------------------------------------------------------------------------- faults

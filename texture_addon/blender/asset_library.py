@@ -251,7 +251,7 @@ def write_asset_library(materials: Sequence[bpy.types.Material], library_dir: st
     target = os.path.join(library_dir, f"{stem}.blend")
     tmp = os.path.join(library_dir, f".{stem}.{uuid.uuid4().hex[:8]}.part.blend")
     try:
-        bpy.data.libraries.write(tmp, set(materials), path_remap="RELATIVE", fake_user=True)
+        bpy.data.libraries.write(tmp, set(materials), path_remap="RELATIVE_ALL", fake_user=True)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
