@@ -40,7 +40,7 @@ def _cluster() -> distributed.LocalCluster:
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                    host="127.0.0.1", dashboard_address=None)
+                                    host="127.0.0.1", dashboard_address=":0")
 
 
 @pytest.fixture(scope="module")

@@ -170,6 +170,16 @@ def connect(address: str, timeout: float = 10.0):
 
     if "://" not in address:
         address = "tcp://" + address
+    if address.startswith("tcp://"):
+        # A refused or unresolvable address fails at once here; Client would retry until timeout.
+        host, _, port = address[len("tcp://"):].rstrip("/").rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+        except ValueError:
+            raise SchedulerUnavailable(f"invalid scheduler address {address!r}; use tcp://HOST:8786") from None
+        except OSError as exc:
+            raise SchedulerUnavailable(f"cannot reach the Dask scheduler at {address}: "
+                                       f"{exc.strerror or exc}") from None
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except Exception as exc:  # OSError / TimeoutError, worded differently per version
