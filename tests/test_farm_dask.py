@@ -7,6 +7,7 @@ so every task takes about a second once torch is loaded on the worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -33,25 +34,32 @@ FOUR = {"F_Bricks": "bricks.png", "F_Stones": "stones.png", "F_Wood": "wood.png"
         "F_Lichen": "lichen.png"}
 
 
-def _cluster() -> distributed.LocalCluster:
-    # Workers are new processes: they import the task from the package ``texture_addon``, found
-    # on PYTHONPATH exactly as on a real farm node (docs/farm.md).
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                    host="127.0.0.1", dashboard_address=":0")
+@contextlib.contextmanager
+def _cluster():
+    """A LocalCluster and a client; PYTHONPATH names the repository while it runs.
+
+    Workers are new processes (also when the nanny restarts a killed one): they import the task
+    from the package ``texture_addon``, found on PYTHONPATH exactly as on a real farm node
+    (docs/farm.md). The variable is restored afterwards so other tests see the usual environment.
+    """
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([saved] if saved else []))
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      host="127.0.0.1", dashboard_address=":0") as c:
+            with distributed.Client(c.scheduler_address, set_as_default=False) as client:
+                yield c, client
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = _cluster()
-    client = distributed.Client(c.scheduler_address, set_as_default=False)
-    try:
-        yield c, client
-    finally:
-        client.close()
-        c.close()
+    with _cluster() as pair:
+        yield pair
 
 
 def bake_cmd(*args) -> list[str]:
@@ -260,36 +268,33 @@ def _kill_test_manifest(path: Path) -> Path:
 
 def test_worker_killed_mid_task_material_baked_once(tmp_path):
     """SIGKILL the worker running a task: Dask reruns it, the set appears once, complete."""
-    c = _cluster()  # fresh workers: torch is not loaded yet, so a task runs for seconds
-    client = distributed.Client(c.scheduler_address, set_as_default=False)
-    try:
+    with _cluster() as (c, client):  # fresh workers: torch is not loaded yet, a task runs for seconds
         manifest = _kill_test_manifest(tmp_path / "kill.toml")
         out = tmp_path / "out"
         proc = subprocess.Popen(bake_cmd("--manifest", manifest, "--out", out, "--save",
                                          "--scheduler", c.scheduler_address),
                                 cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        staging = out / ".texture_forge_staging"
-        victim = addr = None
-        deadline = time.monotonic() + 120
-        while victim is None and time.monotonic() < deadline and proc.poll() is None:
-            started = [p.name.rsplit(".", 1)[0] for p in staging.glob("K_*")] if staging.is_dir() else []
-            if started:
-                for worker, keys in client.processing().items():
-                    for key in keys:
-                        if f"-{started[0]}-" in str(key):
-                            victim, addr = started[0], worker
-            time.sleep(0.05)
-        assert victim, "no task was seen running"
-        assert not (out / victim / "bake.json").exists(), "the task finished before the kill"
-        pid = client.run(os.getpid, workers=[addr])[addr]
-        os.kill(pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate(timeout=240)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        client.close()
-        c.close()
+        try:
+            staging = out / ".texture_forge_staging"
+            victim = addr = None
+            deadline = time.monotonic() + 120
+            while victim is None and time.monotonic() < deadline and proc.poll() is None:
+                started = [p.name.rsplit(".", 1)[0] for p in staging.glob("K_*")] if staging.is_dir() else []
+                if started:
+                    for worker, keys in client.processing().items():
+                        for key in keys:
+                            if f"-{started[0]}-" in str(key):
+                                victim, addr = started[0], worker
+                time.sleep(0.05)
+            assert victim, "no task was seen running"
+            assert not (out / victim / "bake.json").exists(), "the task finished before the kill"
+            pid = client.run(os.getpid, workers=[addr])[addr]
+            os.kill(pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate(timeout=240)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     assert proc.returncode == 0, stderr[-3000:]
     summary = json.loads(stdout)
     by_name = {m["name"]: m for m in summary["materials"]}

@@ -229,6 +229,9 @@ def write_asset_library(materials: Sequence[bpy.types.Material], library_dir: st
     path ("Walls/Brick"); others go to the catalog "Texture Forge". The .blend is written to a
     temporary name and renamed over the old one, so the library never holds a half-written file.
     """
+    if not materials:
+        log("asset library: no baked material to write")
+        return {"blend": None, "catalogs": None, "textures_copied": 0, "materials": []}
     os.makedirs(library_dir, exist_ok=True)
     sections = sections or {}
     catalog_of = {m.name: _clean_catalog(sections.get(m.name)) for m in materials}

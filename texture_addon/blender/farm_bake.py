@@ -18,6 +18,7 @@ import os
 import sys
 import time
 import uuid
+from types import ModuleType
 from typing import Callable, Sequence
 
 import bpy
@@ -30,7 +31,7 @@ from .job_spec import build_material_spec, safe_name
 Log = Callable[[str], None]
 
 
-def farm_module():
+def farm_module() -> ModuleType:
     """``texture_addon.farm.dask_bake``, imported under the name workers use."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if root not in sys.path:

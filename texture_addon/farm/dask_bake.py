@@ -24,7 +24,10 @@ import socket
 import sys
 import time
 import uuid
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
+
+if TYPE_CHECKING:
+    import distributed
 
 SIDECAR = "bake.json"
 STAGING_DIR = ".texture_forge_staging"
@@ -164,7 +167,7 @@ def bake_task(job: dict) -> dict:
 
 # --------------------------------------------------------------------------- submitting side
 
-def connect(address: str, timeout: float = 10.0):
+def connect(address: str, timeout: float = 10.0) -> "distributed.Client":
     """A ``distributed.Client`` for ``address``; :class:`SchedulerUnavailable` if unreachable."""
     from distributed import Client
 
@@ -222,7 +225,7 @@ def _failed(job: dict, message: str, seconds: float) -> dict:
             "host": None}
 
 
-def run_jobs(client, jobs: list[dict], *, on_done: Callable[[dict, dict], None], log: Log,
+def run_jobs(client: "distributed.Client", jobs: list[dict], *, on_done: Callable[[dict, dict], None], log: Log,
              retries: int = RETRIES) -> list[dict]:
     """Submit one task per job, call ``on_done(job, summary)`` as each finishes, in this thread.
 
