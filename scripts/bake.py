@@ -419,13 +419,18 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
         bpy.ops.wm.save_mainfile(filepath=target)
         summary["blend"] = target
         log(f"saved {target}")
-    if args.asset_library:  # after saving: it marks, packs and re-paths the session's copies
+    if args.asset_library:  # after saving: it marks the materials and re-paths their images
         library = import_module(blender.__name__ + ".asset_library")
         stem = Path(args.manifest or bpy.data.filepath or "texture_forge").stem
         sections = {e["name"]: e.get("section") for e in manifest}
         done = [m for m, r in zip(chosen, result["materials"]) if r["status"] != "failed"]
-        summary["asset_library"] = library.write_asset_library(
-            done, os.path.abspath(args.asset_library), stem, sections=sections, log=log)
+        try:
+            summary["asset_library"] = library.write_asset_library(
+                done, os.path.abspath(args.asset_library), stem, sections=sections, log=log)
+        except Exception as exc:
+            summary["ok"] = False
+            summary["asset_library_error"] = f"{type(exc).__name__}: {exc}"
+            log(f"asset library failed: {summary['asset_library_error']}")
     summary["total_seconds"] = round(time.monotonic() - t0, 3)
     return summary
 

@@ -169,8 +169,11 @@ def bake_task(job: dict) -> dict:
 
 def connect(address: str, timeout: float = 10.0) -> "distributed.Client":
     """A ``distributed.Client`` for ``address``; :class:`SchedulerUnavailable` if unreachable."""
-    from distributed import Client
-
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SchedulerUnavailable("--scheduler needs the Python packages dask and distributed in "
+                                   f"this Python ({sys.executable}); see docs/farm.md") from None
     if "://" not in address:
         address = "tcp://" + address
     if address.startswith("tcp://"):
