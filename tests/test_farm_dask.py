@@ -157,8 +157,9 @@ def four(cluster, tmp_path_factory):
                          "--asset-library", work / "lib", "--scheduler", c.scheduler_address,
                          cwd=work)
     wall = time.monotonic() - t
+    loaded = client.run(lambda: sorted(m for m in ("bpy", "torch") if m in sys.modules))
     return {"work": work, "manifest": manifest, "proc": proc, "summary": summary, "wall": wall,
-            "workers": set(client.scheduler_info()["workers"])}
+            "workers": set(client.scheduler_info()["workers"]), "loaded": loaded}
 
 
 def test_four_materials_baked_on_the_workers_and_wired(four):
@@ -178,6 +179,8 @@ def test_four_materials_baked_on_the_workers_and_wired(four):
         side = json.loads((work / "out" / m["name"] / "bake.json").read_text())
         assert side["outputs"] == m["outputs"] and side["worker"] == m["worker"]
     assert len(used) == 2, "both workers should have taken tasks"
+    # the workers ran the engine (torch) and never needed Blender
+    assert all(mods == ["torch"] for mods in four["loaded"].values()), four["loaded"]
     assert no_leftovers(work / "out") == []
     # plain progress lines (stderr is not a terminal), one per task, with the worker
     lines = [l for l in proc.stderr.splitlines() if " baked on tcp://" in l]
