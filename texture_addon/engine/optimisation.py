@@ -46,11 +46,12 @@ class CorrespondencePreset:
     patch: int = 7
     dims: int = 24               # PCA dimensions of a patch
     rounds: int = 2              # PatchMatch rounds per iteration (fine levels)
-    occurrence: float = 0.4      # strength of the occurrence penalty
+    occurrence: float = 1.5      # strength of the occurrence penalty
     robust: float = 0.6          # robust weight exponent: w = d^(-robust/2) (0: plain mean)
     completeness: float = 0.3    # GPNN normalisation at exhaustively searched levels (0: off)
     large_fine_iterations: int = 0  # replaces fine_iterations when the finest level is huge
     coarsest_side: int = COARSEST_REFERENCE_SIDE
+    histogram: float = 1.0       # how far each update's channel histograms move onto the references'
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
 
 
@@ -119,12 +120,16 @@ def _scaled(ref: torch.Tensor, factor: float, patch: int) -> torch.Tensor:
     return resize(ref, max(patch + 1, round(h * factor)), max(patch + 1, round(w * factor)))
 
 
-def match_histograms(x: torch.Tensor, references: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+def match_histograms(x: torch.Tensor, references: Sequence[torch.Tensor], weights: Sequence[float],
+                     strength: float = 1.0) -> torch.Tensor:
     """Each channel's distribution pushed onto the references' mixture (monotone 1-D transport)."""
     c = x.shape[1]
     y = x[0].flatten(1)
     q = mixture_quantiles([r[0].flatten(1) for r in references], weights, min(y.shape[1], 65536))
-    return transport_targets(y, q).view(1, c, *x.shape[2:]).clamp_(0, 1)
+    t = transport_targets(y, q)
+    if strength != 1.0:
+        t = y + strength * (t - y)
+    return t.view(1, c, *x.shape[2:]).clamp_(0, 1)
 
 
 def _initial_field(bank: Bank, n: int, weights: Sequence[float], generator: torch.Generator) -> torch.Tensor:
@@ -217,7 +222,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             field = upsample_field(bank, new_bank, field, prev[0], prev[1], h, w)
             x = vote(new_bank, field, torch.ones(n, device=dev), h, w, job.periodic, radius)
             if job.histogram:
-                x = match_histograms(x, refs, job.weights)
+                x = match_histograms(x, refs, job.weights, p.histogram)
         if job.constrain is not None:
             x = job.constrain(x, level)
         bank = new_bank
@@ -242,7 +247,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             r_vote = p.final_radius if (last_update and p.final_radius >= 0) else radius
             x = vote(bank, field, weight, h, w, job.periodic, r_vote)
             if job.histogram:
-                x = match_histograms(x, refs, job.weights)
+                x = match_histograms(x, refs, job.weights, p.histogram)
             if job.constrain is not None:
                 x = job.constrain(x, level)
             done += 1
