@@ -21,11 +21,18 @@ reference patch has one offset (±1 px) and is a near-exact match (distance unde
 ``COPY_TOLERANCE`` of the noise distance). A tiled reference scores ≈1; a new texture, 0.
 
 Outputs that tile are judged with wrap-around patches (their content across the tile's edge is
-part of the texture). Exact nearest neighbours: patches are reduced to ``PCA_DIMS`` principal
-components of the reference's patches, searched by chunked matrix products, and the best
-``RERANK`` candidates are re-scored at full dimension. For outputs larger than 128² the full
-resolution search runs on a regular grid of query positions (at most ``MAX_QUERIES``), so a 512²
-output costs about what a 256² one does.
+part of the texture). Nearest neighbours: patches are reduced to ``PCA_DIMS`` principal
+components of the reference's patches, searched by chunked matrix products over every patch of
+the reference, and the best ``RERANK`` candidates are re-scored at full dimension (against a
+brute-force search on two outputs: the mean distance within 1 %, the same neighbour 78–84 % of
+the time — the others are near-ties). Queries lie on
+a regular grid of at most ``MAX_QUERIES`` output positions (every 4th pixel each way at 256²,
+every 8th at 512²), so the cost hardly grows with the output's size.
+
+Limits, measured: a blurred copy of a texture scores like a sharp one at the coarse scale (box
+averaging removes what blurring removes); the fine scale and the engine's patch-distribution
+figure catch blur. L2 nearest neighbours also prefer flat, averaged patches to sharp misplaced
+ones, which is why noise, not a flat image, is the unit.
 """
 
 from __future__ import annotations
