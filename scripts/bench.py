@@ -171,11 +171,12 @@ def table(title: str, rows: list[tuple[dict, dict]], extra_cols=()) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", help=argparse.SUPPRESS)
-    parser.add_argument("--suite", choices=("set", "engine"), default="set",
-                        help="set: reference set against peers (default); engine: the engine's own speed/memory tables")
+    parser.add_argument("--suite", choices=("set", "engine"), default=None,
+                        help="set: reference set against peers (default); engine: the engine's own speed/memory tables "
+                             "(implied by --large, --extras or --methods)")
     parser.add_argument("--large", action="store_true", help="engine suite: add 2048² and 4096²")
     parser.add_argument("--sizes", default=None, help="comma-separated sizes (set: 256; engine: 256,512,1024)")
-    parser.add_argument("--methods", default="patch,cnn", help="engine suite: synthesis methods")
+    parser.add_argument("--methods", default=None, help="engine suite: synthesis methods (default patch,cnn)")
     parser.add_argument("--refs", default=None, help="comma-separated reference names (set: all of benchmark/references; "
                                                      "engine: " + ",".join(EXAMPLES) + ")")
     parser.add_argument("--quality", default=None, help="comma-separated presets (set: default; engine: default,draft)")
@@ -189,6 +190,8 @@ def main() -> int:
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return 0
+    if args.suite is None:
+        args.suite = "engine" if args.large or args.extras or args.methods else "set"
     if args.suite == "set":
         sys.path.insert(0, str(ROOT / "scripts"))
         import bench_set
@@ -206,6 +209,8 @@ def main() -> int:
         args.refs = ",".join(EXAMPLES)
     if args.quality is None:
         args.quality = "default,draft"
+    if args.methods is None:
+        args.methods = "patch,cnn"
 
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [256, 512, 1024]
     if args.large:
