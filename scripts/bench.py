@@ -183,7 +183,9 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--peers", default=",".join(("gmic", "resynth")), help="set suite: peer tools, or 'none'")
     parser.add_argument("--out", default=str(ROOT / "out" / "bench"), help="set suite: folder for images, results.json, contact sheet")
-    parser.add_argument("--sheet-scale", type=float, default=1.0, help="set suite: scale of the contact sheet (e.g. 0.5)")
+    parser.add_argument("--sheet-scale", type=float, default=1.0, help="set suite: scale of the contact sheet's pictures (e.g. 0.5)")
+    parser.add_argument("--sheet-only", metavar="PNG", default=None,
+                        help="set suite: only redraw the contact sheet of the run in --out (from its results.json) into PNG")
     parser.add_argument("--extras", action="store_true", help="engine suite: add stylize / seamless / material rows at 512²")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
@@ -196,6 +198,8 @@ def main() -> int:
         sys.path.insert(0, str(ROOT / "scripts"))
         import bench_set
 
+        if args.sheet_only:
+            return bench_set.sheet_from_results(Path(args.out), Path(args.sheet_only), args.sheet_scale)
         try:
             sizes = [int(s) for s in (args.sizes or "256").split(",")]
         except ValueError:

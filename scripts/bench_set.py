@@ -255,20 +255,34 @@ def speed_lines(rows: list[Row]) -> list[str]:
     return out
 
 
+LABEL = 40  # px above each picture: up to three short lines (pillow's default font)
+
+
 def _label(img: Image.Image, text: str) -> Image.Image:
-    out = Image.new("RGB", (img.width, img.height + 18), "white")
-    out.paste(img, (0, 18))
-    ImageDraw.Draw(out).text((3, 3), text, fill="black")
+    out = Image.new("RGB", (img.width, img.height + LABEL), "white")
+    out.paste(img, (0, LABEL))
+    draw = ImageDraw.Draw(out)
+    for i, line in enumerate(text.splitlines()):
+        draw.text((2, 2 + 12 * i), line, fill="black")
     return out
 
 
 def contact_sheet(rows: list[Row], tools: list[str], images: Path, path: Path, scale: float = 1.0) -> None:
-    """One row per reference and size: reference | ours 2×2 | each peer (2×2 when it tiles)."""
+    """One row per reference and size: reference | ours 2×2 | each peer (2×2 when it tiles).
+
+    ``scale`` shrinks the pictures, not the labels (a small sheet for docs stays readable).
+    """
+
+    def sized(img: Image.Image) -> Image.Image:
+        if scale == 1.0:
+            return img
+        return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+
     strips = []
     for row in rows:
         if row.quality != rows[0].quality or row.size != rows[0].size:
             continue  # one sheet row per reference: the first size and quality of the run
-        cells = [_label(Image.open(REFERENCES / f"{row.ref}.png").convert("RGB"), f"{row.ref} (reference)")]
+        cells = [_label(sized(Image.open(REFERENCES / f"{row.ref}.png").convert("RGB")), f"{row.ref}\n(reference)")]
         for tool in tools:
             r = row.results.get(tool)
             p = images / f"{row.ref}_{row.size}_{row.quality}_{tool}.png"
@@ -280,10 +294,10 @@ def contact_sheet(rows: list[Row], tools: list[str], images: Path, path: Path, s
                 for dy in (0, 1):
                     for dx in (0, 1):
                         tiled.paste(img, (dx * img.width, dy * img.height))
-                img, note = tiled, "tiled 2×2"
+                img, note = tiled, "2x2 tiled"
             else:
-                note = "does not tile"
-            cells.append(_label(img, f"{tool}, {note}: structure {r['structure']:.3f}, copy {r['copy_share']:.2f}"))
+                note = "no tiling"
+            cells.append(_label(sized(img), f"{tool}, {note}\nstructure {r['structure']:.3f}\ncopy {r['copy_share']:.2f}"))
         h = max(c.height for c in cells)
         strip = Image.new("RGB", (sum(c.width for c in cells) + 8 * (len(cells) - 1), h), "white")
         x = 0
@@ -298,11 +312,19 @@ def contact_sheet(rows: list[Row], tools: list[str], images: Path, path: Path, s
     for s in strips:
         sheet.paste(s, (0, y))
         y += s.height + 8
-    if scale != 1.0:
-        sheet = sheet.resize((round(sheet.width * scale), round(sheet.height * scale)), Image.LANCZOS)
     tmp = path.with_name(path.name + ".tmp.png")
     sheet.save(tmp, optimize=True)
     os.replace(tmp, path)
+
+
+def sheet_from_results(out_dir: Path, path: Path, scale: float) -> int:
+    """Redraw the contact sheet of an earlier run from its results.json and images."""
+    data = json.loads((out_dir / "results.json").read_text())
+    rows = [Row(d["ref"], d["size"], d["quality"], d["results"]) for d in data]
+    tools = list(dict.fromkeys(t for r in rows for t in r.results))
+    contact_sheet(rows, tools, out_dir / "images", path, scale)
+    print(f"contact sheet: {path}")
+    return 0
 
 
 def run(refs: list[str], sizes: list[int], qualities: list[str], peers: list[str], device: str, out_dir: Path,

@@ -74,8 +74,8 @@ def test_set_bench_peer_path_with_a_stand_in_peer(tmp_path):
     from PIL import Image
 
     sheet = Image.open(tmp_path / "b" / "contact_sheet.png")
-    # reference (256²) | ours 64² tiled 2×2 | the peer as it is (it does not tile); 18 px labels
-    assert sheet.size == (256 + 8 + 128 + 8 + 64, 256 + 18 + 8)
+    # reference (256²) | ours 64² tiled 2×2 | the peer as it is (it does not tile); 40 px labels
+    assert sheet.size == (256 + 8 + 128 + 8 + 64, 256 + 40 + 8)
     results = json.loads((tmp_path / "b" / "results.json").read_text())
     assert results[0]["results"]["gmic"]["tiles"] is False and results[0]["results"]["ours"]["tiles"] is True
 
