@@ -319,6 +319,9 @@ def contact_sheet(rows: list[Row], tools: list[str], images: Path, path: Path, s
 
 def sheet_from_results(out_dir: Path, path: Path, scale: float) -> int:
     """Redraw the contact sheet of an earlier run from its results.json and images."""
+    if not (out_dir / "results.json").is_file():
+        print(f"error: no results.json in {out_dir}: run the benchmark with --out {out_dir} first", file=sys.stderr)
+        return 2
     data = json.loads((out_dir / "results.json").read_text())
     rows = [Row(d["ref"], d["size"], d["quality"], d["results"]) for d in data]
     tools = list(dict.fromkeys(t for r in rows for t in r.results))

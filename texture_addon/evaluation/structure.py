@@ -117,7 +117,7 @@ class _Grid:
 
 
 class _Index:
-    """Every PATCH×PATCH patch of one reference image, PCA-reduced, for exact NN search."""
+    """Every PATCH×PATCH patch of one reference image, PCA-reduced, for nearest-neighbour search."""
 
     def __init__(self, ref: torch.Tensor) -> None:
         h, w = ref.shape[1:]
@@ -146,7 +146,7 @@ class _Index:
             q = self._code(p)
             d2 = torch.addmm(self.sq[None], q, self.coded.T, alpha=-2)  # |r|² − 2q·r: |q|² ranks nothing
             cand = torch.topk(d2, k, dim=1, largest=False).indices  # (n, k)
-            full = self.patches[cand]  # (n, k, 3·P·P)
+            full = self.patches[cand]  # (n, k, C·P·P)
             exact = ((full - p[:, None]) ** 2).mean(2)  # re-score at full dimension
             best = exact.argmin(1)
             idx_out.append(cand.gather(1, best[:, None])[:, 0])
@@ -157,8 +157,8 @@ class _Index:
 def _principal_directions(x: torch.Tensor, dims: int, iterations: int = 3) -> torch.Tensor:
     """The ``dims`` leading principal directions of centred rows ``x`` (randomised subspace iteration).
 
-    A fixed generator keeps the figure repeatable; a few iterations on a 2 % oversampled basis
-    are plenty here, since only the final ranking uses it and candidates are re-scored exactly.
+    A fixed generator keeps the figure repeatable; three iterations with 8 spare directions are
+    plenty here, since the basis only ranks candidates and the best ones are re-scored exactly.
     """
     dims = min(dims, x.shape[1], x.shape[0])
     sample = x[torch.linspace(0, len(x) - 1, min(len(x), 8192)).long()]
@@ -213,7 +213,8 @@ class StructureJudge:
 def _copy_share(oy: torch.Tensor, ox: torch.Tensor, close: torch.Tensor, stride: int, periodic: bool) -> float:
     """Share of grid points inside some window of ≥ COPY_WINDOW px whose matches are one verbatim copy.
 
-    A window qualifies when every point in it matched closely and at the anchor's offset (±1 px).
+    Each grid point stands for its stride × stride cell, so a window is ⌈COPY_WINDOW / stride⌉
+    points a side. A window qualifies when every point in it matched closely and at the anchor's offset (±1 px).
     Erosion finds qualifying anchors, dilation spreads them over their windows; both with rolls
     (wrapping for tiles; a non-tiling image masks windows that would leave it).
     """
