@@ -24,7 +24,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from . import correspondence
-from .correspondence import Bank, PatchSpace, exact_search, patchmatch, upsample_field, vote
+from .correspondence import Bank, PatchSpace, coherence_penalty, exact_search, patchmatch, upsample_field, vote
 from .device import configure_threads, threads_for_level
 from .progress import CancelToken, ProgressCallback, ProgressInfo
 from .pyramid import _preview
@@ -51,6 +51,8 @@ class CorrespondencePreset:
     completeness: float = 0.3    # GPNN normalisation at exhaustively searched levels (0: off)
     large_fine_iterations: int = 0  # replaces fine_iterations when the finest level is huge
     coarsest_side: int = COARSEST_REFERENCE_SIDE
+    copy_span: int = 8           # pixels deep inside a copy this wide (at the finest scale) are pushed off it
+    copy_penalty: float = 1.0    # … by this many mean match distances (0: off)
     histogram: float = 1.0       # how far each update's channel histograms move onto the references'
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
 
@@ -159,6 +161,7 @@ class _Biases:
         self.target = torch.tensor([w / total for w in weights], device=bank.features.device)
         self.per_reference = torch.zeros(bank.references, device=bank.features.device)
         self.occurrence: Optional[torch.Tensor] = None
+        self.scale = 0.0  # mean match distance of the last search: the unit of every penalty
 
     def current(self) -> Optional[torch.Tensor]:
         if self.occurrence is None and self.bank.references == 1:
@@ -170,6 +173,7 @@ class _Biases:
 
     def update(self, field: torch.Tensor, dist: torch.Tensor) -> None:
         scale = float(dist.mean().clamp_min(1e-8))
+        self.scale = scale
         n = field.numel()
         counts = torch.bincount(field, minlength=self.bank.count).to(dist.dtype)
         expected = max(1.0, n / self.bank.count)
@@ -231,13 +235,21 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
         for it in range(level.iterations):
             q = space.features(x, job.periodic)
             bias = biases.current()
+            keep = None
+            if field is not None and p.copy_penalty > 0:
+                span = max(2, round(p.copy_span * level.factor))
+                keep = coherence_penalty(bank, field, h, w, span, job.periodic).to(q.dtype) * (p.copy_penalty * biases.scale)
+            prev = field
             if exact or field is None:
-                field, dist = exact_search(q, bank, bias, p.completeness)
+                field, dist = exact_search(q, bank, bias, p.completeness, None if keep is None else (prev, keep))
             else:
                 field, dist = patchmatch(q, bank, field, h, w, bias, gen, rounds=p.rounds,
-                                         check=job.cancel.raise_if_cancelled if job.cancel else None)
+                                         check=job.cancel.raise_if_cancelled if job.cancel else None, keep=keep)
                 if bias is not None:
-                    dist = (dist - bias[field]).clamp_min_(0)
+                    dist = dist - bias[field]
+                if keep is not None:
+                    dist = dist - keep * (field == prev)
+                dist = dist.clamp_min_(0)
             biases.update(field, dist)
             if job.cancel is not None:  # the search is most of an iteration: stop before the vote too
                 job.cancel.raise_if_cancelled()
