@@ -13,7 +13,7 @@ import struct
 import zlib
 
 import bpy
-import numpy as np
+from .numpy_guard import np
 
 from .image_pixels import read_image_pixels
 

@@ -9,7 +9,7 @@ is fast (tens of ms at 2K) where per-pixel Python lists take seconds. Arrays her
 from __future__ import annotations
 
 import bpy
-import numpy as np
+from .numpy_guard import np
 
 SRGB = "sRGB"
 NON_COLOR = "Non-Color"
