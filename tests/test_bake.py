@@ -26,6 +26,15 @@ pytestmark = pytest.mark.blender
 MAPS = ["basecolor", "normal", "roughness"]
 
 
+def folder(name: str) -> str:
+    """A material's output folder: sanitised name + short hash of the real name (batch.material_folder)."""
+    import hashlib
+    import re
+
+    safe = re.sub(r'[\\/:*?"<>|\s]+', "_", name).strip("._") or "texture"
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
 def run_py(code: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout)
@@ -111,7 +120,7 @@ def test_bake_two_materials_outputs_and_summary(two):
         assert sorted(m["outputs"]) == sorted(MAPS)
         for path in m["outputs"].values():
             assert Path(path).is_file() and Path(path).stat().st_size > 100
-            assert Path(path).parent == two["work"] / "out" / name
+            assert Path(path).parent == two["work"] / "out" / folder(name)
         assert set(m["seam_scores"]) == set(MAPS)
         assert all(0 <= v < 5 for v in m["seam_scores"].values())
         assert m["engine_seconds"] > 0 and m["seconds"] >= m["engine_seconds"]
@@ -198,7 +207,7 @@ def test_manifest_three_materials_two_jobs(tmp_path):
     assert all(m["status"] == "baked" for m in summary["materials"])
     assert "2 process(es)" in proc.stderr
     for m in summary["materials"]:
-        assert (tmp_path / "out" / m["name"] / "bake.json").is_file()
+        assert (tmp_path / "out" / folder(m["name"]) / "bake.json").is_file()
     from PIL import Image
     import numpy as np
     prev = np.asarray(Image.open(summary["preview"]).convert("RGB"), np.float32)
@@ -218,7 +227,8 @@ def test_manifest_three_materials_two_jobs(tmp_path):
 def test_bad_arguments_exit_2(tmp_path, args, message):
     proc, summary = bake(*args, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2, proc.stderr[-1000:]
-    assert summary is None
+    # a farm parses stdout: even a usage error gives the JSON summary, ok false, with the reason
+    assert summary is not None and summary["ok"] is False and message in summary["error"], summary
     lines = [l for l in proc.stderr.splitlines() if l.startswith("bake.py: error:")]
     assert len(lines) == 1 and message in lines[0], proc.stderr
 
