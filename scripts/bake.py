@@ -430,7 +430,7 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
     result = batch.bake_materials(chosen, out_dir, jobs=args.jobs, python=python,
                                   device=args.device, storage="PACK" if args.pack else None,
                                   force=args.force, log=log)
-    summary = {"ok": all(m["status"] != "failed" for m in result["materials"]), **result,
+    summary = {"ok": all(m["status"] != "failed" for m in result["materials"]), "error": None, **result,
                "out": out_dir, "total_seconds": 0.0, "preview": None, "blend": None}
     if args.preview:
         log(f"rendering preview of {len(chosen)} material(s)")
@@ -439,6 +439,7 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
         except Exception as exc:
             summary["ok"] = False
             summary["preview_error"] = f"{type(exc).__name__}: {exc}"
+            summary["error"] = summary["error"] or f"preview failed: {summary['preview_error']}"
             log(f"preview failed: {summary['preview_error']}")
     failed = [m["name"] for m in result["materials"] if m["status"] == "failed"]
     if failed:
