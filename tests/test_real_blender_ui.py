@@ -10,6 +10,7 @@ JSON line; a Blender that dies (e.g. SIGPIPE, exit 141) fails the steps it did n
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -99,6 +100,41 @@ def test_panel_at_default_sidebar_width_is_drawn(ui):
     # Blender drew its UI (not a black frame) and our tab shows something else than the Item tab
     assert ours.mean() > 20 and len(np.unique(ours.reshape(-1, 3), axis=0)) > 50
     assert np.abs(ours - item).mean() > 3.0
+
+
+#: A label Blender shortened to fit: text running into "..." (or "…"), as in "Store I..." or "/w...".
+CUT = re.compile(r"\w(\.\.\.|…)|(\.\.\.|…)\w")
+
+
+def ocr(shot: Path, geometry: dict, name: str) -> str:
+    """The sidebar's text, read by tesseract (inside Blender's root filesystem) from a screenshot:
+    greyscale, inverted (dark theme), three times larger."""
+    crop = Image.fromarray(_crop(shot, geometry).astype(np.uint8)).convert("L")
+    big = Image.eval(crop, lambda v: 255 - v).resize((crop.width * 3, crop.height * 3), Image.LANCZOS)
+    path = SHOTS / f"ocr_{name}.png"
+    big.save(path)
+    proc = rb.run(["--run", "tesseract", str(path), "-", "--psm", "6"], rb.user_env(SHOTS / "ocr_user"), timeout=120)
+    assert proc.returncode == 0, rb.tail(proc)
+    (SHOTS / f"ocr_{name}.txt").write_text(proc.stdout)
+    return proc.stdout
+
+
+def test_panel_labels_are_readable_at_default_width(ui):
+    """Labels, the reference and messages wrap or fit; none is cut mid-word ("Height ...")."""
+    panel = step(ui, "panel")
+    text = ocr(Path(panel["shot"]), panel["geometry"], "panel")
+    assert "Generate" in text and "Texture Forge" in text, text  # the reading works at all
+    cut = [line for line in text.splitlines() if CUT.search(line)]
+    assert not cut, f"labels cut at the default sidebar width: {cut}"
+
+
+def test_engine_error_is_readable_in_the_panel(ui):
+    no_torch = step(ui, "no_torch")
+    panel = step(ui, "panel")
+    text = ocr(Path(no_torch["shot"]), panel["geometry"], "no_torch")
+    assert "torch" in text, text
+    cut = [line for line in text.splitlines() if CUT.search(line)]
+    assert not cut, f"the error (and its fix) is cut in the panel: {cut}"
 
 
 def test_generate_shows_progress_then_wires_the_maps(ui):
