@@ -26,8 +26,8 @@
 # When no Blender can be had, exits 1 with one line on stderr saying why.
 set -uo pipefail
 
-RECIPE="trixie-1 blender python3-numpy xvfb xauth libgl1-mesa-dri imagemagick xdotool"
-PACKAGES="blender python3-numpy xvfb xauth libgl1-mesa-dri imagemagick xdotool"
+RECIPE="trixie-2 blender python3-numpy xvfb xauth libgl1-mesa-dri imagemagick xdotool tesseract-ocr tesseract-ocr-eng"
+PACKAGES="blender python3-numpy xvfb xauth libgl1-mesa-dri imagemagick xdotool tesseract-ocr tesseract-ocr-eng"
 
 fail() { echo "get_blender.sh: $*" >&2; exit 1; }
 
@@ -45,8 +45,25 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 if [ -n "${BLENDER:-}" ]; then
   exe=$(command -v -- "$BLENDER" 2>/dev/null) || fail "BLENDER=$BLENDER is not an executable"
   out=$("$exe" --version 2>/dev/null | head -5)
+  case "$exe" in /*) ;; *) exe="$(cd "$(dirname "$exe")" && pwd -P)/$(basename "$exe")" ;; esac
   version_ok "$out" || fail "BLENDER=$BLENDER is not Blender >= 4.2 (it says: $(printf '%s' "$out" | head -1))"
-  echo "$exe"
+  # The same interface as the root filesystem's wrapper (--xvfb, --run), on this machine's programs.
+  CACHE="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/texture-forge"
+  BIN="$CACHE/bin/host-$(printf '%s' "$exe" | cksum | cut -d' ' -f1)"
+  mkdir -p "$BIN" || fail "cannot create $BIN"
+  {
+    echo '#!/usr/bin/env bash'
+    echo "# Runs $exe (BLENDER, checked by scripts/get_blender.sh); --xvfb and --run as in its root wrapper."
+    echo "EXE='$exe'"
+    [ -x "$REPO/.venv/bin/python" ] && echo "export TEXTURE_FORGE_PYTHON=\"\${TEXTURE_FORGE_PYTHON-$REPO/.venv/bin/python}\""
+    echo 'case "${1:-}" in'
+    echo '  --xvfb) shift; exec xvfb-run -a -s "-screen 0 ${TEXTURE_FORGE_SCREEN:-1600x1000x24}" "$EXE" "$@" ;;'
+    echo '  --run) shift; exec "$@" ;;'
+    echo 'esac'
+    echo 'exec "$EXE" "$@"'
+  } >"$BIN/blender.tmp.$$" && chmod +x "$BIN/blender.tmp.$$" && mv -f "$BIN/blender.tmp.$$" "$BIN/blender" \
+    || fail "cannot write $BIN/blender"
+  echo "$BIN/blender"
   exit 0
 fi
 
@@ -73,7 +90,12 @@ mirror_uri() {  # the Debian mirror this machine already uses (same network rule
 
 build_rootfs() {  # runs under the lock; output goes to $LOG
   local partial="$ROOTFS.partial" mirror
-  rm -rf "$partial" "$ROOTFS"
+  # Never delete through a mount (a bind of /tmp or $HOME would lose real files): every mount of
+  # ours lives in a private namespace, so one here means something else is wrong.
+  if grep -qF " $CACHE/" /proc/self/mounts 2>/dev/null; then
+    echo "refusing to rebuild: something is mounted under $CACHE"; return 1
+  fi
+  rm -rf --one-file-system "$partial" "$ROOTFS"
   if ! command -v debootstrap >/dev/null; then
     command -v apt-get >/dev/null || { echo "debootstrap is missing and there is no apt-get to install it"; return 1; }
     echo "== installing debootstrap"
