@@ -230,11 +230,20 @@ def scenario():
            message=getattr(state, "message", None))
 
     # --- Cancel: the material must stay exactly as it was
-    settings(128, "default")
+    settings(256, "default")
     before = describe(material())
     result = op(generate)
-    started = yield from until(lambda: bool(running()) and float(getattr(job_of(material()), "progress", 0) or 0) > 0,
-                               SLOW, 0.25)
+
+    def previewed() -> bool:
+        """Cancel only once a preview has reached Blender (or the job is half done): that is when
+        a preview written into the artist's image would be left behind."""
+        state = job_of(material())
+        job = getattr(state, "job", None)
+        return bool(running()) and (getattr(job, "last_preview", None) is not None
+                                    or float(getattr(state, "progress", 0) or 0) >= 0.5)
+
+    started = yield from until(previewed, SLOW, 0.25)
+    yield 1.0  # let the panel's timer apply that preview
     with bpy.context.temp_override(**ui_context()):
         cancel = op(lambda: bpy.ops.texture_forge.cancel())
     stopped = yield from until(lambda: not running(), SLOW)
