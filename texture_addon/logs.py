@@ -153,17 +153,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 def is_stale(folder: str, now: float | None = None) -> bool:
-    """True when a scratch folder's owner process is gone (or, without owner file, it is old)."""
+    """True when a scratch folder's owner process is gone; a folder without owner file never is."""
     now = time.time() if now is None else now
     try:
         age = now - os.stat(folder).st_mtime
         with open(os.path.join(folder, OWNER_FILE), encoding="utf-8") as f:
             host, pid, _started = f.read().split()[:3]
-    except FileNotFoundError:
-        try:
-            return now - os.stat(folder).st_mtime > FOREIGN_STALE_AFTER
-        except OSError:
-            return False
+    except FileNotFoundError:  # not (or no longer) one of our scratch folders: never ours to judge
+        return False
     except (OSError, ValueError):
         return False
     if age < STALE_AFTER:
