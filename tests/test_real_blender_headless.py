@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -210,10 +211,14 @@ def test_engine_that_cannot_start_fails_with_json_and_a_fix(scene, tmp_path):
     """No torch in the engine's Python: exit 1 (not 0, not SIGPIPE's 141), JSON, a fix that works
     on an externally managed Python (a venv, not pip install into the system or --user)."""
     env = rb.user_env(scene.parent.parent / "user", TEXTURE_FORGE_PYTHON=NO_TORCH)
-    proc = bake(scene, "--out", str(tmp_path / "raw"), "--force", env=env, cwd=tmp_path)
+    copy = tmp_path / "scene.blend"
+    shutil.copy2(scene, copy)
+    proc = bake(copy, "--out", str(tmp_path / "raw"), "--force", "--save", env=env, cwd=tmp_path)
+    # before: Blender was killed by SIGPIPE writing to the exited engine (141, empty stdout, not saved)
     assert proc.returncode == 1, rb.tail(proc)
     summary = summary_of(proc)
     assert summary["ok"] is False and summary["error"]
+    assert summary["blend"] == str(copy)  # the rest of the work is still saved
     for m in summary["materials"]:
         assert m["status"] == "failed"
         assert "torch" in m["error"] and "python3 -m venv" in m["error"], m["error"]
