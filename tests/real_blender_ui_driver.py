@@ -166,6 +166,10 @@ def scenario():
     p = prefs()
     p.keep_worker_warm = False  # the engine leaves 5 s after a job: the next Generate must restart it
     p.python = ""               # TEXTURE_FORGE_PYTHON (the engine with torch) from the environment
+    try:  # as the Preferences window would: auto-saved at a normal quit
+        bpy.context.preferences.is_dirty = True
+    except Exception:  # noqa: BLE001 - then the test sees no saved preferences
+        pass
     try:
         import numpy  # noqa: F401
         numpy_ok = True

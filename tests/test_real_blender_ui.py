@@ -40,7 +40,11 @@ def ui(tmp_path_factory) -> dict:
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
     results = work / "ui.jsonl"
-    env = rb.user_env(user, TF_UI_RESULTS=str(results), TF_UI_SHOTS=str(SHOTS),
+    tmp = work / "tmp"  # Blender's temporary folder: quit.blend is written there on a normal quit
+    tmp.mkdir()
+    prefs = user / "config" / "userpref.blend"
+    prefs_before = prefs.stat().st_mtime_ns
+    env = rb.user_env(user, TMPDIR=str(tmp), TF_UI_RESULTS=str(results), TF_UI_SHOTS=str(SHOTS),
                       TF_UI_REF=str(rb.ROOT / "examples" / "bricks.png"),
                       TF_UI_OTHER_BLEND=str(work / "other.blend"))
     proc = rb.run(["-p", "0", "0", str(SCREEN[0]), str(SCREEN[1]), "-P", str(rb.ROOT / "tests" / "real_blender_ui_driver.py")],
@@ -51,7 +55,8 @@ def ui(tmp_path_factory) -> dict:
             data = json.loads(line)
             steps[data["step"]] = data
     (SHOTS / "steps.json").write_text(json.dumps(steps, indent=1))
-    return {"proc": proc, "steps": steps}
+    return {"proc": proc, "steps": steps, "quit_blend": (tmp / "quit.blend").is_file(),
+            "prefs_saved": prefs.stat().st_mtime_ns > prefs_before}
 
 
 def step(ui: dict, name: str) -> dict:
@@ -71,6 +76,10 @@ def test_blender_survives_the_session_and_quits_cleanly(ui):
     step(ui, "quit")
     assert ui["proc"].returncode == 0, rb.tail(ui["proc"])
     assert "still_running_after_quit" not in ui["steps"]
+    # a normal quit after the engine failures: quit.blend and the changed preferences are written
+    # (before, Blender died of SIGPIPE stopping the dead engine at exit and wrote neither)
+    assert ui["quit_blend"], "no quit.blend: Blender did not quit normally"
+    assert ui["prefs_saved"], "the changed preferences were not saved at quit"
     start = step(ui, "start")
     assert start["sigpipe_ignored"] is True  # set by the add-on's register
     assert tuple(int(x) for x in start["blender"].split(".")[:2]) >= (4, 2)
