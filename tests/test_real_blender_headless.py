@@ -261,3 +261,28 @@ def test_usage_error_exits_2_with_json(scene, tmp_path):
     assert summary["ok"] is False and "unknown map" in summary["error"]
     lines = [line for line in proc.stderr.splitlines() if line.startswith("bake.py: error:")]
     assert len(lines) == 1
+
+
+# --------------------------------------------------------------------------- get_blender.sh itself
+
+def test_get_blender_says_why_in_one_line_and_wraps_an_explicit_blender(tmp_path):
+    import subprocess
+
+    env = dict(os.environ, BLENDER="/bin/true", XDG_CACHE_HOME=str(tmp_path))
+    proc = subprocess.run(["bash", str(rb.GET_BLENDER)], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == "", proc
+    assert len(proc.stderr.strip().splitlines()) == 1 and "not Blender >= 4.2" in proc.stderr
+    # an explicit Blender (here: the one under test) gets the same wrapper interface
+    env["BLENDER"] = rb.blender()
+    proc = subprocess.run(["bash", str(rb.GET_BLENDER)], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc
+    wrapper = proc.stdout.strip().splitlines()[-1]
+    out = subprocess.run([wrapper, "--version"], capture_output=True, text=True, timeout=60)
+    assert out.stdout.startswith("Blender "), out
+
+
+def test_no_mount_is_left_behind():
+    """Every mount of the wrapper lives in a private namespace that ends with its last process."""
+    with open("/proc/self/mounts", encoding="utf-8") as f:
+        leaked = [line for line in f if "texture-forge" in line]
+    assert not leaked, leaked
