@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 
-.PHONY: venv test demo bench bench-engine peers extension clean
+.PHONY: venv test demo bench bench-engine peers extension blender clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,10 @@ peers:
 
 extension: venv
 	$(PY) scripts/build_extension.py --out dist
+
+# A real Blender >= 4.2 for the tests ($BLENDER, else Debian 13's, built once; see docs/blender.md).
+blender:
+	@scripts/get_blender.sh
 
 clean:
 	rm -rf out dist build .pytest_cache
