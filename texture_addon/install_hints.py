@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-#: The torch version the engine is tested with (kept equal to worker.protocol.TORCH_VERSION).
+#: The torch version the engine is tested with (kept equal to contract.protocol.TORCH_VERSION).
 TORCH_VERSION = "2.13.0"
 ENV_VAR = "TEXTURE_FORGE_PYTHON"
 

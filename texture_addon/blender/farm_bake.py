@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import bpy
 
-from ..worker.spec import SpecError
+from ..contract.spec import SpecError
 from . import material_output
 from .batch import spec_digest
 from .job_spec import build_material_spec, safe_name

@@ -51,8 +51,8 @@ class CorrespondencePreset:
     completeness: float = 0.3    # GPNN normalisation at exhaustively searched levels (0: off)
     large_fine_iterations: int = 0  # replaces fine_iterations when the finest level is huge
     coarsest_side: int = COARSEST_REFERENCE_SIDE
-    copy_span: int = 8           # pixels deep inside a copy this wide (at the finest scale) are pushed off it
-    copy_penalty: float = 1.0    # … by this many mean match distances (0: off)
+    copy_span: int = 4           # pixels deep inside a copy this wide (at the finest scale) are pushed off it
+    copy_penalty: float = 6.0    # … by this many mean match distances (0: off)
     histogram: float = 1.0       # how far each update's channel histograms move onto the references'
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
 
@@ -237,7 +237,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             bias = biases.current()
             keep = None
             if field is not None and p.copy_penalty > 0:
-                span = max(2, round(p.copy_span * level.factor))
+                span = max(1, round(p.copy_span * level.factor))
                 keep = coherence_penalty(bank, field, h, w, span, job.periodic).to(q.dtype) * (p.copy_penalty * biases.scale)
             prev = field
             if exact or field is None:

@@ -113,7 +113,7 @@ def bake_task(job: dict) -> dict:
     anything else raises and is retried a few times, on another worker if need be.
     """
     from ..errors import InputError
-    from ..worker.spec import JobSpec
+    from ..contract.spec import JobSpec
 
     t0 = time.monotonic()
     target = os.path.abspath(job["out_dir"])
@@ -136,7 +136,7 @@ def bake_task(job: dict) -> dict:
     staging = os.path.join(root, f"{os.path.basename(target)}.{uuid.uuid4().hex[:12]}")
     os.makedirs(staging)
     try:
-        from ..worker.run import run_job_detailed  # the engine: torch loads here, on the worker
+        from ..worker.engine_side.run import run_job_detailed  # the engine: torch loads here, on the worker
 
         t_engine = time.monotonic()
         try:
