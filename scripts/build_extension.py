@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_TOP = {"__init__.py", "blender_manifest.toml", "texture_addon", "LICENSE", "LICENSE.txt",
                "LICENSE.md", "README.md"}
 #: Modules Blender imports from the zip: must not import torch or PIL (checked by a grep).
-BLENDER_SIDE = ("__init__.py", "texture_addon/blender/", "texture_addon/worker/spec.py",
+BLENDER_SIDE = ("__init__.py", "texture_addon/blender/", "texture_addon/install/", "texture_addon/worker/spec.py",
                 "texture_addon/worker/client.py", "texture_addon/worker/protocol.py",
                 "texture_addon/worker/__init__.py", "texture_addon/errors.py")
 FORBIDDEN_IMPORT = re.compile(r"^\s*(import|from)\s+(torch|PIL)\b", re.M)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import bpy
 
-from . import job_runner, operators, panels, preferences, properties
+from . import engine_install, job_runner, operators, panels, preferences, properties
 
-_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *panels.CLASSES)
+_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *engine_install.CLASSES,
+            *panels.CLASSES)
 
 
 def register() -> None:
@@ -20,6 +21,7 @@ def register() -> None:
 
 
 def unregister() -> None:
+    engine_install.shutdown()
     job_runner.shutdown()
     panels.free_previews()
     properties.unregister_properties()
