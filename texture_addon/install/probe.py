@@ -18,7 +18,7 @@ PROBE_SCRIPT = r'''
 import json, sys
 out = {"python": "%d.%d.%d" % sys.version_info[:3], "ok": False}
 try:
-    import torch, numpy, PIL
+    torch, numpy, PIL = (__import__(name) for name in ("torch", "numpy", "PIL"))  # never in Blender
     out["torch"] = torch.__version__
     out["numpy"] = numpy.__version__
     out["pillow"] = PIL.__version__
