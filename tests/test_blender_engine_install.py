@@ -96,6 +96,13 @@ def installed(zip_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     user = base / "blender_user"
     user.mkdir()
     result = run_bpy('''
+        # Allow Online Access off (as in factory settings): refused, nothing written.
+        bpy.context.preferences.system.use_online_access = False
+        RESULT["offline"] = {"online": bpy.app.online_access}
+        RESULT["offline"]["ret"], RESULT["offline"]["error"] = call(bpy.ops.texture_forge.install_engine)
+        RESULT["offline"]["state"] = engine_state()
+        RESULT["offline"]["last"] = ENGINE.last_message()
+        bpy.context.preferences.system.use_online_access = True
         RESULT["before"] = engine_state()
         RESULT["client_python_before"] = RUNNER.client_settings()["python"]
         t0 = time.monotonic()
@@ -173,6 +180,13 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
     """A repair whose index does not answer fails part-way (after the new environment exists); the
     engine that was there still runs. Then Remove takes it away, and Generate falls back."""
     result = run_bpy('''
+        # Allow Online Access off (as in factory settings): refused, nothing written.
+        bpy.context.preferences.system.use_online_access = False
+        RESULT["offline"] = {"online": bpy.app.online_access}
+        RESULT["offline"]["ret"], RESULT["offline"]["error"] = call(bpy.ops.texture_forge.install_engine)
+        RESULT["offline"]["state"] = engine_state()
+        RESULT["offline"]["last"] = ENGINE.last_message()
+        bpy.context.preferences.system.use_online_access = True
         RESULT["before"] = engine_state()
         PREFS.torch_build = "CUSTOM"
         PREFS.torch_index_url = "http://127.0.0.1:9/simple"  # the discard port: nothing listens
@@ -203,16 +217,9 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
     assert result["last_again"] == "no engine was installed"
 
 
-def test_install_is_refused_while_online_access_is_off(zip_path: Path, tmp_path: Path) -> None:
-    user = tmp_path / "blender_user"
-    user.mkdir()
-    result = run_bpy('''
-        bpy.context.preferences.system.use_online_access = False
-        RESULT["online"] = bpy.app.online_access
-        RESULT["ret"], RESULT["error"] = call(bpy.ops.texture_forge.install_engine)
-        RESULT["state"] = engine_state()
-        RESULT["last"] = ENGINE.last_message()
-    ''', zip_path, user, tmp_path / "offline", install_zip=True)
+
+def test_install_is_refused_while_online_access_is_off(installed: dict) -> None:
+    result = installed["result"]["offline"]
     assert result["online"] is False and result["ret"] is None
     assert "Online access is off" in result["error"]
     assert "Preferences → System → Network → Allow Online Access" in result["error"]

@@ -162,19 +162,6 @@ def test_pip_failure_part_way_leaves_the_previous_engine(tmp_path: Path, monkeyp
     assert run_probe(d.python())["ok"]
 
 
-def test_unreachable_index_says_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _isolated_pip(monkeypatch)
-    monkeypatch.setenv("PIP_RETRIES", "1")  # pip names the connection error only when it retries
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    d = EngineDir(tmp_path / "engine")
-    with pytest.raises(InstallError, match="the package index could not be reached") as info:
-        Installer(d, sys.executable, "CUSTOM", f"http://127.0.0.1:{port}/simple", min_free_mb=0).run()
-    assert "Full log:" in str(info.value)
-    assert d.record() is None and list(d.envs.iterdir()) == []
-
-
 def test_cancel_during_download_removes_the_staging_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A server that accepts and never answers keeps pip waiting; Cancel must stop it at once."""
     _isolated_pip(monkeypatch)
@@ -202,3 +189,33 @@ def test_cancel_during_download_removes_the_staging_folder(tmp_path: Path, monke
     assert outcome and "cancelled" in str(outcome[0])
     assert not staging.exists() and d.record() is None and not d.lock.exists()
     server.close()
+
+
+def test_a_python_without_ensurepip_still_gets_an_environment_with_pip(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian's python3 without python3-venv: ``-m venv`` fails for want of ensurepip. The installer
+    makes the environment --without-pip and puts pip in with the base Python's pip (``--python``)."""
+    import ensurepip
+
+    _isolated_pip(monkeypatch)
+    bundled = Path(ensurepip.__file__).parent / "_bundled"  # pip's wheel, so no index is needed
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(bundled))
+    debian_like = tmp_path / "python3"
+    debian_like.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-m" ] && [ "$2" = "venv" ] && [ "$3" != "--without-pip" ]; then\n'
+        '  echo "The virtual environment was not created successfully because ensurepip is not available." >&2\n'
+        "  exit 1\nfi\n"
+        f'exec "{sys.executable}" "$@"\n')
+    debian_like.chmod(0o755)
+    d = EngineDir(tmp_path / "engine")
+    installer = Installer(d, str(debian_like), "CUSTOM", (tmp_path / "no-index").as_uri(), min_free_mb=0)
+    with pytest.raises(InstallError, match="pip could not install torch") as info:
+        installer.run()  # the environment is made; torch is simply not on offer here
+    log = Path(info.value.log).read_text()
+    assert "ensurepip is missing: creating the environment without pip" in log
+    assert "-m venv --without-pip" in log and "-m pip --python" in log
+    assert re.search(r"Successfully installed pip-\d", log), log[-2000:]
+    assert "env-" in log and "bin/python -m pip install" in log  # torch was asked of the new env's pip
+    assert d.record() is None and list(d.envs.iterdir()) == []

@@ -33,8 +33,9 @@ POLL_INTERVAL = 0.25
 
 OFFLINE_MESSAGE = ("Online access is off, so the engine cannot be downloaded: turn on Preferences → System → "
                    "Network → Allow Online Access, then press Install Engine again")
-OFFLINE_OVERRIDE_MESSAGE = ("Blender was started in offline mode (--offline-mode), so the engine cannot be "
-                            "downloaded: restart Blender without it, then press Install Engine again")
+OFFLINE_OVERRIDE_MESSAGE = ("Online access is off: Blender was started with --offline-mode, so the engine cannot "
+                            "be downloaded; restart Blender without it (with Preferences → System → Network → "
+                            "Allow Online Access on), then press Install Engine again")
 
 
 class _Task:

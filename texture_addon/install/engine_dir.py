@@ -214,5 +214,9 @@ def remove_tree(path: Path) -> None:
             func(name)
         except OSError:
             pass
-    if path.exists():
+    if not path.exists():
+        return
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=_onerror)
+    else:
         shutil.rmtree(path, onerror=_onerror)
