@@ -187,16 +187,46 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
         RESULT["offline"]["state"] = engine_state()
         RESULT["offline"]["last"] = ENGINE.last_message()
         bpy.context.preferences.system.use_online_access = True
+        T0 = time.monotonic(); RESULT["t"] = {}
         RESULT["before"] = engine_state()
         PREFS.torch_build = "CUSTOM"
         PREFS.torch_index_url = "http://127.0.0.1:9/simple"  # the discard port: nothing listens
         RESULT["ret"], RESULT["error"] = call(bpy.ops.texture_forge.repair_engine)
+        RESULT["t"]["repair"] = time.monotonic() - T0
         RESULT["after"] = engine_state()
         RESULT["last"] = ENGINE.last_message()
+        # The UI path: the install runs in a thread, a timer (here: called by hand, as timers never
+        # fire without Blender's event loop) follows it, and the Cancel button stops it mid-download.
+        import socket, threading
+        server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(8)
+        held = []
+        threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(8)], daemon=True).start()
+        PREFS.torch_index_url = "http://127.0.0.1:%d/simple" % server.getsockname()[1]  # answers never
+        task = ENGINE.start_install("repair", "CUSTOM", PREFS.torch_index_url, block=False)
+        stages = []
+        deadline = time.monotonic() + 120
+        while not held and time.monotonic() < deadline and ENGINE.installing():
+            ENGINE._tick()
+            stages.append(PREFS.engine_status)
+            time.sleep(0.2)
+        RESULT["ui_stages"] = sorted(set(stages))
+        RESULT["ui_staging_existed"] = task.installer.staging is not None and task.installer.staging.exists()
+        RESULT["cancel"], _ = call(bpy.ops.texture_forge.cancel_engine_install)
+        t0 = time.monotonic()
+        while ENGINE.installing() and time.monotonic() - t0 < 30:
+            time.sleep(0.1)
+        RESULT["cancel_seconds"] = time.monotonic() - t0
+        ENGINE._tick()
+        RESULT["t"]["ui"] = time.monotonic() - T0
+        RESULT["ui_last"] = ENGINE.last_message()
+        RESULT["ui_after"] = engine_state()
+        RESULT["ui_staging_exists"] = task.installer.staging.exists()
         RESULT["check"], RESULT["check_error"] = call(bpy.ops.texture_forge.check_engine)
+        RESULT["t"]["check"] = time.monotonic() - T0
         RESULT["check_status"] = PREFS.status
         RUNNER.shutdown()
         RESULT["remove"], RESULT["remove_error"] = call(bpy.ops.texture_forge.remove_engine)
+        RESULT["t"]["remove"] = time.monotonic() - T0
         RESULT["removed"] = engine_state()
         RESULT["client_python"] = RUNNER.client_settings()["python"]
         RESULT["remove_again"], _ = call(bpy.ops.texture_forge.remove_engine)
@@ -204,11 +234,17 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
     ''', zip_path, installed["user"], installed["base"] / "repair", install_zip=False,
         env_extra={"PIP_CONFIG_FILE": os.devnull, "PIP_RETRIES": "1", "PIP_TIMEOUT": "20"},
         drop_env=tuple(n for n in os.environ if n.startswith("PIP_")))
+    print("seconds since start:", result["t"])
     before, after = result["before"], result["after"]
     assert result["ret"] is None and "could not be reached" in result["error"]
     assert "Full log: " in result["error"] and "Full log: " in result["last"]
     assert after["record"] == before["record"] and after["envs"] == before["envs"]
     assert after["status"] == "engine ready: torch 2.13.0, CPU" and not after["lock"] and not after["tmp"]
+    assert "repair: downloading torch… (8%)" in result["ui_stages"], result["ui_stages"]
+    assert result["ui_staging_existed"] and not result["ui_staging_exists"]
+    assert result["cancel"] == ["FINISHED"] and result["cancel_seconds"] < 15
+    assert result["ui_last"] == "install cancelled; the previous engine (if any) is unchanged"
+    assert result["ui_after"]["record"] == before["record"] and result["ui_after"]["envs"] == before["envs"]
     assert result["check"] == ["FINISHED"] and result["check_status"].startswith("engine ready: torch 2.13.0")
     assert result["remove"] == ["FINISHED"], result["remove_error"]
     removed = result["removed"]
