@@ -55,6 +55,27 @@ PRELUDE = textwrap.dedent('''
                 "status": ENGINE.status_text(), "pref_status": PREFS.engine_status,
                 "lock": d.lock.exists(), "tmp": (d.root / "tmp").exists()}
 
+    class Layout:
+        """Records what the preferences' draw() asks for (the bpy module has no UI to draw in)."""
+        def __init__(self, log=None):
+            self.log = [] if log is None else log
+        def _child(self, *a, **k):
+            return Layout(self.log)
+        box = row = column = _child
+        def label(self, text="", **k):
+            self.log.append("label:" + text)
+        def prop(self, data, name, **k):
+            self.log.append("prop:" + name)
+        def operator(self, idname, **k):
+            self.log.append("operator:" + idname)
+        def progress(self, text="", factor=0.0, **k):
+            self.log.append("progress:%s:%.2f" % (text, factor))
+
+    def drawn():
+        layout = Layout()
+        ENGINE.draw(PREFS, layout)
+        return layout.log
+
     def pixels(image):
         w, h = image.size[:]
         a = np.empty(len(image.pixels), np.float32)
@@ -104,11 +125,13 @@ def installed(zip_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         RESULT["offline"]["last"] = ENGINE.last_message()
         bpy.context.preferences.system.use_online_access = True
         RESULT["before"] = engine_state()
+        RESULT["draw_before"] = drawn()
         RESULT["client_python_before"] = RUNNER.client_settings()["python"]
         t0 = time.monotonic()
         RESULT["ret"], RESULT["error"] = call(bpy.ops.texture_forge.install_engine)
         RESULT["seconds"] = time.monotonic() - t0
         RESULT["after"] = engine_state()
+        RESULT["draw_after"] = drawn()
         RESULT["client_python"] = RUNNER.client_settings()["python"]
         RESULT["again"], RESULT["again_error"] = call(bpy.ops.texture_forge.install_engine)
         RESULT["after_again"] = engine_state()
@@ -131,6 +154,13 @@ def test_install_engine_makes_a_working_private_environment(installed: dict) -> 
     assert after["envs"] == [record["env"]] and not after["lock"] and not after["tmp"]
     assert Path(record["log"]).is_file() and "Successfully installed" in Path(record["log"]).read_text()
     assert r["client_python"] == after["python"]
+    # The preferences box: build choice and size, then Install; once installed, Repair and Remove.
+    assert "prop:torch_build" in r["draw_before"] and "operator:texture_forge.install_engine" in r["draw_before"]
+    assert any(l.startswith("label:torch 2.13.0: downloads about") for l in r["draw_before"]), r["draw_before"]
+    assert "label:engine not installed" in r["draw_before"]
+    assert {"operator:texture_forge.repair_engine", "operator:texture_forge.remove_engine",
+            "label:engine ready: torch 2.13.0, CPU"} <= set(r["draw_after"]), r["draw_after"]
+    assert "operator:texture_forge.install_engine" not in r["draw_after"]
     # Its own interpreter, made from the one running Blender, with torch importable.
     proc = subprocess.run([after["python"], "-c", "import sys, torch, numpy, PIL; print(sys.prefix, torch.__version__)"],
                           capture_output=True, text=True, timeout=120)
@@ -180,13 +210,6 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
     """A repair whose index does not answer fails part-way (after the new environment exists); the
     engine that was there still runs. Then Remove takes it away, and Generate falls back."""
     result = run_bpy('''
-        # Allow Online Access off (as in factory settings): refused, nothing written.
-        bpy.context.preferences.system.use_online_access = False
-        RESULT["offline"] = {"online": bpy.app.online_access}
-        RESULT["offline"]["ret"], RESULT["offline"]["error"] = call(bpy.ops.texture_forge.install_engine)
-        RESULT["offline"]["state"] = engine_state()
-        RESULT["offline"]["last"] = ENGINE.last_message()
-        bpy.context.preferences.system.use_online_access = True
         T0 = time.monotonic(); RESULT["t"] = {}
         RESULT["before"] = engine_state()
         PREFS.torch_build = "CUSTOM"
@@ -208,6 +231,7 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
         while not held and time.monotonic() < deadline and ENGINE.installing():
             ENGINE._tick()
             stages.append(PREFS.engine_status)
+            RESULT["draw_installing"] = drawn()
             time.sleep(0.2)
         RESULT["ui_stages"] = sorted(set(stages))
         RESULT["ui_staging_existed"] = task.installer.staging is not None and task.installer.staging.exists()
@@ -225,6 +249,7 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
         RESULT["t"]["check"] = time.monotonic() - T0
         RESULT["check_status"] = PREFS.status
         RUNNER.shutdown()
+        RESULT["t"]["shutdown"] = time.monotonic() - T0
         RESULT["remove"], RESULT["remove_error"] = call(bpy.ops.texture_forge.remove_engine)
         RESULT["t"]["remove"] = time.monotonic() - T0
         RESULT["removed"] = engine_state()
@@ -241,6 +266,8 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
     assert after["record"] == before["record"] and after["envs"] == before["envs"]
     assert after["status"] == "engine ready: torch 2.13.0, CPU" and not after["lock"] and not after["tmp"]
     assert "repair: downloading torch… (8%)" in result["ui_stages"], result["ui_stages"]
+    assert "progress:downloading torch…:0.08" in result["draw_installing"], result["draw_installing"]
+    assert "operator:texture_forge.cancel_engine_install" in result["draw_installing"]
     assert result["ui_staging_existed"] and not result["ui_staging_exists"]
     assert result["cancel"] == ["FINISHED"] and result["cancel_seconds"] < 15
     assert result["ui_last"] == "install cancelled; the previous engine (if any) is unchanged"

@@ -99,6 +99,7 @@ def test_engine_dir_pointer_leftovers_and_lock(tmp_path: Path) -> None:
     stray.mkdir()
     assert d.leftovers() == [stray]
     assert d.remove_leftovers() == [] and not stray.exists() and env.exists()
+    assert list((d.root / "trash").iterdir()) == []  # moved out of envs/ first, then deleted
     d.update_record(probe={"ok": False})
     assert d.record()["probe"] == {"ok": False} and d.record()["env"] == env.name
     assert not list(d.root.glob("*.tmp"))

@@ -12,8 +12,8 @@ engine lives, runs the installer the Blender way and draws its state:
 * :func:`installed_python` is what :func:`job_runner.client_settings` uses when no Python
   Interpreter is set.
 
-A startup script can drive it headless: ``bpy.ops.texture_forge.install_engine()``, then read
-:func:`status_text` or the preference ``engine_status``.
+A startup script can drive it headless: ``bpy.ops.texture_forge.install_engine()``, then read the
+preference ``engine_status`` (computed by :func:`status_text` on every read, never saved).
 """
 
 from __future__ import annotations
@@ -175,14 +175,6 @@ def refresh_probe(block: bool = False) -> None:
         threading.Thread(target=probe, name="texture-forge-engine-probe", daemon=True).start()
 
 
-def _sync_status_property() -> None:
-    prefs = get_preferences()
-    if prefs is not None:
-        text = status_text()
-        if prefs.engine_status != text:
-            prefs.engine_status = text
-
-
 # ---------------------------------------------------------------------- running an install
 
 def _worker_may_release() -> bool:
@@ -235,10 +227,6 @@ def _finish(task: _Task) -> None:
         _last_message = "install cancelled; the previous engine (if any) is unchanged"
     else:
         _last_message = task.error or "install failed"
-    try:
-        _sync_status_property()
-    except Exception:
-        pass
 
 
 def cancel_install() -> bool:
@@ -252,7 +240,6 @@ def _tick() -> float | None:
     task = _task
     if task is not None and task.done:
         _finish(task)
-    _sync_status_property()
     _redraw()
     return POLL_INTERVAL if installing() else None
 
@@ -285,10 +272,16 @@ def remove_engine() -> str:
         raise InstallError(str(exc)) from None
     try:
         old = d.clear_current()
-        failed = d.remove_leftovers()
+        for path in d.leftovers():
+            d.discard(path)  # instant: the engine is gone for Generate from here on
     finally:
         d.release()
     _probe_cache.clear()
+    if bpy.app.background:  # scripts expect the space to be free when the operator returns
+        failed = d.empty_trash()
+    else:  # thousands of files: never on Blender's main thread
+        threading.Thread(target=d.empty_trash, name="texture-forge-engine-remove", daemon=True).start()
+        failed = []
     if old is None and not failed:
         return "no engine was installed"
     if failed:
@@ -337,7 +330,6 @@ class _InstallBase:
         offline = online_access_problem()
         if offline:
             _last_message = offline
-            _sync_status_property()
             self.report({"ERROR"}, "Texture Forge: " + offline)
             return {"CANCELLED"}
         build, index_url = _settings(context)
@@ -408,7 +400,6 @@ class TEXTURE_FORGE_OT_remove_engine(bpy.types.Operator):
         except InstallError as exc:
             self.report({"ERROR"}, "Texture Forge: " + str(exc))
             return {"CANCELLED"}
-        _sync_status_property()
         self.report({"INFO"}, "Texture Forge: " + _last_message)
         return {"FINISHED"}
 
@@ -436,13 +427,11 @@ class TEXTURE_FORGE_OT_check_engine_install(bpy.types.Operator):
         refresh_probe(block=bool(bpy.app.background))
         if not bpy.app.background and not bpy.app.timers.is_registered(_refresh_tick):
             bpy.app.timers.register(_refresh_tick, first_interval=0.5)
-        _sync_status_property()
         self.report({"INFO"}, "Texture Forge: " + status_text())
         return {"FINISHED"}
 
 
 def _refresh_tick() -> float | None:
-    _sync_status_property()
     _redraw()
     return 0.5 if _probing else None
 
@@ -480,7 +469,7 @@ def draw(prefs: bpy.types.AddonPreferences, layout: bpy.types.UILayout) -> None:
             col.prop(prefs, "torch_index_url")
         col.label(text=f"torch {pins.TORCH_VERSION}: {pins.size_text(prefs.torch_build)}")
         row = box.row()
-        if installed_python() is None:
+        if engine_dir().record() is None:
             row.operator("texture_forge.install_engine", icon="IMPORT")
         else:
             row.operator("texture_forge.repair_engine", text="Repair", icon="FILE_REFRESH")

@@ -18,6 +18,12 @@ from ..install import pins
 ADDON_PACKAGE: str = __package__.rsplit(".", 2)[0] if __package__.count(".") >= 2 else __package__
 
 
+def _engine_status(_self: bpy.types.AddonPreferences) -> str:
+    from . import engine_install
+
+    return engine_install.status_text()
+
+
 class TextureForgePreferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_PACKAGE
 
@@ -70,8 +76,9 @@ class TextureForgePreferences(bpy.types.AddonPreferences):
     )
     engine_status: StringProperty(
         name="Installed Engine",
-        description="State of the engine installed by Install Engine (read by scripts)",
-        default="",
+        description="State of the engine installed by Install Engine, e.g. "
+                    "'engine ready: torch 2.13.0, CPU' (read-only; computed, never saved)",
+        get=_engine_status,
     )
     status: StringProperty(
         name="Engine Status",

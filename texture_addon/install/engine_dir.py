@@ -164,8 +164,29 @@ class EngineDir:
 
     def remove_leftovers(self) -> list[str]:
         """Delete every leftover environment; returns the paths that could not be removed."""
-        failed = []
         for path in self.leftovers():
+            self.discard(path)
+        return self.empty_trash()
+
+    def discard(self, env_dir: Path) -> Path:
+        """Move an environment out of ``envs/`` into ``trash/`` (one rename, instant), so it is
+        gone for everyone at once while the slow deletion of its thousands of files happens later
+        (in the UI: in a thread, not freezing Blender). Returns where it went."""
+        trash = self.root / "trash"
+        trash.mkdir(parents=True, exist_ok=True)
+        target = trash / f"{env_dir.name}-{uuid.uuid4().hex[:6]}"
+        try:
+            os.replace(env_dir, target)
+        except OSError:  # in use (Windows) or another disk: delete in place instead
+            remove_tree(env_dir)
+            return env_dir
+        return target
+
+    def empty_trash(self) -> list[str]:
+        """Delete everything in ``trash/``; returns the paths that could not be removed (in use)."""
+        failed = []
+        trash = self.root / "trash"
+        for path in sorted(trash.iterdir()) if trash.is_dir() else []:
             remove_tree(path)
             if path.exists():
                 failed.append(str(path))

@@ -130,6 +130,7 @@ class Installer:
     def cancel(self) -> None:
         """Stop the install as soon as possible; :meth:`run` then raises :class:`InstallCancelled`."""
         self._cancel.set()
+        self._set("cancelling…", self.progress.fraction)
         with self._proc_lock:
             proc = self._proc
         if proc is not None:
@@ -158,6 +159,8 @@ class Installer:
                 record = self._build(torch_args)
             except BaseException as exc:
                 self._log_line(f"FAILED: {type(exc).__name__}: {exc}")
+                if not self.cancelled:
+                    self._set("cleaning up…", self.progress.fraction)
                 self._kill_current()
                 remove_tree(self.staging)
                 remove_tree(self.dir.root / "tmp")
@@ -205,8 +208,8 @@ class Installer:
 
         self._set("switching", _SEG_CHECK[1])
         old = self.dir.current_env()
-        if self.before_switch is not None:
-            self.before_switch()
+        # False: something (a running Generate job) still uses the old environment; keep it.
+        keep_old = self.before_switch is not None and self.before_switch() is False
         record = {
             "build": self.build, "index_url": self.index_url if self.build == "CUSTOM" else "",
             "base_python": self.base_python, "requirements": list(pins.ENGINE_REQUIREMENTS),
@@ -215,8 +218,9 @@ class Installer:
         }
         self.dir.make_current(self.staging, record)
         remove_tree(self.dir.root / "tmp")
-        if old is not None and old != self.staging:
-            remove_tree(old)  # a worker still running from it (Windows) leaves it: a leftover for later
+        if old is not None and old != self.staging and not keep_old:
+            self.dir.discard(old)  # in use (a worker on Windows): it stays, a leftover for later
+            self.dir.empty_trash()
         self._set("done", 1.0)
         return dict(record, env=self.staging.name)
 
