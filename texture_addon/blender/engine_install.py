@@ -152,6 +152,8 @@ def last_message() -> str:
 def refresh_probe(block: bool = False) -> None:
     """Run the probe in the live engine again (a thread unless ``block``), e.g. after Blender or the
     GPU driver changed. The result replaces the cached one in current.json."""
+    if installing():  # the install probes its new environment itself and rewrites current.json
+        return
     d = engine_dir()
     record, python = d.record(), d.python()
     if record is None or python is None:
@@ -164,7 +166,7 @@ def refresh_probe(block: bool = False) -> None:
         try:
             result = run_probe(python)
             _probe_cache[env] = result
-            if (d.record() or {}).get("env") == env:
+            if (d.record() or {}).get("env") == env and not installing():
                 d.update_record(probe=result)
         finally:
             _probing.discard(env)
