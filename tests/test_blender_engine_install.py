@@ -68,12 +68,18 @@ PRELUDE = textwrap.dedent('''
             self.log.append("prop:" + name)
         def operator(self, idname, **k):
             self.log.append("operator:" + idname)
+            return type("OperatorProperties", (), {})()
         def progress(self, text="", factor=0.0, **k):
             self.log.append("progress:%s:%.2f" % (text, factor))
 
     def drawn():
         layout = Layout()
         ENGINE.draw(PREFS, layout)
+        return layout.log
+
+    def panel_hint():
+        layout = Layout()
+        ENGINE.draw_panel_hint(layout, bpy.context)
         return layout.log
 
     def pixels(image):
@@ -126,12 +132,14 @@ def installed(zip_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         bpy.context.preferences.system.use_online_access = True
         RESULT["before"] = engine_state()
         RESULT["draw_before"] = drawn()
+        RESULT["panel_before"] = panel_hint()
         RESULT["client_python_before"] = RUNNER.client_settings()["python"]
         t0 = time.monotonic()
         RESULT["ret"], RESULT["error"] = call(bpy.ops.texture_forge.install_engine)
         RESULT["seconds"] = time.monotonic() - t0
         RESULT["after"] = engine_state()
         RESULT["draw_after"] = drawn()
+        RESULT["panel_after"] = panel_hint()
         RESULT["client_python"] = RUNNER.client_settings()["python"]
         RESULT["again"], RESULT["again_error"] = call(bpy.ops.texture_forge.install_engine)
         RESULT["after_again"] = engine_state()
@@ -161,6 +169,9 @@ def test_install_engine_makes_a_working_private_environment(installed: dict) -> 
     assert {"operator:texture_forge.repair_engine", "operator:texture_forge.remove_engine",
             "label:engine ready: torch 2.13.0, CPU"} <= set(r["draw_after"]), r["draw_after"]
     assert "operator:texture_forge.install_engine" not in r["draw_after"]
+    # The Texture Forge panel points to the preferences only while there is no engine.
+    assert r["panel_before"] == ["label:The engine is not installed yet", "operator:preferences.addon_show"]
+    assert r["panel_after"] == []
     # Its own interpreter, made from the one running Blender, with torch importable.
     proc = subprocess.run([after["python"], "-c", "import sys, torch, numpy, PIL; print(sys.prefix, torch.__version__)"],
                           capture_output=True, text=True, timeout=120)

@@ -490,6 +490,22 @@ def draw(prefs: bpy.types.AddonPreferences, layout: bpy.types.UILayout) -> None:
         box.label(text="The Python Interpreter above is set, so Generate uses it, not this engine", icon="INFO")
 
 
+def draw_panel_hint(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """In the Texture Forge panel: say where the engine comes from when Generate has none yet
+    (no Python Interpreter, no $TEXTURE_FORGE_PYTHON, nothing installed), or how the install goes."""
+    progress = current_progress()
+    if progress is not None:
+        layout.label(text=f"Installing the engine: {progress.stage} {progress.fraction:.0%}", icon="IMPORT")
+        return
+    prefs = get_preferences(context)
+    if (prefs is not None and prefs.python) or os.environ.get("TEXTURE_FORGE_PYTHON") or installed_python():
+        return
+    box = layout.box()
+    box.label(text="The engine is not installed yet", icon="INFO")
+    op = box.operator("preferences.addon_show", text="Install Engine in Preferences…", icon="PREFERENCES")
+    op.module = ADDON_PACKAGE
+
+
 CLASSES = (
     TEXTURE_FORGE_OT_install_engine,
     TEXTURE_FORGE_OT_repair_engine,

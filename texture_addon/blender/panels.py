@@ -11,7 +11,7 @@ import os
 import bpy
 import bpy.utils.previews
 
-from . import job_runner
+from . import engine_install, job_runner
 from .operators import active_material
 
 _previews = None  # bpy.utils.previews collection for thumbnails of file references
@@ -114,6 +114,7 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
         box.prop(s, "ao_strength")
     box.prop(s, "storage")
 
+    engine_install.draw_panel_hint(layout, context)
     state = job_runner.get_job(job_runner.material_key(material))
     if state is not None and not state.finished:
         layout.progress(text=f"{state.stage}{_format_eta(state.eta)}", factor=state.progress,
