@@ -116,13 +116,28 @@ def zip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return harness.build_zip(tmp_path_factory.mktemp("dist"))
 
 
+def cpu_build_choice() -> str:
+    """"AUTO" when pip, as configured here, resolves torch to a CPU build (as on this project's
+    machines, from a local wheel); else "CPU", so the test never pulls gigabytes of CUDA."""
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+                           "--report", "-", "--no-deps", f"torch=={TORCH}"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    torch = [i for i in json.loads(proc.stdout)["install"] if i["metadata"]["name"] == "torch"]
+    return "AUTO" if torch and "+cpu" in torch[0]["metadata"]["version"] else "CPU"
+
+
+TORCH = "2.13.0"
+
+
 @pytest.fixture(scope="module")
 def installed(zip_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A Blender user folder with the extension and an engine installed by the operator."""
     base = tmp_path_factory.mktemp("engine_install")
     user = base / "blender_user"
     user.mkdir()
+    build = cpu_build_choice()
     result = run_bpy('''
+        PREFS.torch_build = "@@BUILD@@"
         # Allow Online Access off (as in factory settings): refused, nothing written.
         bpy.context.preferences.system.use_online_access = False
         RESULT["offline"] = {"online": bpy.app.online_access}
@@ -143,8 +158,8 @@ def installed(zip_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         RESULT["client_python"] = RUNNER.client_settings()["python"]
         RESULT["again"], RESULT["again_error"] = call(bpy.ops.texture_forge.install_engine)
         RESULT["after_again"] = engine_state()
-    ''', zip_path, user, base / "install", install_zip=True)
-    return {"user": user, "base": base, "result": result}
+    '''.replace("@@BUILD@@", build), zip_path, user, base / "install", install_zip=True)
+    return {"user": user, "base": base, "result": result, "build": build}
 
 
 def test_install_engine_makes_a_working_private_environment(installed: dict) -> None:
@@ -158,7 +173,7 @@ def test_install_engine_makes_a_working_private_environment(installed: dict) -> 
     assert after["python"] and after["python"].startswith(after["root"] + "/envs/")
     assert after["status"] == "engine ready: torch 2.13.0, CPU" == after["pref_status"]
     record = after["record"]
-    assert record["build"] == "AUTO" and record["probe"]["ok"] and record["probe"]["torch"].startswith("2.13.0")
+    assert record["build"] == installed["build"] and record["probe"]["ok"] and record["probe"]["torch"].startswith("2.13.0")
     assert after["envs"] == [record["env"]] and not after["lock"] and not after["tmp"]
     assert Path(record["log"]).is_file() and "Successfully installed" in Path(record["log"]).read_text()
     assert r["client_python"] == after["python"]
