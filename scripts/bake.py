@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--python", help="Python with torch that runs the engine")
     p.add_argument("--force", action="store_true", help="bake even when outputs are up to date")
+    p.add_argument("--scheduler", help="Dask scheduler (tcp://HOST:8786): one task per material "
+                                       "on its workers (docs/farm.md)")
+    p.add_argument("--asset-library", help="folder: also write the baked materials into a .blend "
+                                           "there, marked as assets with catalogs and previews")
     return p
 
 
@@ -314,6 +318,16 @@ def render_preview(materials, path: str, size: int = 192, samples: int = 16) -> 
 
 # --------------------------------------------------------------------------- main
 
+def _expand_variants(manifest: list[dict], package: str) -> list[dict]:
+    """Manifest entries with ``seeds``/``sizes`` become one material per variant."""
+    from importlib import import_module
+    variants = import_module(package.rsplit(".", 1)[0] + ".farm.variants")
+    try:
+        return variants.expand_variants(manifest)
+    except variants.VariantError as exc:
+        raise UsageError(f"manifest: {exc}") from None
+
+
 def _new_material(name: str):
     """A new material kept in the .blend even while no object uses it."""
     import bpy
@@ -347,6 +361,7 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
     blender = load_addon()
     from importlib import import_module
     batch = import_module(blender.__name__ + ".batch")
+    manifest = _expand_variants(manifest, blender.__name__)
 
     flags = {"refs": [os.path.abspath(r) for r in args.ref], "weights": args.weights,
              "size": args.size, "seed": args.seed, "maps": args.maps, "mode": args.mode,
@@ -377,9 +392,16 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
     out_dir = os.path.abspath(args.out or "texture_forge_out")
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.monotonic()
-    result = batch.bake_materials(chosen, out_dir, jobs=args.jobs, python=args.python,
-                                  device=args.device, storage="PACK" if args.pack else None,
-                                  force=args.force, log=log)
+    if args.scheduler:
+        farm = import_module(blender.__name__ + ".farm_bake")
+        result = farm.bake_materials_on_cluster(
+            chosen, out_dir, scheduler=args.scheduler, device=args.device,
+            storage="PACK" if args.pack else None, force=args.force, log=log,
+            usage_error=UsageError)
+    else:
+        result = batch.bake_materials(chosen, out_dir, jobs=args.jobs, python=args.python,
+                                      device=args.device, storage="PACK" if args.pack else None,
+                                      force=args.force, log=log)
     summary = {"ok": all(m["status"] != "failed" for m in result["materials"]), **result,
                "out": out_dir, "total_seconds": 0.0, "preview": None, "blend": None}
     if args.preview:
@@ -397,6 +419,18 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
         bpy.ops.wm.save_mainfile(filepath=target)
         summary["blend"] = target
         log(f"saved {target}")
+    if args.asset_library:  # after saving: it marks the materials and re-paths their images
+        library = import_module(blender.__name__ + ".asset_library")
+        stem = Path(args.manifest or bpy.data.filepath or "texture_forge").stem
+        sections = {e["name"]: e.get("section") for e in manifest}
+        done = [m for m, r in zip(chosen, result["materials"]) if r["status"] != "failed"]
+        try:
+            summary["asset_library"] = library.write_asset_library(
+                done, os.path.abspath(args.asset_library), stem, sections=sections, log=log)
+        except Exception as exc:
+            summary["ok"] = False
+            summary["asset_library_error"] = f"{type(exc).__name__}: {exc}"
+            log(f"asset library failed: {summary['asset_library_error']}")
     summary["total_seconds"] = round(time.monotonic() - t0, 3)
     return summary
 
@@ -412,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         except UsageError as exc:
             print(f"bake.py: error: {exc}", file=sys.stderr, flush=True)
             return 2
+        except KeyboardInterrupt:
+            print("bake.py: interrupted", file=sys.stderr, flush=True)
+            return 130
         sys.stdout.flush()
         with os.fdopen(os.dup(real_stdout), "w") as out:
             out.write(json.dumps(summary, indent=1) + "\n")

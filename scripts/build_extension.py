@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_TOP = {"__init__.py", "blender_manifest.toml", "texture_addon", "LICENSE", "LICENSE.txt",
                "LICENSE.md", "README.md"}
 #: Modules Blender imports from the zip: must not import torch or PIL (checked by a grep).
-BLENDER_SIDE = ("__init__.py", "texture_addon/blender/", "texture_addon/install/", "texture_addon/worker/spec.py",
-                "texture_addon/worker/client.py", "texture_addon/worker/protocol.py",
-                "texture_addon/worker/__init__.py", "texture_addon/errors.py")
+BLENDER_SIDE = ("__init__.py", "texture_addon/blender/", "texture_addon/contract/", "texture_addon/install/",
+                "texture_addon/worker/blender_side/", "texture_addon/worker/__init__.py",
+                "texture_addon/errors.py")
 FORBIDDEN_IMPORT = re.compile(r"^\s*(import|from)\s+(torch|PIL)\b", re.M)
 
 
@@ -96,7 +96,7 @@ def check_zip(path: Path) -> list[str]:
             if "__pycache__" in name or name.endswith(".pyc"):
                 problems.append(f"compiled file in the zip: {name}")
         for required in ("__init__.py", "blender_manifest.toml", "texture_addon/blender/__init__.py",
-                         "texture_addon/worker/client.py"):
+                         "texture_addon/worker/blender_side/client.py"):
             if required not in names:
                 problems.append(f"missing from the zip: {required}")
         for name in names:

@@ -59,6 +59,7 @@ PRELUDE = textwrap.dedent('''
         """Records what the preferences' draw() asks for (the bpy module has no UI to draw in)."""
         def __init__(self, log=None):
             self.log = [] if log is None else log
+        alert = False
         def _child(self, *a, **k):
             return Layout(self.log)
         box = row = column = _child
@@ -74,7 +75,7 @@ PRELUDE = textwrap.dedent('''
 
     def drawn():
         layout = Layout()
-        ENGINE.draw(PREFS, layout)
+        ENGINE.draw(PREFS, layout, bpy.context)
         return layout.log
 
     def panel_hint():
@@ -185,7 +186,7 @@ def test_install_engine_makes_a_working_private_environment(installed: dict) -> 
             "label:engine ready: torch 2.13.0, CPU"} <= set(r["draw_after"]), r["draw_after"]
     assert "operator:texture_forge.install_engine" not in r["draw_after"]
     # The Texture Forge panel points to the preferences only while there is no engine.
-    assert r["panel_before"] == ["label:The engine is not installed yet", "operator:preferences.addon_show"]
+    assert r["panel_before"] == ["label:No engine installed yet", "operator:preferences.addon_show"]
     assert r["panel_after"] == []
     # Its own interpreter, made from the one running Blender, with torch importable.
     proc = subprocess.run([after["python"], "-c", "import sys, torch, numpy, PIL; print(sys.prefix, torch.__version__)"],
@@ -251,11 +252,13 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
         held = []
         threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(8)], daemon=True).start()
         PREFS.torch_index_url = "http://127.0.0.1:%d/simple" % server.getsockname()[1]  # answers never
-        task = ENGINE.start_install("repair", "CUSTOM", PREFS.torch_index_url, block=False)
+        RUNNER.ASYNC_IN_BACKGROUND = True  # operators return at once, as in the UI
+        RESULT["ui_ret"], RESULT["ui_error"] = call(bpy.ops.texture_forge.repair_engine)
+        task = ENGINE._task
         stages = []
         deadline = time.monotonic() + 120
         while not held and time.monotonic() < deadline and ENGINE.installing():
-            ENGINE._tick()
+            ENGINE.tick()
             stages.append(PREFS.engine_status)
             RESULT["draw_installing"] = drawn()
             time.sleep(0.2)
@@ -266,9 +269,11 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
         while ENGINE.installing() and time.monotonic() - t0 < 30:
             time.sleep(0.1)
         RESULT["cancel_seconds"] = time.monotonic() - t0
-        ENGINE._tick()
+        ENGINE.tick()
         RESULT["t"]["ui"] = time.monotonic() - T0
         RESULT["ui_last"] = ENGINE.last_message()
+        RESULT["ui_note"] = list(RUNNER.notifications[-1])
+        RUNNER.ASYNC_IN_BACKGROUND = False
         RESULT["ui_after"] = engine_state()
         RESULT["ui_staging_exists"] = task.installer.staging.exists()
         RESULT["check"], RESULT["check_error"] = call(bpy.ops.texture_forge.check_engine)
@@ -296,7 +301,9 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
     assert "operator:texture_forge.cancel_engine_install" in result["draw_installing"]
     assert result["ui_staging_existed"] and not result["ui_staging_exists"]
     assert result["cancel"] == ["FINISHED"] and result["cancel_seconds"] < 15
+    assert result["ui_ret"] == ["FINISHED"], result["ui_error"]  # returned at once; the thread installs
     assert result["ui_last"] == "install cancelled; the previous engine (if any) is unchanged"
+    assert result["ui_note"] == ["WARNING", "Texture Forge: " + result["ui_last"]]
     assert result["ui_after"]["record"] == before["record"] and result["ui_after"]["envs"] == before["envs"]
     assert result["check"] == ["FINISHED"] and result["check_status"].startswith("engine ready: torch 2.13.0")
     assert result["remove"] == ["FINISHED"], result["remove_error"]

@@ -36,6 +36,9 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         before = snapshot()
         RESULT["no_material"] = report_error(lambda: bpy.ops.texture_forge.generate())
         RESULT["no_material_unchanged"] = snapshot() == before
+        RESULT["no_material_ops"] = [report_error(lambda: bpy.ops.texture_forge.reference_add(filepath=REF)),
+                                     report_error(lambda: bpy.ops.texture_forge.randomize_seed()),
+                                     report_error(lambda: bpy.ops.texture_forge.reference_remove())]
 
         # 2. A material without references.
         mat = bpy.data.materials.new("Plaster")
@@ -44,7 +47,8 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         s.size_preset = "CUSTOM"; s.width = 64; s.height = 64; s.quality = "draft"
         before = snapshot()
         RESULT["no_refs"] = report_error(lambda: bpy.ops.texture_forge.generate())
-        RESULT["no_refs_last_error"] = s.last_error
+        RESULT["no_refs_poll"] = bpy.ops.texture_forge.generate.poll()
+        RESULT["no_refs_panel"] = sys.modules[MODULE + ".texture_addon.blender.operators"].generate_blockers(bpy.context)
         RESULT["no_refs_unchanged"] = snapshot() == before
 
         # 3. A reference file that does not exist (plus an empty image slot: both reported).
@@ -112,11 +116,16 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_no_active_material(result: dict) -> None:
     assert result["no_material"] and "no active material" in result["no_material"]
     assert result["no_material_unchanged"]
+    add, seed, remove = result["no_material_ops"]  # greyed out, each with its reason
+    assert "no active material" in add and "no active material" in seed
+    assert "no reference to remove" in remove
 
 
 def test_no_references(result: dict) -> None:
     assert "at least one enabled reference" in result["no_refs"]
-    assert "at least one enabled reference" in result["no_refs_last_error"]  # shown in the panel
+    # Generate is greyed out (poll) with the reason, which the panel also prints under the button.
+    assert result["no_refs_poll"] is False
+    assert result["no_refs_panel"] == ["add at least one enabled reference image (+ under References)"]
     assert result["no_refs_unchanged"]
 
 

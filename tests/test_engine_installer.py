@@ -22,7 +22,7 @@ import pytest
 
 from texture_addon.install import EngineDir, InstallCancelled, InstallError, Installer, describe_probe, pins, run_probe
 from texture_addon.install.engine_dir import LockHeld, env_python
-from texture_addon.worker import protocol
+from texture_addon.contract import protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 

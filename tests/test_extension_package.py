@@ -43,7 +43,7 @@ def test_zip_holds_only_the_addon(zip_path: Path) -> None:
     tops = {n.split("/", 1)[0] for n in names}
     assert tops <= {"__init__.py", "blender_manifest.toml", "texture_addon", "LICENSE"}, tops
     assert "texture_addon/blender/operators.py" in names
-    assert "texture_addon/worker/client.py" in names
+    assert "texture_addon/worker/blender_side/client.py" in names
     assert not any(n.startswith(("tests/", "scripts/", ".venv/", "out/", "docs/")) for n in names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert 'id = "texture_forge"' in manifest and 'blender_version_min = "4.2.0"' in manifest
@@ -86,8 +86,10 @@ def test_install_register_unregister_register_again(zip_path: Path, tmp_path: Pa
             return sorted(n for n in CLASS_NAMES if hasattr(bpy.types, n))
 
         def handler_count():
-            return sum(len(getattr(bpy.app.handlers, h)) for h in dir(bpy.app.handlers)
-                       if isinstance(getattr(bpy.app.handlers, h), list))
+            """Our handlers left in bpy.app.handlers (load_pre/load_post while enabled)."""
+            return sum(1 for h in dir(bpy.app.handlers) if isinstance(getattr(bpy.app.handlers, h), list)
+                       for fn in getattr(bpy.app.handlers, h)
+                       if getattr(fn, "__module__", "").startswith(MODULE))
 
         RESULT["first"] = registered()
         RESULT["ops"] = sorted(op for op in dir(bpy.ops.texture_forge))
@@ -104,6 +106,7 @@ def test_install_register_unregister_register_again(zip_path: Path, tmp_path: Pa
         RESULT["material_prop_after"] = hasattr(bpy.types.Material, "texture_forge")
         RESULT["timer_after"] = bpy.app.timers.is_registered(runner._tick)
         RESULT["handlers_delta"] = handler_count() - handlers_before
+        RESULT["handlers_after"] = handler_count()
         addon_utils.enable(MODULE, default_set=True)
         RESULT["again"] = registered()
         mat = bpy.data.materials.new("Again")
@@ -120,6 +123,7 @@ def test_install_register_unregister_register_again(zip_path: Path, tmp_path: Pa
     assert result["panel_spaces"] == ["NODE_EDITOR", "VIEW_3D"]
     assert result["timer_before"] and not result["timer_after"]
     assert result["after_disable"] == [] and not result["material_prop_after"]
-    assert result["handlers_delta"] == 0
+    assert result["handlers_delta"] == -2  # load_pre and load_post, removed again on disable
+    assert result["handlers_after"] == 0
     assert result["again"] == result["first"] and result["prop_works_again"] == 7
     assert not result["torch_loaded"] and not result["pil_loaded"]

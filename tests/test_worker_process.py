@@ -21,8 +21,8 @@ import pytest
 from PIL import Image
 
 from texture_addon.errors import TextureForgeError
-from texture_addon.worker.client import Job, WorkerBusy, WorkerClient, find_python
-from texture_addon.worker.spec import JobSpec, ReferenceSpec, SpecError
+from texture_addon.contract.spec import JobSpec, ReferenceSpec, SpecError
+from texture_addon.worker.blender_side.client import Job, WorkerBusy, WorkerClient, find_python
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -324,6 +324,9 @@ def test_protocol_ping_refusals_clean_stdout_and_exit_on_pipe_close(reference, t
         assert w.expect(lambda m: m["type"] == "error")["error_type"] == "ProtocolError"
         w.send({"cmd": "ping"})
         assert w.expect(lambda m: True)["type"] == "pong"
+        w.send({"cmd": "cancel"})  # off the contract: said in words, not a traceback
+        refused = w.expect(lambda m: m["type"] == "error")
+        assert refused["error_type"] == "ProtocolError" and "'job' is missing" in refused["message"]
 
         bad = quick_spec(reference, tmp_path / "x").to_dict()
         bad.update(width=5000, colour="red")
@@ -366,8 +369,8 @@ def test_idle_worker_says_bye_and_exits(tmp_path):
 
 CLIENT_SCRIPT = """
 import sys, time
-from texture_addon.worker.client import WorkerClient
-from texture_addon.worker.spec import JobSpec, ReferenceSpec
+from texture_addon.contract.spec import JobSpec, ReferenceSpec
+from texture_addon.worker.blender_side.client import WorkerClient
 c = WorkerClient(idle_timeout=600, log_dir=sys.argv[3])
 job = c.start(JobSpec(references=[ReferenceSpec(sys.argv[1])], output_dir=sys.argv[2], width=128, height=128))
 while not any(m["type"] == "progress" for m in job.poll()):
@@ -400,7 +403,7 @@ def test_worker_exits_when_its_client_process_dies(reference, tmp_path):
 
 
 def test_old_logs_are_pruned_and_foreign_files_kept(tmp_path):
-    from texture_addon.worker.client import prune_logs
+    from texture_addon.worker.blender_side.client import prune_logs
 
     now = time.time()
     for i in range(6):
@@ -418,7 +421,7 @@ def test_old_logs_are_pruned_and_foreign_files_kept(tmp_path):
 
 def test_pruning_tolerates_a_neighbour_removing_logs(tmp_path, monkeypatch):
     """Two workers starting at once (bake --jobs 2) prune one folder: files vanish under us."""
-    from texture_addon.worker import client
+    from texture_addon.worker.blender_side import client
 
     for i in range(3):
         (tmp_path / f"job_{i}.log").write_text("x")

@@ -9,8 +9,8 @@ import pytest
 
 from texture_addon.engine.progress import CancelToken
 from texture_addon.errors import Cancelled, TextureForgeError
-from texture_addon.worker import run
-from texture_addon.worker.spec import JobSpec, ReferenceSpec, SpecError
+from texture_addon.contract.spec import JobSpec, ReferenceSpec, SpecError
+from texture_addon.worker.engine_side import run
 
 
 class CancelAfterChecks(CancelToken):
@@ -73,12 +73,6 @@ def test_job_needing_a_missing_engine_function_fails_before_synthesising(tmp_pat
     with pytest.raises(TextureForgeError, match=r"maps other than basecolor \(height\) is not available"):
         run.run_job(spec)
     assert not (tmp_path / "out").exists()
-
-
-def test_engine_calls_drop_options_the_function_does_not_take():
-    def make_seamless(image, band=0.1):
-        return image, band
-    assert run._call(make_seamless, "img", band=0.3, seed=4, tile="x") == ("img", 0.3)
 
 
 def test_run_job_validates_before_loading_anything(tmp_path):

@@ -4,7 +4,10 @@ The package reads in the direction data flows:
 
 - ``references/`` — reference images in (any bit depth, alpha, greyscale), textures out (atomic PNGs);
 - ``engine/``     — the torch synthesis engine (never imports bpy);
-- ``worker/``     — the background process that runs the engine for Blender, and its client;
+- ``contract/``   — what both sides of the engine pipe agree on: job kinds, maps, ranges, messages
+  (standard library only);
+- ``worker/``     — the engine process for Blender: ``worker/blender_side/`` runs inside Blender
+  (spawns it, sends jobs), ``worker/engine_side/`` runs in the engine process (runs them);
 - ``blender/``    — the Blender glue: settings on materials, panels, operators, node wiring.
 
 ``cli/`` is the plain command line (``python -m texture_addon``). This file imports nothing heavy:

@@ -1,7 +1,9 @@
 """Texture Forge inside Blender: properties, panels, operators and the material output.
 
-This package runs in Blender's own Python, so it imports only bpy, numpy, the standard library and
-the standard-library-only worker client. torch and PIL live in the worker process.
+This package runs in Blender's own Python, so it imports only bpy, the standard library and the
+standard-library-only contract and worker client; numpy is imported lazily where pixels move
+(Debian's Blender has none, and ``register()`` must still work there). torch and PIL live in the
+engine process.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ def register() -> None:
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     properties.register_properties()
+    job_runner.register_handlers()
 
 
 def unregister() -> None:

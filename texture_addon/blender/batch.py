@@ -24,8 +24,8 @@ from typing import Callable, Sequence
 
 import bpy
 
-from ..worker.client import WorkerClient
-from ..worker.spec import SpecError
+from ..contract.spec import SpecError
+from ..worker.blender_side.client import WorkerClient
 from . import material_output
 from .job_spec import build_material_spec, safe_name
 

@@ -50,6 +50,7 @@ class _Task:
         self.cancelled = False
         self.record: dict | None = None
         self.started = time.monotonic()
+        self.reported = False  # the UI's timer has announced the outcome
 
     def run(self) -> None:
         try:
@@ -240,10 +241,29 @@ def cancel_install() -> bool:
 
 def _tick() -> float | None:
     task = _task
-    if task is not None and task.done:
+    if task is not None and task.done and not task.reported:
         _finish(task)
+        task.reported = True
+        from . import job_runner
+
+        # The operator returned long ago: the status bar and Info log tell how it ended.
+        level = "INFO" if task.record is not None else "WARNING" if task.cancelled else "ERROR"
+        job_runner.notify(level, "Texture Forge: " + _last_message.splitlines()[0])
     _redraw()
     return POLL_INTERVAL if installing() else None
+
+
+def tick() -> bool:
+    """Follow a running install once, as the UI's timer does; True while it still runs. For
+    scripts that drive the UI path in background mode (``job_runner.ASYNC_IN_BACKGROUND``)."""
+    return _tick() is not None
+
+
+def synchronous() -> bool:
+    """Whether the operators block (background mode), following :func:`job_runner.synchronous`."""
+    from . import job_runner
+
+    return job_runner.synchronous()
 
 
 def _redraw() -> None:
@@ -279,7 +299,7 @@ def remove_engine() -> str:
     finally:
         d.release()
     _probe_cache.clear()
-    if bpy.app.background:  # scripts expect the space to be free when the operator returns
+    if synchronous():  # scripts expect the space to be free when the operator returns
         failed = d.empty_trash()
     else:  # thousands of files: never on Blender's main thread
         threading.Thread(target=d.empty_trash, name="texture-forge-engine-remove", daemon=True).start()
@@ -350,7 +370,7 @@ class _InstallBase:
                 return {"FINISHED"}
         self.report({"INFO"}, f"Texture Forge: {self.action} engine: torch {pins.TORCH_VERSION}, "
                               f"{pins.size_text(build)}")
-        block = bool(bpy.app.background)
+        block = synchronous()
         try:
             task = start_install(self.action, build, index_url, block,
                                  None if self.min_free_mb < 0 else self.min_free_mb)
@@ -426,8 +446,8 @@ class TEXTURE_FORGE_OT_check_engine_install(bpy.types.Operator):
     bl_label = "Check Installed Engine"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        refresh_probe(block=bool(bpy.app.background))
-        if not bpy.app.background and not bpy.app.timers.is_registered(_refresh_tick):
+        refresh_probe(block=synchronous())
+        if not synchronous() and not bpy.app.timers.is_registered(_refresh_tick):
             bpy.app.timers.register(_refresh_tick, first_interval=0.5)
         self.report({"INFO"}, "Texture Forge: " + status_text())
         return {"FINISHED"}
@@ -443,14 +463,19 @@ def _refresh_tick() -> float | None:
 _first_draw_probe_done = False
 
 
-def draw(prefs: bpy.types.AddonPreferences, layout: bpy.types.UILayout) -> None:
+def draw(prefs: bpy.types.AddonPreferences, layout: bpy.types.UILayout,
+         context: bpy.types.Context | None = None) -> None:
     """The Engine box of the preferences: status, build choice and size, buttons or progress."""
     global _first_draw_probe_done
+    from .text_wrap import draw_wrapped
+
+    context = context or bpy.context
     box = layout.box()
-    box.label(text="Engine (PyTorch for Generate)", icon="SCRIPT")
+    box.label(text="Installed Engine (PyTorch for Generate)", icon="SCRIPT")
     status = status_text()
     ready = status.startswith("engine ready")
-    box.label(text=status, icon="CHECKMARK" if ready else "INFO")
+    draw_wrapped(box, context, status, icon="CHECKMARK" if ready else "INFO",
+                 alert=status.startswith("engine broken"))
     if not _first_draw_probe_done and not installing():
         _first_draw_probe_done = True  # once a session: the cached probe may predate a driver change
         refresh_probe()
@@ -477,17 +502,18 @@ def draw(prefs: bpy.types.AddonPreferences, layout: bpy.types.UILayout) -> None:
             row.operator("texture_forge.repair_engine", text="Repair", icon="FILE_REFRESH")
             row.operator("texture_forge.remove_engine", text="Remove", icon="TRASH")
             row.operator("texture_forge.check_engine_install", text="", icon="VIEWZOOM")
-        offline = online_access_problem()
-        if offline:
-            box.label(text="Online access is off: Preferences → System → Network → Allow Online Access",
-                      icon="ERROR")
-    for line in (_last_message.splitlines() if _last_message else [])[:8]:
-        box.label(text=line)
+        if online_access_problem():
+            draw_wrapped(box, context, "Online access is off: Preferences → System → Network → "
+                                       "Allow Online Access", icon="ERROR")
+    if _last_message:
+        draw_wrapped(box, context, "\n".join(_last_message.splitlines()[:8]),
+                     alert=not _last_message.startswith(("install finished", "repair finished", "engine removed")))
     root, is_extension = engine_root()
     if not is_extension:
-        box.label(text=f"Not installed as an extension: the engine goes to {root}", icon="INFO")
+        draw_wrapped(box, context, f"Not installed as an extension: the engine goes to {root}", icon="INFO")
     if prefs.python:
-        box.label(text="The Python Interpreter above is set, so Generate uses it, not this engine", icon="INFO")
+        draw_wrapped(box, context, "The Python Interpreter above is set, so Generate uses it, not this engine",
+                     icon="INFO")
 
 
 def draw_panel_hint(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
@@ -501,7 +527,7 @@ def draw_panel_hint(layout: bpy.types.UILayout, context: bpy.types.Context) -> N
     if (prefs is not None and prefs.python) or os.environ.get("TEXTURE_FORGE_PYTHON") or installed_python():
         return
     box = layout.box()
-    box.label(text="The engine is not installed yet", icon="INFO")
+    box.label(text="No engine installed yet", icon="INFO")
     op = box.operator("preferences.addon_show", text="Install Engine in Preferences…", icon="PREFERENCES")
     op.module = ADDON_PACKAGE
 

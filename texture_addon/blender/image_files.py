@@ -12,10 +12,14 @@ import os
 import struct
 import zlib
 
-import bpy
-import numpy as np
+from typing import TYPE_CHECKING
 
-from .image_pixels import read_image_pixels
+import bpy
+
+from .image_pixels import numpy, read_image_pixels
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def image_file_on_disk(image: bpy.types.Image) -> str | None:
@@ -26,8 +30,9 @@ def image_file_on_disk(image: bpy.types.Image) -> str | None:
     return os.path.normpath(path) if path and os.path.isfile(path) else None
 
 
-def write_png(path: str, rgba: np.ndarray) -> None:
+def write_png(path: str, rgba: "np.ndarray") -> None:
     """Write a top-down float (h, w, 4) array in [0, 1] as an 8-bit RGBA PNG."""
+    np = numpy()
     height, width = rgba.shape[:2]
     data = (np.clip(rgba, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     raw = np.zeros((height, width * 4 + 1), np.uint8)  # filter byte 0 (None) per row
@@ -45,7 +50,8 @@ def write_png(path: str, rgba: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _linear_to_srgb(x: np.ndarray) -> np.ndarray:
+def _linear_to_srgb(x: "np.ndarray") -> "np.ndarray":
+    np = numpy()
     x = np.clip(x, 0.0, 1.0)
     return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1.0 / 2.4) - 0.055)
 

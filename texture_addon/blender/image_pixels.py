@@ -8,8 +8,14 @@ is fast (tens of ms at 2K) where per-pixel Python lists take seconds. Arrays her
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import bpy
-import numpy as np
+
+from ..errors import TextureForgeError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SRGB = "sRGB"
 NON_COLOR = "Non-Color"
@@ -20,8 +26,30 @@ def colorspace_for_map(map_name: str) -> str:
     return SRGB if map_name == "basecolor" else NON_COLOR
 
 
-def read_image_pixels(image: bpy.types.Image) -> np.ndarray:
+#: Said when Blender's Python lacks numpy (Debian's and Ubuntu's blender packages): the add-on still
+#: registers and shows its panel; only moving pixels needs numpy.
+NUMPY_MISSING = ("numpy is missing from Blender's own Python ({python}), and Texture Forge needs it to "
+                 "move pixels into Blender. Debian/Ubuntu: `sudo apt install python3-numpy`, then restart "
+                 "Blender. Blender from blender.org (Windows, macOS, Linux) ships numpy: use that build")
+
+
+def numpy() -> Any:
+    """Import numpy on first use, or say in words what is missing and how to get it.
+
+    Imported lazily so that ``register()`` works in a Blender without numpy (Debian's).
+    """
+    try:
+        import numpy as np
+    except ImportError:
+        import sys
+
+        raise TextureForgeError(NUMPY_MISSING.format(python=sys.executable)) from None
+    return np
+
+
+def read_image_pixels(image: bpy.types.Image) -> "np.ndarray":
     """The image's pixels as a top-down float32 (h, w, 4) array (empty if it has no data)."""
+    np = numpy()
     width, height = image.size[:]
     count = len(image.pixels)
     if count == 0 or width * height == 0:
@@ -39,8 +67,9 @@ def read_image_pixels(image: bpy.types.Image) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def write_image_pixels(image: bpy.types.Image, rgba: np.ndarray) -> None:
+def write_image_pixels(image: bpy.types.Image, rgba: "np.ndarray") -> None:
     """Replace the image's pixels with a top-down (h, w, 4) array, resizing the image to match."""
+    np = numpy()
     height, width = rgba.shape[:2]
     if tuple(image.size[:]) != (width, height):
         if image.source == "GENERATED":
@@ -50,7 +79,7 @@ def write_image_pixels(image: bpy.types.Image, rgba: np.ndarray) -> None:
     image.update()
 
 
-def load_png_pixels(path: str, colorspace: str) -> np.ndarray:
+def load_png_pixels(path: str, colorspace: str) -> "np.ndarray":
     """Decode an image file with Blender's loader; returns a top-down float32 (h, w, 4) array.
 
     ``colorspace`` must match what the file holds (sRGB for base colour, Non-Color for data maps),

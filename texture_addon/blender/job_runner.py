@@ -1,9 +1,15 @@
 """Running worker jobs from Blender: one job per target, polled without blocking the UI.
 
-In the UI a ``bpy.app.timers`` callback polls every job a few times a second and applies preview
-and result messages. Timers never fire in background mode (``blender -b``, the bpy module), so
-there :func:`run_to_completion` polls synchronously instead. Job state lives here, in Python, not
-in the .blend: a running process cannot be saved.
+In the UI a persistent ``bpy.app.timers`` callback polls every job a few times a second and
+applies preview and result messages. Timers never fire in background mode (``blender -b``, the
+bpy module), so there :func:`run_to_completion` polls synchronously instead. Job state lives here,
+in Python, not in the .blend: a running process cannot be saved.
+
+Jobs are keyed by the material's identity (identity.py), never its name, and belong to the file
+they were started in: opening another file (``load_pre``) cancels them and they never apply their
+result, even to a same-named material of the new file. Everything the panel shows is readable
+from Python (:func:`get_job`, :func:`running_jobs`, :data:`notifications`), so a startup script
+can drive and check the UI.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from typing import Callable
 
 import bpy
 
-from ..worker.client import WorkerClient
-from . import engine_install
+from ..worker.blender_side.client import WorkerClient
+from . import engine_install, identity
 from .preferences import ADDON_PACKAGE, get_preferences
 
 POLL_INTERVAL = 0.2
@@ -31,8 +37,8 @@ Handler = Callable[["JobState", dict], None]
 class JobState:
     """What the panel shows about a running (or just finished) job."""
 
-    key: str                      # "MA:<material name>" or "IM:<image name>"
-    job: object                   # worker.client.Job
+    key: str                      # "MA:<material identity>" or "IM:<image name>"
+    job: object                   # worker.blender_side.client.Job
     output_dir: str
     temporary_dir: bool
     on_preview: Handler
@@ -43,15 +49,41 @@ class JobState:
     eta: float | None = None
     finished: bool = False
     message: str = ""             # last final outcome, e.g. "done in 12 s" or the error
+    generation: int = 0           # the file it belongs to (see _on_load_pre)
+    abandoned: bool = False       # its file was closed: cancelled, result never applied
+    notify: bool = False          # report the outcome when it ends (the operator has returned)
 
 
 _jobs: dict[str, JobState] = {}
+#: Jobs of a closed file, still winding down (their final message frees the worker).
+_detached: list[JobState] = []
 _client: WorkerClient | None = None
 _client_key: tuple | None = None
+#: Incremented on every file load: a job applies only within the generation it started in.
+_generation = 0
+#: (level, message) of every outcome reported after the operator returned, newest last.
+notifications: list[tuple[str, str]] = []
+NOTIFICATIONS_KEPT = 20
+
+
+#: Scripts and tests set this to drive the UI's path in background mode: operators then return at
+#: once as they do in the UI, and the caller polls with :func:`tick` (timers never fire there).
+ASYNC_IN_BACKGROUND = False
+
+
+def synchronous() -> bool:
+    """Whether operators run their job to the end before returning (background mode)."""
+    return bool(bpy.app.background) and not ASYNC_IN_BACKGROUND
+
+
+def tick() -> bool:
+    """Poll every job once, as the UI's timer does; True while any job still runs."""
+    return _tick() is not None
 
 
 def material_key(material: bpy.types.Material) -> str:
-    return "MA:" + material.name
+    """The job key of a material: its identity (read-only, so panels may call it)."""
+    return "MA:" + (identity.get_uid(material) or "unidentified:" + material.name)
 
 
 def image_key(image: bpy.types.Image) -> str:
@@ -63,7 +95,7 @@ def get_job(key: str) -> JobState | None:
 
 
 def running_jobs() -> list[JobState]:
-    return [j for j in _jobs.values() if not j.finished]
+    return [j for j in (*_jobs.values(), *_detached) if not j.finished]
 
 
 def client_settings(context: bpy.types.Context | None = None) -> dict:
@@ -135,16 +167,22 @@ def start(key: str, spec, output_dir: str, temporary: bool, on_preview: Handler,
     """
     job = get_client(context).start(spec)
     state = JobState(key=key, job=job, output_dir=output_dir, temporary_dir=temporary,
-                     on_preview=on_preview, on_final=on_final)
+                     on_preview=on_preview, on_final=on_final, generation=_generation)
     _jobs[key] = state
     return state
 
 
 def pump(state: JobState) -> None:
-    """Apply every message the job has sent since the last call (never blocks)."""
+    """Apply every message the job has sent since the last call (never blocks).
+
+    Of several previews that arrived since the last call only the newest is shown: the older
+    ones are stale, and the client deletes them once it has moved past them.
+    """
     if state.finished:
         return
     job = state.job
+    newest_preview = None
+    final = None
     for msg in job.poll():
         kind = msg.get("type")
         if kind == "progress":
@@ -154,32 +192,70 @@ def pump(state: JobState) -> None:
                 state.progress = max(0.0, min(1.0, float(msg.get("step", 0)) / float(total)))
             state.eta = msg.get("eta")
         elif kind == "preview":
-            _safely(state, state.on_preview, msg)
+            newest_preview = msg
         elif kind in ("result", "error", "cancelled"):
-            _finish(state, msg)
-            return
-    if job.done and not state.finished:
-        _finish(state, job.final or {"type": "error", "message": "the engine stopped unexpectedly"})
+            final = msg
+            break
+    if newest_preview is not None and final is None and not state.abandoned:
+        _show_preview(state, newest_preview)
+    if final is None and job.done:
+        final = job.final or {"type": "error", "message": "the engine stopped unexpectedly"}
+    if final is not None:
+        _finish(state, final)
 
 
-def _safely(state: JobState, handler: Handler, msg: dict) -> None:
+def _show_preview(state: JobState, msg: dict) -> None:
+    """A preview that cannot be shown is skipped, never an error: the next one follows shortly."""
     try:
-        handler(state, msg)
-    except Exception as exc:  # a bad preview must not kill the job; report it instead
-        state.message = f"{type(exc).__name__}: {exc}"
+        state.on_preview(state, msg)
+    except Exception as exc:  # noqa: BLE001
+        print(f"Texture Forge: preview skipped ({type(exc).__name__}: {exc})")
 
 
 def _finish(state: JobState, msg: dict) -> None:
     state.finished = True
-    state.progress = 1.0 if msg.get("type") == "result" else state.progress
-    state.stage = {"result": "done", "cancelled": "cancelled"}.get(msg.get("type"), "failed")
+    kind = msg.get("type")
+    state.progress = 1.0 if kind == "result" else state.progress
+    state.stage = {"result": "done", "cancelled": "cancelled"}.get(kind, "failed")
     try:
-        state.on_final(state, msg)
+        if state.abandoned or state.generation != _generation:
+            # Its file was closed: the result belongs to no material of the open file.
+            state.abandoned = True
+            state.stage, state.message = "cancelled", "cancelled: another file was opened"
+        else:
+            state.on_final(state, msg)
     except Exception as exc:
         state.message = f"could not import the result: {type(exc).__name__}: {exc}"
         state.stage = "failed"
     finally:
         discard_output_dir(state.output_dir, state.temporary_dir)
+        release = getattr(state.job, "release_previews", None)
+        if release is not None:
+            release()
+    if state.notify and not state.abandoned:
+        if state.stage == "failed":
+            notify("ERROR", f"Texture Forge: {state.message}")
+        elif state.stage == "done":
+            notify("INFO", f"Texture Forge: {state.message}")
+
+
+def notify(level: str, message: str) -> None:
+    """Report an outcome after the operator has returned: the status bar and Info log show it
+    (through ``texture_forge.notify``); :data:`notifications` keeps it for scripts and tests."""
+    notifications.append((level, message))
+    del notifications[:-NOTIFICATIONS_KEPT]
+    print(message)
+    if bpy.app.background:
+        return
+    wm = getattr(bpy.context, "window_manager", None)
+    windows = list(wm.windows) if wm is not None else []
+    if not windows:
+        return
+    try:
+        with bpy.context.temp_override(window=windows[0]):
+            bpy.ops.texture_forge.notify(level=level, message=message)
+    except Exception as exc:  # noqa: BLE001 - a report must never break the timer
+        print(f"Texture Forge: could not show the report ({exc})")
 
 
 def run_to_completion(state: JobState, timeout: float | None = None) -> None:
@@ -206,15 +282,57 @@ def cancel(key: str) -> bool:
 
 def _tick() -> float | None:
     """Timer callback: pump every running job, redraw our panels; stop when nothing runs."""
-    for state in list(_jobs.values()):
-        pump(state)
+    for state in [*_jobs.values(), *_detached]:
+        try:
+            pump(state)
+        except Exception as exc:  # noqa: BLE001 - a timer that raises is never called again
+            state.finished, state.stage, state.message = True, "failed", f"{type(exc).__name__}: {exc}"
+    _detached[:] = [s for s in _detached if not s.finished]
     _redraw()
     return POLL_INTERVAL if running_jobs() else None
 
 
 def ensure_timer() -> None:
+    """Poll from a persistent timer: it keeps running across File → Open (the handlers below
+    decide what happens to the jobs of the closed file)."""
     if not bpy.app.timers.is_registered(_tick):
-        bpy.app.timers.register(_tick, first_interval=POLL_INTERVAL)
+        bpy.app.timers.register(_tick, first_interval=POLL_INTERVAL, persistent=True)
+
+
+@bpy.app.handlers.persistent
+def _on_load_pre(*_args: object) -> None:
+    """Another file is being opened: cancel this file's jobs; they never apply their result."""
+    global _generation
+    _generation += 1
+    for state in _jobs.values():
+        if not state.finished:
+            state.abandoned = True
+            state.stage = "cancelling"
+            try:
+                state.job.cancel()
+            except Exception:  # noqa: BLE001
+                pass
+            _detached.append(state)
+    _jobs.clear()
+
+
+@bpy.app.handlers.persistent
+def _on_load_post(*_args: object) -> None:
+    """The new file is open: keep polling the cancelled jobs until the engine confirms."""
+    if _detached and not synchronous():
+        ensure_timer()
+
+
+def register_handlers() -> None:
+    for handlers, fn in ((bpy.app.handlers.load_pre, _on_load_pre), (bpy.app.handlers.load_post, _on_load_post)):
+        if fn not in handlers:
+            handlers.append(fn)
+
+
+def unregister_handlers() -> None:
+    for handlers, fn in ((bpy.app.handlers.load_pre, _on_load_pre), (bpy.app.handlers.load_post, _on_load_post)):
+        while fn in handlers:
+            handlers.remove(fn)
 
 
 def _redraw() -> None:
@@ -232,7 +350,8 @@ def shutdown() -> None:
     global _client, _client_key
     if bpy.app.timers.is_registered(_tick):
         bpy.app.timers.unregister(_tick)
-    for state in _jobs.values():
+    unregister_handlers()
+    for state in [*_jobs.values(), *_detached]:
         if not state.finished:
             try:
                 state.job.cancel()
@@ -240,6 +359,7 @@ def shutdown() -> None:
                 pass
             discard_output_dir(state.output_dir, state.temporary_dir)
     _jobs.clear()
+    _detached.clear()
     if _client is not None:
         try:
             _client.shutdown()

@@ -11,7 +11,7 @@ import re
 
 import bpy
 
-from ..worker.spec import JobSpec, ReferenceSpec, SpecError
+from ..contract.spec import KIND_FIELDS, JobSpec, ReferenceSpec, SpecError
 from .image_files import image_to_file
 from .material_nodes import material_map_images
 from .properties import MODE_TO_KIND
@@ -86,14 +86,17 @@ def build_material_spec(material: bpy.types.Material, output_dir: str, *, device
     if errors:
         raise SpecError(errors)
 
-    spec = JobSpec(
-        kind=kind, references=references, content=content, material=material_maps,
-        output_dir=output_dir, name=safe_name(material.name),
+    panel = dict(
+        references=references, content=content, material=material_maps,
         width=int(s.width), height=int(s.height), seed=int(s.seed), tile=s.tile,
         detail_scale=float(s.detail_scale), quality=s.quality, method=s.method, device=device,
         vgg_weights=vgg_weights or None, strength=float(s.strength),
         preserve_colors=bool(s.preserve_colors), maps=maps,
     )
+    # Only what this kind reads (the contract refuses a value a kind would ignore); the panel
+    # shows the same fields, see panels.py.
+    spec = JobSpec(kind=kind, output_dir=output_dir, name=safe_name(material.name),
+                   **{k: v for k, v in panel.items() if k in KIND_FIELDS[kind]})
     spec.validate(check_files=True)
     return spec
 

@@ -1,28 +1,47 @@
 """Putting a finished job's maps into the material: image datablocks, storage, node wiring.
 
+All or nothing: :func:`apply_outputs` first stages every map of the job (pixels decoded, files
+copied next to their destination under temporary names) and only then swaps them into the images
+and wires the nodes, so a failure part-way (an unreadable PNG, a full disk) leaves the material
+exactly as it was. Previews never touch the material either: they go to a scratch image shown in
+the panel (:func:`show_preview`), which has no users and is never saved with the .blend.
+
 Our images are named after the material and map (``Bricks_basecolor``) and tagged with custom
-properties, so a regenerate finds and updates them even if the artist owns an image with that name
-(ours then gets Blender's ``.001`` suffix; theirs is never touched).
+properties (the map, and the material's Texture Forge identity), so a regenerate finds and updates
+them even if the artist owns an image with that name (ours then gets Blender's ``.001`` suffix;
+theirs is never touched), and a duplicated material never writes into the original's images.
 
 Storage: with a saved .blend (and storage "Auto") the worker's PNG is copied byte for byte to
 ``//textures/<image>.png`` and the image reloads from it, which keeps the 16-bit height map
-exact. Otherwise the pixels are written with ``foreach_set`` and the image is packed into the
-.blend (the 16-bit height goes into a float image, packed as EXR, so no precision is lost either).
+exact. A file there is overwritten only when our image for this material and map already points at
+it; otherwise a free name is chosen, and names that had to be changed to be file-safe get a short
+hash, so materials "a b" and "a_b" never share a file. Otherwise the pixels are written with
+``foreach_set`` and the image is packed into the .blend (the 16-bit height goes into a float image,
+packed as EXR, so no precision is lost either).
 """
 
 from __future__ import annotations
 
+import array
+import hashlib
+import json
 import os
 import re
 import shutil
+import uuid
 
 import bpy
 
-from . import image_pixels
+from . import identity, image_pixels
 from .material_nodes import wire_material
 
 IMAGE_MAP_KEY = "texture_forge_map"
 IMAGE_MATERIAL_KEY = "texture_forge_material"
+#: The material's identity (see identity.py) on each of our images.
+IMAGE_MATERIAL_UID_KEY = "texture_forge_material_uid"
+#: On the scratch preview image: the identity of the material it previews.
+PREVIEW_KEY = "texture_forge_preview_of"
+PREVIEW_NAME = ".Texture Forge Preview"  # the leading dot hides it from image menus
 TEXTURES_DIR = "//textures/"
 
 
@@ -30,15 +49,24 @@ def is_our_image(image: bpy.types.Image | None) -> bool:
     return image is not None and bool(image.get(IMAGE_MAP_KEY))
 
 
+def _belongs_to(image: bpy.types.Image, material: bpy.types.Material) -> bool:
+    uid, image_uid = identity.get_uid(material), image.get(IMAGE_MATERIAL_UID_KEY)
+    if uid and image_uid:
+        return image_uid == uid
+    return image.get(IMAGE_MATERIAL_KEY) == material.name  # images made before identities existed
+
+
 def find_our_image(material: bpy.types.Material, map_name: str) -> bpy.types.Image | None:
     """Our image for this material and map: the one our node shows, else one tagged for it."""
     tree = material.node_tree
     if tree is not None:
         for node in tree.nodes:
-            if node.get("texture_forge_role") == "tex_" + map_name and is_our_image(node.image):
-                return node.image
+            image = getattr(node, "image", None)
+            if (node.get("texture_forge_role") == "tex_" + map_name and is_our_image(image)
+                    and image.get(IMAGE_MAP_KEY) == map_name and _belongs_to(image, material)):
+                return image
     for image in bpy.data.images:
-        if image.get(IMAGE_MAP_KEY) == map_name and image.get(IMAGE_MATERIAL_KEY) == material.name:
+        if image.get(IMAGE_MAP_KEY) == map_name and _belongs_to(image, material):
             return image
     return None
 
@@ -52,39 +80,98 @@ def ensure_image(material: bpy.types.Material, map_name: str, width: int,
                                     float_buffer=(map_name == "height"),
                                     is_data=(map_name != "basecolor"))
         image[IMAGE_MAP_KEY] = map_name
-        image[IMAGE_MATERIAL_KEY] = material.name
+    image[IMAGE_MATERIAL_KEY] = material.name
+    uid = identity.get_uid(material)
+    if uid:
+        image[IMAGE_MATERIAL_UID_KEY] = uid
     image.colorspace_settings.name = image_pixels.colorspace_for_map(map_name)
     return image
 
 
-def _file_stem(name: str) -> str:
-    return re.sub(r'[\\/:*?"<>|\s]+', "_", name).strip("._") or "texture"
+def file_stem(name: str) -> str:
+    """A file-name-safe stem for ``name``, unique per name: altered names get a short hash."""
+    safe = re.sub(r'[\\/:*?"<>|\s]+', "_", name).strip("._") or "texture"
+    if safe != name:
+        safe += "-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
+    return safe
 
 
-def _store_packed(image: bpy.types.Image, png_path: str, map_name: str) -> None:
-    rgba = image_pixels.load_png_pixels(png_path, image_pixels.colorspace_for_map(map_name))
-    if image.source != "GENERATED":
-        if image.packed_file is not None:
-            image.unpack(method="REMOVE")
-        image.filepath = ""
-        image.source = "GENERATED"
-    image_pixels.write_image_pixels(image, rgba)
-    image.pack()
+_file_stem = file_stem  # older name
 
 
-def _store_file(image: bpy.types.Image, png_path: str, map_name: str) -> None:
+#: In //textures/: the files we wrote there and their SHA-256, so that a file is overwritten only
+#: when we made it and nobody has replaced it since (a re-run after an unsaved session finds its
+#: own files again; an artist's file of the same name is never touched).
+MANIFEST = ".texture_forge_files.json"
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_manifest(folder: str) -> dict:
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _record_ours(folder: str, filename: str, digest: str) -> None:
+    data = _read_manifest(folder)
+    data[filename] = digest
+    tmp = os.path.join(folder, MANIFEST + ".part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, os.path.join(folder, MANIFEST))
+
+
+def _made_by_us(path: str) -> bool:
+    """True if ``path`` is a file we wrote and it still holds exactly what we wrote."""
+    recorded = _read_manifest(os.path.dirname(path)).get(os.path.basename(path))
+    try:
+        return bool(recorded) and _sha256(path) == recorded
+    except OSError:
+        return False
+
+
+def _textures_target(image: bpy.types.Image | None, stem: str) -> str:
+    """Where our image's PNG goes in //textures/: its current file if ours, else a free name."""
     folder = bpy.path.abspath(TEXTURES_DIR)
-    os.makedirs(folder, exist_ok=True)
-    filename = _file_stem(image.name) + ".png"
-    tmp = os.path.join(folder, filename + ".part")
-    shutil.copyfile(png_path, tmp)
-    os.replace(tmp, os.path.join(folder, filename))
+    if image is not None and image.source == "FILE" and image.filepath.startswith(TEXTURES_DIR):
+        return os.path.join(folder, image.filepath[len(TEXTURES_DIR):])
+    taken = {os.path.normpath(bpy.path.abspath(i.filepath)) for i in bpy.data.images
+             if i.filepath and i != image}
+    path, n = os.path.join(folder, stem + ".png"), 1
+    # Someone else's file, or one another image shows, is never overwritten: take the next name.
+    while os.path.normpath(path) in taken or (os.path.exists(path) and not _made_by_us(path)):
+        n += 1
+        path = os.path.join(folder, f"{stem}-{n}.png")
+    return path
+
+
+def _check_readable(path: str, shown_as: str) -> None:
+    """Raise OSError unless Blender can decode ``path`` (asking for its size makes it load)."""
+    try:
+        temp = bpy.data.images.load(path, check_existing=False)
+    except RuntimeError as exc:
+        raise OSError(f"Blender cannot read {shown_as}: {exc}") from None
+    try:
+        width, height = temp.size[:]
+    finally:
+        bpy.data.images.remove(temp)
+    if width == 0 or height == 0:
+        raise OSError(f"Blender cannot read {shown_as}")
+
+
+def _unpack(image: bpy.types.Image) -> None:
     if image.packed_file is not None:
         image.unpack(method="REMOVE")
-    image.source = "FILE"
-    image.filepath = TEXTURES_DIR + filename
-    image.colorspace_settings.name = image_pixels.colorspace_for_map(map_name)
-    image.reload()
 
 
 def use_files(storage: str) -> bool:
@@ -94,16 +181,58 @@ def use_files(storage: str) -> bool:
 
 def apply_outputs(material: bpy.types.Material, outputs: dict[str, str], *, storage: str = "AUTO",
                   height_mode: str = "BUMP", ao_strength: float = 0.5) -> dict[str, bpy.types.Image]:
-    """Load the worker's PNGs (map → path) into our images and wire them into ``material``."""
-    images: dict[str, bpy.types.Image] = {}
+    """Load the worker's PNGs (map → path) into our images and wire them into ``material``.
+
+    Stages every map first; if any cannot be staged, nothing in the material, the images or the
+    //textures/ folder has changed when the error propagates.
+    """
+    order = image_pixels_order(outputs)
     to_files = use_files(storage)
-    for map_name in image_pixels_order(outputs):
-        path = outputs[map_name]
-        image = ensure_image(material, map_name, 64, 64)
+    staged: dict[str, object] = {}
+    try:
+        for map_name in order:
+            path = outputs[map_name]
+            if to_files:
+                folder = bpy.path.abspath(TEXTURES_DIR)
+                os.makedirs(folder, exist_ok=True)
+                tmp = os.path.join(folder, f".texture_forge_{uuid.uuid4().hex[:12]}.png.part")
+                staged[map_name] = tmp  # listed first, so a failed copy is cleaned up too
+                shutil.copyfile(path, tmp)
+                _check_readable(tmp, path)
+            else:
+                staged[map_name] = image_pixels.load_png_pixels(path, image_pixels.colorspace_for_map(map_name))
+    except BaseException:
+        for value in staged.values():
+            if isinstance(value, str):
+                try:
+                    os.remove(value)
+                except OSError:
+                    pass
+        raise
+
+    # Everything is staged: swap it in.
+    images: dict[str, bpy.types.Image] = {}
+    for map_name in order:
+        existing = find_our_image(material, map_name)
         if to_files:
-            _store_file(image, path, map_name)
+            target = _textures_target(existing, file_stem(existing.name if existing else f"{material.name}_{map_name}"))
+            digest = _sha256(staged[map_name])
+            os.replace(staged[map_name], target)
+            _record_ours(os.path.dirname(target), os.path.basename(target), digest)
+            image = ensure_image(material, map_name, 64, 64)
+            _unpack(image)
+            image.source = "FILE"
+            image.filepath = bpy.path.relpath(target) if bpy.data.filepath else target
+            image.colorspace_settings.name = image_pixels.colorspace_for_map(map_name)
+            image.reload()
         else:
-            _store_packed(image, path, map_name)
+            image = ensure_image(material, map_name, 64, 64)
+            if image.source != "GENERATED":
+                _unpack(image)
+                image.filepath = ""
+                image.source = "GENERATED"
+            image_pixels.write_image_pixels(image, staged[map_name])
+            image.pack()
         images[map_name] = image
     wire_material(material, images, height_mode=height_mode, ao_strength=ao_strength)
     return images
@@ -115,20 +244,60 @@ def image_pixels_order(outputs: dict[str, str]) -> list[str]:
     return [m for m in MAP_NAMES if m in outputs]
 
 
-def show_preview(material: bpy.types.Material, png_path: str) -> bpy.types.Image:
-    """Write a preview PNG into the material's base colour image so the viewport shows progress."""
-    rgba = image_pixels.load_png_pixels(png_path, image_pixels.SRGB)
-    image = ensure_image(material, "basecolor", rgba.shape[1], rgba.shape[0])
-    image_pixels.write_image_pixels(image, rgba)
-    tree = material.node_tree
-    if tree is not None and not any(n.get("texture_forge_role") == "tex_basecolor"
-                                    for n in tree.nodes):
-        # First preview of this material: show it, keeping any maps of an earlier generate.
-        from .material_nodes import MAP_NAMES
-        existing = {m: find_our_image(material, m) for m in MAP_NAMES if m != "basecolor"}
-        images = {m: im for m, im in existing.items()
-                  if im is not None and any(n.get("texture_forge_role") == "tex_" + m
-                                            for n in tree.nodes)}
-        images["basecolor"] = image
-        wire_material(material, images)
+def preview_image(material: bpy.types.Material) -> bpy.types.Image | None:
+    """The scratch image showing ``material``'s running job, if any."""
+    uid = identity.get_uid(material)
+    if not uid:
+        return None
+    for image in bpy.data.images:
+        if image.get(PREVIEW_KEY) == uid:
+            return image
+    return None
+
+
+def show_preview(material: bpy.types.Material, png_path: str) -> bpy.types.Image | None:
+    """Show a preview PNG in the panel's scratch image; the material itself is never touched.
+
+    The pixels are copied into one image that lives as long as the job (no users, so never
+    written into the .blend), through a stdlib ``array`` buffer: no numpy needed, and nothing
+    refers to the file afterwards (the client deletes a preview once a newer one has been read).
+    A preview that is already gone or unreadable is skipped silently: the next one, or the
+    result, follows shortly.
+    """
+    uid = identity.get_uid(material)
+    if not uid or not os.path.isfile(png_path):
+        return None
+    try:
+        temp = bpy.data.images.load(png_path, check_existing=False)
+    except RuntimeError:
+        return None
+    try:
+        width, height = temp.size[:]
+        count = len(temp.pixels)
+        if not width or not height or count != 4 * width * height:
+            return None
+        buf = array.array("f", bytes(4 * count))
+        temp.pixels.foreach_get(buf)
+    finally:
+        bpy.data.images.remove(temp)
+    image = preview_image(material)
+    if image is not None and tuple(image.size[:]) != (width, height):
+        bpy.data.images.remove(image)
+        image = None
+    if image is None:
+        image = bpy.data.images.new(PREVIEW_NAME, width, height, alpha=True)
+        image[PREVIEW_KEY] = uid
+    image.pixels.foreach_set(buf)
+    image.update()
+    image.preview_ensure()
+    image.preview.reload()  # the panel's thumbnail follows the new pixels
     return image
+
+
+def clear_preview(material: bpy.types.Material | None, uid: str | None = None) -> None:
+    """Remove the scratch preview image of a material (or of a material identity)."""
+    uid = uid or (identity.get_uid(material) if material is not None else None)
+    if not uid:
+        return
+    for image in [i for i in bpy.data.images if i.get(PREVIEW_KEY) == uid]:
+        bpy.data.images.remove(image)

@@ -14,8 +14,9 @@ import random
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from ..worker.spec import SpecError
-from . import job_runner, material_output
+from ..contract.spec import SpecError
+from ..errors import TextureForgeError
+from . import identity, job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
 from .job_spec import build_material_spec, build_seamless_spec, safe_name
 from .preferences import get_preferences
@@ -30,11 +31,40 @@ def active_material(context: bpy.types.Context) -> bpy.types.Material | None:
     return obj.active_material if obj is not None else None
 
 
-def _material_by_uid(uid: int, name: str) -> bpy.types.Material | None:
-    for mat in bpy.data.materials:
-        if getattr(mat, "session_uid", None) == uid:
-            return mat
-    return bpy.data.materials.get(name)
+class _NeedsMaterial:
+    """poll(): greyed out, with the reason, while there is no active material."""
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if active_material(context) is None:
+            cls.poll_message_set("no active material: select an object and add a material to it first")
+            return False
+        return True
+
+
+def generate_blockers(context: bpy.types.Context) -> list[str]:
+    """Why Generate cannot run now, in words (empty when it can). Cheap: runs on every redraw.
+
+    The full check (files exist, images have pixels, ranges) happens when Generate runs; these
+    are the reasons visible at a glance, shown on the greyed-out button and in the panel.
+    """
+    material = active_material(context)
+    if material is None:
+        return ["no active material: select an object and add a material to it first"]
+    s = material.texture_forge
+    state = job_runner.get_job(job_runner.material_key(material))
+    if state is not None and not state.finished:
+        return [f"'{material.name}' is already generating: cancel it or wait for it to finish"]
+    reasons = []
+    if s.mode in ("NEW", "STYLIZE") and not any(r.enabled for r in s.references):
+        reasons.append("add at least one enabled reference image (+ under References)")
+    if s.mode in ("STYLIZE", "SEAMLESS") and s.source_image is None:
+        reasons.append("choose the source image")
+    if s.mode == "MATERIAL" and s.reference_material is None:
+        reasons.append("choose the reference material")
+    if s.mode != "MATERIAL" and not s.selected_maps():
+        reasons.append("choose at least one map to produce")
+    return reasons
 
 
 def _final_outcome(op: bpy.types.Operator, state: job_runner.JobState) -> set[str]:
@@ -50,19 +80,27 @@ def _final_outcome(op: bpy.types.Operator, state: job_runner.JobState) -> set[st
 
 
 class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
-    """Generate textures for the active material with the worker (runs in the background)"""
+    """Generate textures for the active material with the engine (runs in the background)"""
 
     bl_idname = "texture_forge.generate"
     bl_label = "Generate"
     bl_options = {"REGISTER", "UNDO"}
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        reasons = generate_blockers(context)
+        if reasons:
+            cls.poll_message_set("; ".join(reasons))
+        return not reasons
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         material = active_material(context)
-        if material is None:
+        if material is None:  # poll() says so too; kept for callers that skip poll
             self.report({"ERROR"}, "Texture Forge: no active material; select an object and "
                                    "add a material to it first")
             return {"CANCELLED"}
         settings = material.texture_forge
+        uid = identity.ensure_uid(material)
         key = job_runner.material_key(material)
         running = job_runner.get_job(key)
         if running is not None and not running.finished:
@@ -74,29 +112,35 @@ class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
         try:
             spec = build_material_spec(material, output_dir, device=cfg["device"],
                                        vgg_weights=cfg["vgg_weights"])
-        except SpecError as exc:
+        except (SpecError, TextureForgeError) as exc:
             job_runner.discard_output_dir(output_dir, temporary)
-            settings.last_error = "; ".join(exc.errors)
+            settings.last_error = "; ".join(getattr(exc, "errors", None) or [str(exc)])
             self.report({"ERROR"}, "Texture Forge: " + settings.last_error)
             return {"CANCELLED"}
 
         options = {"storage": settings.storage, "height_mode": settings.height_mode,
                    "ao_strength": float(settings.ao_strength)}
-        uid, name = getattr(material, "session_uid", None), material.name
 
         def on_preview(_state: job_runner.JobState, msg: dict) -> None:
-            mat = _material_by_uid(uid, name)
+            mat = identity.find_material(uid)
             if mat is not None and msg.get("path"):
                 material_output.show_preview(mat, msg["path"])
 
         def on_final(state: job_runner.JobState, msg: dict) -> None:
-            mat = _material_by_uid(uid, name)
+            mat = identity.find_material(uid)
+            material_output.clear_preview(mat, uid)
             kind = msg.get("type")
             if kind == "result":
                 if mat is None:
                     state.message, state.stage = "the material was deleted", "failed"
                     return
-                material_output.apply_outputs(mat, msg.get("outputs") or {}, **options)
+                try:
+                    material_output.apply_outputs(mat, msg.get("outputs") or {}, **options)
+                except Exception as exc:  # nothing was changed: apply_outputs stages first
+                    state.message = f"could not load the result: {exc}"
+                    state.stage = "failed"
+                    mat.texture_forge.last_error = state.message
+                    return
                 mat.texture_forge.last_error = ""
                 state.message = f"done in {float(msg.get('seconds') or 0):.1f} s"
                 if not bpy.app.background:
@@ -119,12 +163,24 @@ class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
             self.report({"ERROR"}, "Texture Forge: " + settings.last_error)
             return {"CANCELLED"}
         settings.last_error = ""
-        if bpy.app.background:
+        if job_runner.synchronous():
             job_runner.run_to_completion(state)
             return _final_outcome(self, state)
+        state.notify = True  # the operator returns now: the outcome is reported when it comes
         job_runner.ensure_timer()
         self.report({"INFO"}, f"Texture Forge: generating '{material.name}'")
         return {"FINISHED"}
+
+
+def _cancel_keys(context: bpy.types.Context) -> list[str]:
+    keys = []
+    material = active_material(context)
+    if material is not None:
+        keys.append(job_runner.material_key(material))
+    space = getattr(context, "space_data", None)
+    if space is not None and getattr(space, "image", None) is not None:
+        keys.append(job_runner.image_key(space.image))
+    return keys
 
 
 class TEXTURE_FORGE_OT_cancel(bpy.types.Operator):
@@ -133,21 +189,39 @@ class TEXTURE_FORGE_OT_cancel(bpy.types.Operator):
     bl_idname = "texture_forge.cancel"
     bl_label = "Cancel"
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        for key in _cancel_keys(context):
+            state = job_runner.get_job(key)
+            if state is not None and not state.finished:
+                return True
+        cls.poll_message_set("nothing is running here")
+        return False
+
     def execute(self, context: bpy.types.Context) -> set[str]:
-        keys = []
-        material = active_material(context)
-        if material is not None:
-            keys.append(job_runner.material_key(material))
-        space = getattr(context, "space_data", None)
-        if space is not None and getattr(space, "image", None) is not None:
-            keys.append(job_runner.image_key(space.image))
-        if not any(job_runner.cancel(k) for k in keys):
+        if not any(job_runner.cancel(k) for k in _cancel_keys(context)):
             self.report({"WARNING"}, "Texture Forge: nothing is running here")
             return {"CANCELLED"}
         return {"FINISHED"}
 
 
-class TEXTURE_FORGE_OT_randomize_seed(bpy.types.Operator):
+class TEXTURE_FORGE_OT_notify(bpy.types.Operator):
+    """Show a Texture Forge message in the status bar and the Info log"""
+
+    bl_idname = "texture_forge.notify"
+    bl_label = "Texture Forge Message"
+    bl_options = {"INTERNAL"}
+
+    message: StringProperty(options={"SKIP_SAVE"})
+    level: EnumProperty(items=[("INFO", "Info", ""), ("WARNING", "Warning", ""), ("ERROR", "Error", "")],
+                        default="INFO", options={"SKIP_SAVE"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        self.report({self.level}, self.message)
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_randomize_seed(_NeedsMaterial, bpy.types.Operator):
     """Pick a new random seed"""
 
     bl_idname = "texture_forge.randomize_seed"
@@ -163,7 +237,7 @@ class TEXTURE_FORGE_OT_randomize_seed(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class TEXTURE_FORGE_OT_reference_add(bpy.types.Operator):
+class TEXTURE_FORGE_OT_reference_add(_NeedsMaterial, bpy.types.Operator):
     """Add a reference image (pick a file, or name an image datablock)"""
 
     bl_idname = "texture_forge.reference_add"
@@ -209,6 +283,14 @@ class TEXTURE_FORGE_OT_reference_remove(bpy.types.Operator):
     bl_label = "Remove Reference"
     bl_options = {"REGISTER", "UNDO"}
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        material = active_material(context)
+        if material is None or not material.texture_forge.references:
+            cls.poll_message_set("no reference to remove")
+            return False
+        return True
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         material = active_material(context)
         if material is None or not material.texture_forge.references:
@@ -221,7 +303,7 @@ class TEXTURE_FORGE_OT_reference_remove(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class TEXTURE_FORGE_OT_reference_move(bpy.types.Operator):
+class TEXTURE_FORGE_OT_reference_move(_NeedsMaterial, bpy.types.Operator):
     """Move the selected reference up or down"""
 
     bl_idname = "texture_forge.reference_move"
@@ -254,6 +336,14 @@ class TEXTURE_FORGE_OT_make_seamless(bpy.types.Operator):
     image_name: StringProperty(name="Image", description="Image to use instead of the editor's",
                                options={"SKIP_SAVE"})
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        space = getattr(context, "space_data", None)
+        if getattr(space, "image", None) is None and not bpy.app.background:
+            cls.poll_message_set("open an image in the Image Editor first")
+            return False
+        return True
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         space = getattr(context, "space_data", None)
         image = (bpy.data.images.get(self.image_name) if self.image_name
@@ -270,9 +360,9 @@ class TEXTURE_FORGE_OT_make_seamless(bpy.types.Operator):
         output_dir, temporary = job_runner.new_output_dir(safe_name(image.name), context)
         try:
             spec = build_seamless_spec(image, output_dir, device=cfg["device"])
-        except SpecError as exc:
+        except (SpecError, TextureForgeError) as exc:
             job_runner.discard_output_dir(output_dir, temporary)
-            self.report({"ERROR"}, "Texture Forge: " + "; ".join(exc.errors))
+            self.report({"ERROR"}, "Texture Forge: " + "; ".join(getattr(exc, "errors", None) or [str(exc)]))
             return {"CANCELLED"}
         source_name = image.name
 
@@ -301,7 +391,7 @@ class TEXTURE_FORGE_OT_make_seamless(bpy.types.Operator):
             job_runner.discard_output_dir(output_dir, temporary)
             self.report({"ERROR"}, f"Texture Forge: {exc}")
             return {"CANCELLED"}
-        if bpy.app.background:
+        if job_runner.synchronous():
             job_runner.run_to_completion(state)
             return _final_outcome(self, state)
         job_runner.ensure_timer()
@@ -375,6 +465,7 @@ class TEXTURE_FORGE_OT_check_engine(bpy.types.Operator):
 CLASSES = (
     TEXTURE_FORGE_OT_generate,
     TEXTURE_FORGE_OT_cancel,
+    TEXTURE_FORGE_OT_notify,
     TEXTURE_FORGE_OT_randomize_seed,
     TEXTURE_FORGE_OT_reference_add,
     TEXTURE_FORGE_OT_reference_remove,

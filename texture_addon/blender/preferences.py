@@ -95,14 +95,15 @@ class TextureForgePreferences(bpy.types.AddonPreferences):
         layout.prop(self, "keep_worker_warm")
         box = layout.box()
         row = box.row()
-        row.label(text=self.status.splitlines()[0] if self.status else "",
-                  icon="CHECKMARK" if self.status.startswith("engine ready") else "INFO")
+        row.label(text="Engine")
         row.operator("texture_forge.check_engine", text="Check", icon="FILE_REFRESH")
-        for line in self.status.splitlines()[1:]:
-            box.label(text=line)
+        from .text_wrap import draw_wrapped
+
+        draw_wrapped(box, context, self.status or "", icon="CHECKMARK" if self.status.startswith("engine ready")
+                     else "INFO", alert=not self.status.startswith(("engine ready", "not checked")))
         from . import engine_install
 
-        engine_install.draw(self, layout)
+        engine_install.draw(self, layout, context)
 
 
 def get_preferences(context: bpy.types.Context | None = None) -> TextureForgePreferences | None:

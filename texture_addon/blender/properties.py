@@ -93,9 +93,10 @@ class TextureForgeSettings(bpy.types.PropertyGroup):
     )
     method: EnumProperty(
         name="Method",
-        items=[("patch", "Patch", "Patch statistics; needs no network weights"),
+        items=[("nn", "Structure", "Patch correspondence: keeps cells, dots and blades whole (default)"),
+               ("patch", "Statistics", "Patch statistics: smooth blends, no copying"),
                ("cnn", "CNN", "VGG19 features; needs the weights file set in the preferences")],
-        default="patch",
+        default="nn",
     )
     strength: FloatProperty(name="Style Strength", default=0.7, min=0.0, max=1.0,
                             subtype="FACTOR")

@@ -7,10 +7,9 @@ import sys
 import time
 from typing import TextIO
 
+from ..contract.spec import MAX_SIZE, MIN_SIZE
 from ..engine.progress import ProgressInfo
 from ..errors import InputError
-
-MIN_SIZE, MAX_SIZE = 64, 4096
 
 
 def size_arg(text: str) -> int:

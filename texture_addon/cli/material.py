@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--material replaces reference images; give either REF files or --material, not both")
     if getattr(args, "pbr", False):
         raise InputError("--pbr derives maps from a colour texture; it cannot be combined with --material")
-    if getattr(args, "method", "patch") != "patch":
-        raise InputError("--material supports only --method patch")
+    method = getattr(args, "method", "nn")
+    if method not in ("nn", "patch"):
+        raise InputError("--material supports --method nn or patch")
     if getattr(args, "weights", None):
         raise InputError("--weights applies to reference images, not to --material")
     files = parse_material(args.material)
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = synthesize_material(maps, width=args.size, height=args.height, seed=args.seed, tile=tiling(args),
                                  quality=args.quality, device=args.device, detail_scale=args.detail_scale,
-                                 progress=ProgressPrinter(sys.stderr))
+                                 progress=ProgressPrinter(sys.stderr), method=method)
     written = write_maps(result, out)
     sys.stderr.write(f"wrote {', '.join(p.name for p in written.values())} to {out}\n")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..contract.spec import DEVICES, QUALITIES
 from .common import ProgressPrinter
 
 
@@ -29,8 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="output PNG")
     p.add_argument("--band", type=_band, default=0.15, help="width of the re-synthesised band, fraction of the side (default 0.15)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quality", choices=("draft", "default", "high"), default="default")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--quality", choices=QUALITIES, default="default")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.set_defaults(run=run)
 
 

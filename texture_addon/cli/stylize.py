@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..contract.spec import DEVICES, QUALITIES
 from .common import ProgressPrinter, parse_weights, size_arg
 
 
@@ -30,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", action="store_true", help="make the result tileable")
     p.add_argument("--size", type=size_arg, default=None, help="longer side of the output (default: the content's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quality", choices=("draft", "default", "high"), default="default")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--quality", choices=QUALITIES, default="default")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.set_defaults(run=run)
 
 

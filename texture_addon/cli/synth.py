@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-tile", action="store_true", help="do not make the result tileable")
     p.add_argument("--tile", choices=("both", "x", "y", "none"), default=None, help="tile in both directions (default), one, or none")
     p.add_argument("--detail-scale", type=float, default=1.0, help="how large the reference's features appear (default 1)")
-    p.add_argument("--method", choices=("patch", "cnn"), default="patch")
+    p.add_argument("--method", choices=("nn", "patch", "cnn"), default="nn",
+                   help="nn: patch correspondence, keeps structure (default); patch: patch statistics; cnn: CNN features")
     p.add_argument("--cnn-loss", choices=("sw", "gram"), default="sw", help="statistic matched by --method cnn")
     p.add_argument("--vgg-weights", default=None, metavar="FILE", help="torchvision vgg19 state dict for --method cnn")
     p.add_argument("--quality", choices=("draft", "default", "high"), default="default")

@@ -28,6 +28,9 @@ from .pbr import MAP_NAMES, check_maps
 from .presets import PRESETS, QUALITIES, ladder
 from .progress import CancelToken, ProgressCallback
 from .pyramid import Level, PyramidJob, plan_levels, run_pyramid
+from .optimisation import CorrespondenceJob
+from .optimisation import run as run_correspondence
+from .presets import CORRESPONDENCE_PRESETS
 from .synthesize import DETAIL_SCALE_RANGE, check_size, noise_init, periodic_axes, scale_reference, to_tensor
 
 COLOUR_MAPS = {"basecolor": 3, "normal": 3}
@@ -117,6 +120,7 @@ def synthesize_material(
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
     typical_origin: bool = True,
+    method: str = "nn",
 ) -> dict[str, np.ndarray]:
     """Synthesise a new material from the aligned maps of a reference one.
 
@@ -124,7 +128,9 @@ def synthesize_material(
     (H, W) or (H, W, 1), all of one size. Returns the same names at (height, width): colour maps
     (h, w, 3), grey maps (h, w), float32 in [0, 1]. Tiling, seed, quality and detail scale mean
     what they mean for :func:`synthesize`; so does ``typical_origin``, with every map rolled by the
-    shift chosen on the base colour (or the first map) so they stay aligned.
+    shift chosen on the base colour (or the first map) so they stay aligned. ``method`` is ``nn``
+    (patch correspondence: every output patch is a reference patch across all maps, so the maps
+    are aligned by construction) or ``patch`` (patch statistics).
     """
     stack, slices = stack_maps(maps)
     width = check_size("width", width)
@@ -145,6 +151,19 @@ def synthesize_material(
     levels = ladder(preset, height, width, count)
     normal = slices.get("normal")
     first = next(iter(slices.values()))
+    if method not in ("nn", "patch"):
+        raise InputError(f"unknown method {method!r} for a material (choose from nn, patch)")
+    if method == "nn":
+        def constrain(x: torch.Tensor, level) -> torch.Tensor:
+            if normal is not None:
+                renormalise_normals(x, normal)
+            return x
+
+        out = run_correspondence(CorrespondenceJob(
+            [ref], [1.0], height, width, periodic, CORRESPONDENCE_PRESETS[quality],
+            torch.Generator().manual_seed(int(seed)), channel_weights=weights.to(dev), stage="material",
+            progress=progress, cancel=cancel, preview_channels=first, constrain=constrain))
+        return _finish(out, slices, periodic, typical_origin, None, ref)
 
     # Presets count directions for RGB patches; a stack of maps has more dimensions per patch and
     # needs proportionally more random directions to see how the maps co-vary.
@@ -173,11 +192,17 @@ def synthesize_material(
         preview_channels=first,
     )
     out = run_pyramid(job)
+    return _finish(out, slices, periodic, typical_origin, job.generator, ref)
+
+
+def _finish(out: torch.Tensor, slices: Mapping[str, slice], periodic: tuple[bool, bool], typical_origin: bool,
+            generator: Optional[torch.Generator], ref: torch.Tensor) -> dict[str, np.ndarray]:
+    """Split the stack into maps (colour-matched after the statistics method), tile origin applied."""
     result: dict[str, np.ndarray] = {}
     for name, sl in slices.items():
         part = out[:, sl]
-        if name != "normal":  # per-pixel maps: exact value distribution of the reference map
-            part = match_colours(part, [ref[:, sl]], [1.0], job.generator)
+        if name != "normal" and generator is not None:  # per-pixel maps: the reference map's exact values
+            part = match_colours(part, [ref[:, sl]], [1.0], generator)
         a = part[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy()
         result[name] = np.ascontiguousarray(a if a.shape[2] == 3 else a[..., 0])
     if typical_origin:

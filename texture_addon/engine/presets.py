@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .optimisation import CorrespondencePreset
 from .pyramid import Level, make_levels
 
 QUALITIES = ("draft", "default", "high")
@@ -51,6 +52,16 @@ PRESETS = {
 
 
 LARGE_PIXELS = 2_000_000
+
+# The default method, texture optimisation by patch correspondence (see engine/optimisation.py):
+# EM iterations per level instead of gradient steps. 9×9 patches (context: at the coarsest level a
+# patch spans over a quarter of the 32-px reference) and GPNN's completeness normalisation were
+# chosen by eye on examples/ and on the procedural cells and dots of tests/structure_refs.py.
+CORRESPONDENCE_PRESETS = {
+    "draft": CorrespondencePreset(coarse_iterations=6, fine_iterations=1, patch=7, rounds=1, large_fine_iterations=1),
+    "default": CorrespondencePreset(coarse_iterations=10, fine_iterations=3, patch=9, rounds=2, large_fine_iterations=1),
+    "high": CorrespondencePreset(coarse_iterations=16, fine_iterations=5, patch=9, rounds=3, large_fine_iterations=2),
+}
 
 
 def _cut_finest(preset: Preset, finest_pixels: int) -> bool:

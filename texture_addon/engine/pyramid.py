@@ -57,7 +57,8 @@ class PyramidJob:
     preview_channels: slice = field(default_factory=lambda: slice(0, 3))
 
 
-def plan_levels(out_height: int, out_width: int, smallest_reference_side: float) -> int:
+def plan_levels(out_height: int, out_width: int, smallest_reference_side: float,
+                min_reference_side: int = MIN_REFERENCE_SIDE_AT_COARSEST) -> int:
     """How many pyramid levels: until the reference's coarsest copy is ~16 px.
 
     There a 7×7 patch spans almost half the reference, so the first level decides the layout
@@ -66,7 +67,7 @@ def plan_levels(out_height: int, out_width: int, smallest_reference_side: float)
     levels = 1
     while (
         levels < MAX_LEVELS
-        and smallest_reference_side / 2**levels >= MIN_REFERENCE_SIDE_AT_COARSEST
+        and smallest_reference_side / 2**levels >= min_reference_side
         and min(out_height, out_width) / 2**levels >= MIN_OUTPUT_SIDE_AT_COARSEST
     ):
         levels += 1

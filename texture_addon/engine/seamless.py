@@ -160,12 +160,17 @@ def make_seamless(
     device: str = "auto",
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
+    method: str = "patch",
 ) -> np.ndarray:
     """Return ``image`` (H, W, C) made tileable, same size, float32 in [0, 1].
 
     Pixels farther than ``band``/2 of the side from the image's borders are kept exactly; the band
     along the borders is re-synthesised from the image's own patch statistics so that it continues
-    the texture across the wrap. Raises :class:`InputError` for unusable input or parameters.
+    the texture across the wrap. ``method`` ``patch`` (default) matches the band's patch statistics;
+    ``nn`` fills the band with the image's own patches by texture optimisation. ``nn`` is not the
+    default yet: on the test images its band still left a weak seam (seam score 1.2–1.37 against
+    under 1.1 for ``patch``), because votes from the two sides of the old seam disagree at its line. Raises
+    :class:`InputError` for unusable input or parameters.
     """
     band = float(band)
     lo, hi = BAND_RANGE
@@ -185,6 +190,13 @@ def make_seamless(
     mask = band_mask(h, w, band).to(dev)
     constraint = _Constraint(rolled, mask)
     reference = x.to(dev)  # the original: its patches never straddle the old seam
+
+    if method not in ("nn", "patch"):
+        raise InputError(f"unknown method {method!r} (choose from nn, patch)")
+    if method == "nn":
+        out = _band_by_correspondence(reference, rolled, mask, constraint, band, quality, seed, progress, cancel)
+        out = torch.roll(out, (-shift[0], -shift[1]), dims=(2, 3))
+        return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
 
     preset = PRESETS[quality]
     count = plan_levels(h, w, min(h, w))
@@ -234,3 +246,36 @@ def make_seamless(
     out = settle_colours(run_pyramid(job), rolled, mask, job.generator)
     out = torch.roll(out, (-shift[0], -shift[1]), dims=(2, 3))
     return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+
+
+def _band_by_correspondence(reference: torch.Tensor, rolled: torch.Tensor, mask: torch.Tensor, constraint: _Constraint,
+                            band: float, quality: str, seed: int, progress: Optional[ProgressCallback],
+                            cancel: Optional[CancelToken]) -> torch.Tensor:
+    """Fill the band by texture optimisation against the original image's patches (inpainting).
+
+    The band starts as a blur of its surroundings; the kept pixels are put back after every vote,
+    so at each level the band's patches are pulled towards image patches that agree with both sides.
+    The original image is the reference: its patches never straddle the old seam.
+    """
+    from .optimisation import CorrespondenceJob
+    from .optimisation import run as run_correspondence
+    from .presets import CORRESPONDENCE_PRESETS
+
+    h, w = rolled.shape[2:]
+    filt = WrapFilter(h, w, (True, True))
+    smooth = filt.blur(rolled, max(1.0, band * min(h, w) / 2))
+    start = smooth * mask + rolled * (1 - mask)
+
+    generator = torch.Generator().manual_seed(int(seed) + 1)
+
+    def constrain(x: torch.Tensor, level) -> torch.Tensor:
+        # Averaged votes lose contrast inside the band; its colours are moved back onto those of
+        # the pixels around it (not the whole image's: a photo's colours drift across it).
+        known, m = constraint.at(x.shape[2], x.shape[3])
+        return settle_colours(x, known, m, generator)
+
+    job = CorrespondenceJob([reference], [1.0], h, w, (True, True), CORRESPONDENCE_PRESETS[quality],
+                            torch.Generator().manual_seed(int(seed)), stage="seamless", progress=progress, cancel=cancel,
+                            preview_channels=slice(0, min(3, rolled.shape[1])), constrain=constrain, start=start,
+                            histogram=False)
+    return run_correspondence(job)

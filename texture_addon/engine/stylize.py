@@ -160,7 +160,7 @@ def stylize(
     size: Optional[int] = None,
     seed: int = 0,
     quality: str = "default",
-    method: str = "patch",
+    method: str = "nn",
     device: str = "auto",
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
@@ -172,6 +172,9 @@ def stylize(
     style's tones first matched to the content's) and keeps the content's chroma. ``tile`` treats the
     content as periodic and frees a band at its wrap boundary from the content loss, so the style
     re-synthesises a seamless join and the output tiles. ``size`` is the output's longer side.
+    ``method`` ``nn`` (default) rebuilds the content from the styles' own patches (texture
+    optimisation with a content term, as in Elad & Milanfar 2017); ``patch``/``cnn`` match their
+    statistics under the pooled-structure content loss.
     """
     if not styles:
         raise InputError("at least one style image is needed")
@@ -203,6 +206,13 @@ def stylize(
     w = [wt for _, wt in kept]
     target = target.to(dev)
 
+    mask = edge_mask(height, width, periodic, TILE_FREE_BAND).to(dev) if tile else None
+    if method == "nn":
+        out = _stylize_nn(target, refs, w, strength, periodic, mask, quality, seed, progress, cancel)
+        if preserve_colors:
+            out = (c.to(dev) + (out - luminance(c.to(dev)))).clamp(0, 1)
+        return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+
     preset = PRESETS[quality]
     smallest = min(min(min(r.shape[2:]) for r in refs), min(height, width))
     count = plan_levels(height, width, smallest)
@@ -216,7 +226,6 @@ def stylize(
     style_factory = make_feature_loss_factory(refs, w, method, periodic, preset.projections, preset.patch, net,
                                               dilations=preset.dilations)
     generator = torch.Generator().manual_seed(int(seed))
-    mask = edge_mask(height, width, periodic, TILE_FREE_BAND).to(dev) if tile else None
 
     def at_level(a: torch.Tensor, level: Level) -> torch.Tensor:
         return resize(a, level.height, level.width, *periodic) if (level.height, level.width) != a.shape[2:] else a
@@ -252,3 +261,39 @@ def stylize(
     if preserve_colors:
         out = (c.to(dev) + (out - luminance(c.to(dev)))).clamp(0, 1)
     return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+
+
+#: How strongly the content pulls each update back at strength 0.5 (the pull is proportional to
+#: (1 − strength)/strength): at 0.5 the layout stays while the surface is made of style patches.
+NN_CONTENT_PULL = 0.35
+
+
+def _stylize_nn(target: torch.Tensor, refs: Sequence[torch.Tensor], weights: Sequence[float], strength: float,
+                periodic: tuple[bool, bool], mask: Optional[torch.Tensor], quality: str, seed: int,
+                progress: Optional[ProgressCallback], cancel: Optional[CancelToken]) -> torch.Tensor:
+    """Texture optimisation started from the content, each update pulled back towards it.
+
+    E(x) = Σ_p ‖P_p x − z_p‖² + λ‖x − c‖² is minimised by the correspondence loop with the content
+    term applied after each vote (the exact minimiser for fixed matches is the blend). With
+    ``mask`` (tiling) the pull fades out at the wrap boundary, where the styles alone join the
+    edges seamlessly.
+    """
+    from .optimisation import CorrespondenceJob
+    from .optimisation import run as run_correspondence
+    from .presets import CORRESPONDENCE_PRESETS
+
+    pull = min(0.95, NN_CONTENT_PULL * (1.0 - strength) / max(strength, 1e-3))
+    h, w = target.shape[2:]
+
+    def constrain(x: torch.Tensor, level) -> torch.Tensor:
+        size = x.shape[2:]
+        c = resize(target, *size, *periodic) if tuple(size) != (h, w) else target
+        beta = pull if mask is None else pull * (resize(mask, *size, *periodic) if tuple(size) != (h, w) else mask)
+        return x + beta * (c - x)
+
+    preset = CORRESPONDENCE_PRESETS[quality]
+    job = CorrespondenceJob(list(refs), list(weights), h, w, periodic, preset, torch.Generator().manual_seed(int(seed)),
+                            stage="stylize", progress=progress, cancel=cancel,
+                            preview_channels=slice(0, target.shape[1]), constrain=constrain if pull > 0 else None,
+                            start=target)
+    return run_correspondence(job)

@@ -15,15 +15,24 @@ from .device import configure_threads, resolve_device
 from .losses import LevelLoss
 from .networks import RandomNet, VGG19Features, load_vgg19_weights
 from .patches import PatchSlicedLoss
-from .presets import PRESETS, QUALITIES, ladder
+from .optimisation import CorrespondenceJob
+from .optimisation import run as run_correspondence
+from .presets import CORRESPONDENCE_PRESETS, PRESETS, QUALITIES, ladder
 from .progress import CancelToken, ProgressCallback
-from .pyramid import Level, PyramidJob, plan_levels, run_pyramid
+from .pyramid import MIN_REFERENCE_SIDE_AT_COARSEST, Level, PyramidJob, plan_levels, run_pyramid
 from .resample import resize
 
 MIN_SIZE, MAX_SIZE = 64, 4096
 TILINGS = {"both": (True, True), "x": (False, True), "y": (True, False), "none": (False, False)}
-METHODS = ("patch", "cnn")
+#: ``nn``: patch correspondence (texture optimisation, the default); ``patch``: sliced Wasserstein
+#: patch statistics; ``cnn``: CNN feature statistics.
+METHODS = ("nn", "patch", "cnn")
 DETAIL_SCALE_RANGE = (0.125, 8.0)
+#: The CNN family's coarsest reference side. At 16 px the random net's receptive field (~27 px)
+#: saw the whole reference, and tiling the reference matched its deepest features exactly: lichen
+#: at 512² came out as a 2×2 repetition (autocorrelation 0.92 at a lag of 256 px). At 64 px it
+#: did not repeat (0.002).
+CNN_COARSEST_REFERENCE = 64
 
 
 def periodic_axes(tile: str) -> tuple[bool, bool]:
@@ -146,7 +155,7 @@ def synthesize(
     tile: str = "both",
     detail_scale: float = 1.0,
     quality: str = "default",
-    method: str = "patch",
+    method: str = "nn",
     device: str = "auto",
     vgg_weights: Optional[str] = None,
     progress: Optional[ProgressCallback] = None,
@@ -163,7 +172,9 @@ def synthesize(
     with no seam by construction; ``x``/``y`` tile one way only. Same inputs, seed and device type
     give the same output bytes on the CPU. With ``typical_origin`` the periodic result is rolled so
     the tile's edges fall on ordinary lines (see :func:`place_origin`); ``False`` returns the
-    optimiser's own origin. Raises :class:`InputError` for unusable inputs and
+    optimiser's own origin. ``colour_match`` applies to the statistics methods only: the
+    correspondence method takes its colours from the references themselves, and a final colour
+    transport there only shifted dominant flat colours (a cream background turned pink). Raises :class:`InputError` for unusable inputs and
     :class:`Cancelled` when ``cancel`` is set.
     """
     if not references:
@@ -190,14 +201,20 @@ def synthesize(
     tensors = [scale_reference(t, float(detail_scale)).to(dev) for t, _ in kept]
     w = [wt for _, wt in kept]
 
+    generator = torch.Generator().manual_seed(int(seed))
+    if method == "nn":
+        out = run_correspondence(CorrespondenceJob(tensors, w, height, width, periodic, CORRESPONDENCE_PRESETS[quality],
+                                                   generator, progress=progress, cancel=cancel))
+        image = np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+        return place_origin([image], periodic)[0] if typical_origin else image
+
     preset = PRESETS[quality]
     smallest = min(min(t.shape[2:]) for t in tensors)
-    count = plan_levels(height, width, smallest)
+    count = plan_levels(height, width, smallest, CNN_COARSEST_REFERENCE if method == "cnn" else MIN_REFERENCE_SIDE_AT_COARSEST)
     levels = ladder(preset, height, width, count)
     net = build_network(method, vgg_weights, periodic)
     if net is not None:
         net = net.to(dev)
-    generator = torch.Generator().manual_seed(int(seed))
 
     job = PyramidJob(
         out_height=height,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import platform
 import sys
 
-#: The torch version the engine is built and tested against (same as worker.protocol.TORCH_VERSION).
+#: The torch version the engine is built and tested against (same as contract.protocol.TORCH_VERSION).
 TORCH_VERSION = "2.13.0"
 TORCH_REQUIREMENT = f"torch=={TORCH_VERSION}"
 #: Installed after torch, from the package index pip is configured with.

@@ -1,11 +1,13 @@
-"""Running the engine outside Blender's process.
+"""Running the engine outside Blender's process, split by the side of the pipe a file runs on.
 
 Blender must never freeze and must never import torch, so every job runs in a separate Python
-process (``python -m texture_addon.worker``) that Blender talks to through JSON lines on a pipe.
-This package holds both ends: the stdlib-only :mod:`.spec` and :mod:`.client` (imported by
-Blender) and the worker side (:mod:`.server`, :mod:`.run`), which imports numpy and torch lazily.
+process (``python -m texture_addon.worker``) that Blender talks to through JSON lines on a pipe:
+
+- ``blender_side/`` runs **inside Blender's process** (and in scripts that drive the engine):
+  standard library only. It spawns the engine process, sends jobs and collects messages.
+- ``engine_side/`` runs **inside the engine process**: it reads commands, turns each job into an
+  engine call and writes the maps. It may import numpy and torch (lazily).
+
+What both sides agree on (job spec, message names, ranges) lives in :mod:`texture_addon.contract`.
+This file imports nothing, so importing either side never drags in the other.
 """
-
-from .spec import JobSpec, ReferenceSpec, SpecError
-
-__all__ = ["JobSpec", "ReferenceSpec", "SpecError"]

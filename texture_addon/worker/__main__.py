@@ -1,9 +1,9 @@
-"""``python -m texture_addon.worker``: the engine process the Blender add-on talks to (see server.py)."""
+"""``python -m texture_addon.worker``: the engine process the Blender add-on talks to (see engine_side/server.py)."""
 
 import os
 import sys
 
-from .server import main
+from .engine_side.server import main
 
 status = main()
 # Leave without the interpreter's teardown: it can take a second with torch loaded, and the

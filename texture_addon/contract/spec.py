@@ -20,7 +20,7 @@ from ..errors import InputError
 KINDS = ("synth", "stylize", "seamless", "pbr", "material")
 TILE_MODES = ("both", "x", "y", "none")
 QUALITIES = ("draft", "default", "high")
-METHODS = ("patch", "cnn")
+METHODS = ("nn", "patch", "cnn")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAP_NAMES = ("basecolor", "height", "normal", "roughness", "ao")  # same order as references.maps
 
@@ -32,6 +32,31 @@ MAX_SEED = 2**32 - 1
 #: Which kinds take style references and which need a ``content`` image.
 KINDS_WITH_REFERENCES = ("synth", "stylize")
 KINDS_WITH_CONTENT = ("stylize", "seamless", "pbr")
+
+#: Fields every kind reads: what to do and where to write it.
+COMMON_FIELDS = ("kind", "output_dir", "name")
+#: The spec fields each kind reads, besides :data:`COMMON_FIELDS`. The engine process's per-kind
+#: adapters (``worker/engine_side/adapters.py``) pass every one of them on to the engine, and a
+#: test fails if one is dropped. A field a kind does not read must keep its default: a value set
+#: there is refused by :meth:`JobSpec.validate` rather than silently ignored.
+#:
+#: Meanings that differ per kind: ``stylize`` keeps the content image's aspect ratio and makes its
+#: longer side ``max(width, height)``; ``seamless`` and ``pbr`` resize their result to
+#: ``width`` × ``height`` (wrapping around the edges on tiled axes); ``seamless`` always tiles both
+#: ways; ``material`` writes the maps it was given (``material``), not ``maps``; ``pbr`` runs on
+#: the CPU whatever ``device`` says, so it refuses one.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "synth": ("references", "width", "height", "seed", "tile", "detail_scale", "quality", "method",
+              "vgg_weights", "device", "maps"),
+    "stylize": ("references", "content", "width", "height", "seed", "tile", "quality", "method",
+                "strength", "preserve_colors", "device", "maps"),
+    "seamless": ("content", "width", "height", "seed", "quality", "band", "device", "maps"),
+    "pbr": ("content", "width", "height", "tile", "maps"),  # derive_maps runs on the CPU
+    "material": ("material", "width", "height", "seed", "tile", "detail_scale", "quality", "device"),
+}
+#: Tile modes a kind can honour, where it cannot do all four (the style-transfer engine tiles
+#: both ways or not at all).
+KIND_TILE_MODES: dict[str, tuple[str, ...]] = {"stylize": ("both", "none")}
 
 # Characters that would let ``name`` escape ``output_dir`` or break file names on some platform.
 _BAD_NAME_CHARS = set('/\\:*?"<>|\0')
@@ -79,7 +104,7 @@ class JobSpec:
     tile: str = "both"
     detail_scale: float = 1.0
     quality: str = "default"
-    method: str = "patch"
+    method: str = "nn"
     device: str = "auto"
     vgg_weights: str | None = None
     strength: float = 0.7
@@ -132,12 +157,31 @@ class JobSpec:
             if dupes:
                 errors.append(f"maps: listed more than once: {', '.join(dupes)}")
 
+        self._validate_kind_fields(errors)
         self._validate_inputs(errors, check_files)
         if self.method == "cnn" and self.vgg_weights is not None and check_files:
             if not os.path.isfile(self.vgg_weights):
                 errors.append(f"vgg_weights: file not found: {self.vgg_weights}")
         if errors:
             raise SpecError(errors)
+
+    def _validate_kind_fields(self, errors: list[str]) -> None:
+        """Refuse a value the kind would ignore, and a tile mode the kind cannot honour."""
+        if self.kind not in KIND_FIELDS:
+            return
+        used = set(COMMON_FIELDS) | set(KIND_FIELDS[self.kind])
+        for f in dataclasses.fields(self):
+            if f.name in used:
+                continue
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            value = getattr(self, f.name)
+            if value != default:
+                errors.append(f"{f.name}: kind {self.kind!r} does not use it "
+                              f"(leave it out or at {json.dumps(default)}; got {json.dumps(_plain(value))})")
+        modes = KIND_TILE_MODES.get(self.kind)
+        if modes is not None and self.tile in TILE_MODES and self.tile not in modes:
+            errors.append(f"tile: kind {self.kind!r} tiles {' or '.join(repr(m) for m in modes)} only, "
+                          f"not {self.tile!r}")
 
     def _validate_inputs(self, errors: list[str], check_files: bool) -> None:
         """Kind-specific inputs: references, content image, material maps."""
@@ -240,6 +284,18 @@ _EXPECTED: dict[str, tuple[type, ...] | str] = {
 }
 
 
+def _plain(value: Any) -> Any:
+    """JSON-friendly form of a field value, for error messages."""
+    if isinstance(value, list):
+        return [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+    return value
+
+
+def kind_fields(kind: str) -> tuple[str, ...]:
+    """Every spec field ``kind`` reads (common ones first)."""
+    return COMMON_FIELDS + KIND_FIELDS[kind]
+
+
 def _type_name(value: object) -> str:
     return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null",
             int: "integer", float: "number"}.get(type(value), type(value).__name__)
@@ -287,4 +343,5 @@ def _check_range(errors: list[str], name: str, value: float, lo: float, hi: floa
         errors.append(f"{name}: {value} out of range ({lo:g}…{hi:g})")
 
 
-__all__ = ["JobSpec", "ReferenceSpec", "SpecError", "KINDS", "MAP_NAMES", "MIN_SIZE", "MAX_SIZE"]
+__all__ = ["JobSpec", "ReferenceSpec", "SpecError", "KINDS", "MAP_NAMES", "MIN_SIZE", "MAX_SIZE", "TILE_MODES",
+           "QUALITIES", "METHODS", "DEVICES", "KIND_FIELDS", "KIND_TILE_MODES", "COMMON_FIELDS", "kind_fields"]

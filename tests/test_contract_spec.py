@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from texture_addon.errors import InputError
-from texture_addon.worker.spec import JobSpec, ReferenceSpec, SpecError
+from texture_addon.contract.spec import JobSpec, ReferenceSpec, SpecError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -130,10 +130,10 @@ def test_from_dict_refuses_unknown_keys_and_wrong_types(ref):
 
 def test_from_dict_accepts_whole_numbers_for_floats(ref):
     data = good(ref).to_dict()
-    data.update(detail_scale=2, strength=1, references=[{"path": ref}])
+    data.update(detail_scale=2, references=[{"path": ref, "weight": 2}])
     spec = JobSpec.from_dict(data)
     assert spec.detail_scale == 2.0 and isinstance(spec.detail_scale, float)
-    assert spec.references[0].weight == 1.0
+    assert spec.references[0].weight == 2.0 and isinstance(spec.references[0].weight, float)
     spec.validate()
 
 
@@ -151,8 +151,9 @@ def test_validate_catches_wrong_types_set_in_python(ref):
 
 
 def test_spec_and_client_import_nothing_heavy():
-    """Blender imports these two modules: numpy, PIL and torch must stay out of its process."""
-    code = ("import sys, texture_addon.worker.spec, texture_addon.worker.client, texture_addon.worker.protocol;"
+    """Blender imports the contract and the Blender side of the pipe: numpy, PIL and torch must stay out of its process."""
+    code = ("import sys, texture_addon.contract, texture_addon.contract.spec, texture_addon.contract.protocol,"
+            " texture_addon.worker.blender_side.client;"
             "heavy = sorted(m for m in ('numpy', 'torch', 'PIL', 'bpy') if m in sys.modules);"
             "print(','.join(heavy) or 'clean')")
     env = dict(os.environ, PYTHONPATH=str(REPO))

@@ -12,7 +12,6 @@ ever left behind, and an artist's previous textures of the same name stay untouc
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import shutil
 import tempfile
@@ -22,16 +21,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..engine.progress import CancelToken, ProgressInfo
-from ..errors import TextureForgeError
-from ..references import load_gray, load_rgb, write_maps
-from .spec import JobSpec
+from ...contract.spec import JobSpec
+from ...engine.progress import CancelToken, ProgressInfo
+from ...errors import TextureForgeError
+from ...references import write_maps
+from .adapters import ADAPTERS
 
 ProgressCallback = Callable[[ProgressInfo], None]
-
-#: Maps loaded as colour for ``kind="material"``; the rest are single-channel data.
-RGB_MAPS = frozenset({"basecolor", "normal"})
-
 
 @dataclass
 class JobOutcome:
@@ -44,7 +40,7 @@ class JobOutcome:
 def run_job(spec: JobSpec, progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> dict[str, Path]:
     """Run ``spec`` to completion and return map name → written file.
 
-    Raises :class:`~texture_addon.worker.spec.SpecError` / ``InputError`` for bad inputs,
+    Raises :class:`~texture_addon.contract.spec.SpecError` / ``InputError`` for bad inputs,
     :class:`~texture_addon.errors.Cancelled` when ``cancel`` fires (leaving no outputs), and
     :class:`TextureForgeError` for kinds this build's engine cannot do yet.
     """
@@ -83,67 +79,23 @@ def _check_engine_supports(engine: Any, spec: JobSpec) -> None:
 
 
 def _compute_maps(spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> dict[str, np.ndarray]:
+    """The job's maps as arrays, through the kind's explicit adapter (see adapters.py)."""
     engine = _engine()
     _check_engine_supports(engine, spec)
-    common = dict(tile=spec.tile, seed=spec.seed, detail_scale=spec.detail_scale, quality=spec.quality,
-                  method=spec.method, device=spec.device, vgg_weights=spec.vgg_weights,
-                  progress=progress, cancel=cancel)
-    refs = [load_rgb(r.path) for r in spec.references] if spec.kind in ("synth", "stylize") else []
-    weights = [float(r.weight) for r in spec.references]
-
-    if spec.kind == "synth":
-        img = engine.synthesize(refs, weights, width=spec.width, height=spec.height, **common)
-        return _with_derived_maps(engine, img, spec, progress, cancel)
-    if spec.kind == "stylize":
-        fn = _engine_function(engine, "stylize", "style transfer (kind 'stylize')")
-        content = load_rgb(spec.content)
-        img = _call(fn, content, refs, weights, strength=spec.strength, preserve_colors=spec.preserve_colors,
-                    width=spec.width, height=spec.height, **common)
-        return _with_derived_maps(engine, img, spec, progress, cancel)
-    if spec.kind == "seamless":
-        fn = _engine_function(engine, "make_seamless", "making an image seamless (kind 'seamless')")
-        img = _call(fn, load_rgb(spec.content), band=spec.band, **common)
-        return _with_derived_maps(engine, img, spec, progress, cancel)
-    if spec.kind == "pbr":
-        fn = _engine_function(engine, "derive_maps", "deriving PBR maps (kind 'pbr')")
-        derived = _call(fn, load_rgb(spec.content), maps=list(spec.maps), **common)
-        return _pick(derived, spec.maps, "derive_maps")
-    if spec.kind == "material":
-        fn = _engine_function(engine, "synthesize_material", "material synthesis (kind 'material')")
-        inputs = {name: (load_rgb(path) if name in RGB_MAPS else load_gray(path)) for name, path in spec.material.items()}
-        produced = _call(fn, inputs, width=spec.width, height=spec.height, **common)
-        return _pick(produced, list(spec.material), "synthesize_material")
-    raise TextureForgeError(f"unknown job kind {spec.kind!r}")  # validate() makes this unreachable
-
-
-def _with_derived_maps(engine: Any, img: np.ndarray, spec: JobSpec, progress: ProgressCallback | None,
-                       cancel: CancelToken) -> dict[str, np.ndarray]:
-    """basecolor is the engine's image; any other requested map comes from ``derive_maps``."""
-    if all(m == "basecolor" for m in spec.maps):
-        return {"basecolor": img}
-    cancel.raise_if_cancelled()
-    fn = _engine_function(engine, "derive_maps", _extra_maps_label(spec))
-    derived = dict(_call(fn, img, maps=list(spec.maps), tile=spec.tile, device=spec.device,
-                         progress=progress, cancel=cancel))
-    derived["basecolor"] = img
-    return _pick(derived, spec.maps, "derive_maps")
+    adapter = ADAPTERS.get(spec.kind)
+    if adapter is None:  # validate() makes this unreachable
+        raise TextureForgeError(f"unknown job kind {spec.kind!r}")
+    return adapter(engine, spec, progress, cancel)
 
 
 def _extra_maps_label(spec: JobSpec) -> str:
     return f"maps other than basecolor ({', '.join(m for m in spec.maps if m != 'basecolor')})"
 
 
-def _pick(maps: Mapping[str, np.ndarray], wanted: list[str], producer: str) -> dict[str, np.ndarray]:
-    missing = [m for m in wanted if m not in maps]
-    if missing:
-        raise TextureForgeError(f"{producer} did not produce the map(s) {', '.join(missing)}")
-    return {m: maps[m] for m in wanted}
-
-
 def _engine() -> Any:
     """Import the engine on first use (torch is heavy; the worker pays it once, at start)."""
     try:
-        from .. import engine
+        from ... import engine
     except ImportError as exc:
         raise TextureForgeError(f"the texture engine is not available in this build ({exc})") from exc
     return engine
@@ -156,33 +108,17 @@ def _engine_function(engine: Any, name: str, what: str) -> Callable[..., Any]:
     return fn
 
 
-def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call an engine function with the keyword arguments it declares, dropping the others.
-
-    The spec carries every option of every kind; each engine function takes only some of them
-    (and the newer ones are still growing), so passing exactly what it accepts keeps this runner
-    from breaking each time an engine signature gains or lacks a parameter.
-    """
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return fn(*args, **kwargs)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fn(*args, **kwargs)
-    return fn(*args, **{k: v for k, v in kwargs.items() if k in params})
-
-
 def _seam_scores(maps: Mapping[str, np.ndarray], tile: str) -> dict[str, float]:
     """Seam score of each map along the axes that were asked to tile (both when none were)."""
     try:
-        from ..engine import seam_score
+        from ...engine import seam_score
     except ImportError:
         return {}
     axis = tile if tile in ("x", "y") else "both"
     scores: dict[str, float] = {}
     for name, arr in maps.items():
         with contextlib.suppress(Exception):  # a score is informative; never fail a finished job on it
-            scores[name] = float(_call(seam_score, arr, axis=axis))
+            scores[name] = float(seam_score(arr, axis=axis))
     return scores
 
 

@@ -26,7 +26,8 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from . import protocol
+from ...contract import messages as msg
+from ...contract import protocol
 
 #: How long a cancelled job may take to stop after the client went away, before a forced exit.
 EOF_GRACE_SECONDS = 5.0
@@ -115,15 +116,15 @@ class ProgressForwarder:
             elapsed = now - self.started
             frac = min(1.0, info.step / total)
             eta = elapsed / frac - elapsed if frac > 0 else None
-            self.channel.send({"type": "progress", "job": self.job, "stage": str(info.stage),
-                               "level": int(info.level), "levels": int(info.levels), "step": int(info.step),
-                               "total": total, "loss": float(info.loss), "eta": eta})
+            self.channel.send(msg.Progress(job=self.job, stage=str(info.stage), level=int(info.level),
+                                           levels=int(info.levels), step=int(info.step), total=total,
+                                           loss=float(info.loss), eta=eta).to_dict())
         if info.preview is not None and now - self._last_preview >= PREVIEW_INTERVAL:
             self._last_preview = now
             self._write_preview(info.preview)
 
     def _write_preview(self, image: Any) -> None:
-        """Downscale and write atomically under a fresh name (so the UI reloads it), keep the last 3."""
+        """Downscale and write atomically under a name never reused (so the UI reloads it)."""
         import numpy as np
         from PIL import Image
 
@@ -137,18 +138,17 @@ class ProgressForwarder:
         tmp = path.with_name(path.name + ".part")
         pil.save(tmp, format="PNG")
         os.replace(tmp, path)
+        # Never deleted here: the client may not have read it yet (it deletes previews once it has
+        # moved past them, and removes the whole folder when this process exits).
         self._previews.append(path)
-        for old in self._previews[:-3]:
-            old.unlink(missing_ok=True)
-        self.channel.send({"type": "preview", "job": self.job, "path": str(path),
-                           "width": pil.size[0], "height": pil.size[1]})
+        self.channel.send(msg.Preview(job=self.job, path=str(path), width=pil.size[0], height=pil.size[1]).to_dict())
 
 
 class Worker:
     """State shared by the stdin reader thread and the job-running main thread."""
 
     def __init__(self, channel: Channel, device: str, idle_timeout: float, log_dir: Path, preview_dir: Path) -> None:
-        from ..engine.progress import CancelToken
+        from ...engine.progress import CancelToken
 
         self._token_type: Callable[[], Any] = CancelToken
         self.channel, self.device, self.idle_timeout = channel, device, idle_timeout
@@ -192,14 +192,20 @@ class Worker:
 
     def _handle(self, raw: bytes) -> None:
         try:
-            cmd = protocol.decode(raw)
+            data = protocol.decode(raw)
         except ValueError as exc:
-            self.channel.send({"type": "error", "job": None, "error_type": "ProtocolError",
-                               "message": f"unreadable command ({exc}): {raw[:200]!r}", "log": None})
+            self.channel.send(msg.Error(job=None, error_type="ProtocolError",
+                                        message=f"unreadable command ({exc}): {raw[:200]!r}").to_dict())
             return
-        name, job = cmd.get("cmd"), cmd.get("job")
+        try:
+            command = msg.parse_command(data)
+        except msg.MessageError as exc:
+            job = data.get("job") if isinstance(data.get("job"), str) else None
+            self.channel.send(msg.Error(job=job, error_type="ProtocolError", message=str(exc)).to_dict())
+            return
+        name, job = command.TAG, getattr(command, "job", None)
         if name == "ping":
-            self.channel.send({"type": "pong", "busy": self.current})
+            self.channel.send(msg.Pong(busy=self.current).to_dict())
         elif name == "cancel":
             with self.lock:
                 if job is not None and job == self.current and self.token is not None:
@@ -211,15 +217,12 @@ class Worker:
                     self.token.cancel()
             self.commands.put(("shutdown",))
         elif name == "run":
-            self._accept_run(job, cmd.get("spec"))
-        else:
-            self.channel.send({"type": "error", "job": job, "error_type": "ProtocolError",
-                               "message": f"unknown command {name!r}", "log": None})
+            self._accept_run(job, command.spec)
 
     def _accept_run(self, job: Any, spec: Any) -> None:
         if not isinstance(job, str) or not job:
-            self.channel.send({"type": "error", "job": None, "error_type": "ProtocolError",
-                               "message": "run needs a non-empty string 'job' id", "log": None})
+            self.channel.send(msg.Error(job=None, error_type="ProtocolError",
+                                        message="run needs a non-empty string 'job' id").to_dict())
             return
         with self.lock:
             if self.closing:
@@ -231,8 +234,7 @@ class Worker:
                 self.current, self.token = job, self._token_type()
                 self.commands.put(("run", job, spec, self.token))
         if refusal:
-            self.channel.send({"type": "error", "job": job, "error_type": refusal[0],
-                               "message": refusal[1], "log": None})
+            self.channel.send(msg.Error(job=job, error_type=refusal[0], message=refusal[1]).to_dict())
 
     # -------------------------------------------------------------- main thread
 
@@ -245,8 +247,7 @@ class Worker:
                 with self.lock:
                     if self.current is None:
                         self.closing = True
-                        self.channel.send({"type": "bye", "reason": "idle",
-                                           "message": f"no job for {self.idle_timeout:g} s"})
+                        self.channel.send(msg.Bye(reason="idle", message=f"no job for {self.idle_timeout:g} s").to_dict())
                         return "idle"
                 continue
             if item[0] == "run":
@@ -260,37 +261,37 @@ class Worker:
                 self.channel.send(final)
             else:
                 if item[0] == "shutdown":
-                    self.channel.send({"type": "bye", "reason": "shutdown", "message": "shut down on request"})
+                    self.channel.send(msg.Bye(reason="shutdown", message="shut down on request").to_dict())
                 return item[0]
 
     def _run(self, job: str, spec_data: Any, token: Any) -> dict:
         """Run one job; return its final message (result, error or cancelled) for the caller to send."""
-        from ..errors import Cancelled
+        from ...contract.spec import KIND_FIELDS, JobSpec
+        from ...errors import Cancelled
         from .run import run_job_detailed
-        from .spec import JobSpec
 
         started = time.monotonic()
-        self.channel.send({"type": "started", "job": job})
+        self.channel.send(msg.Started(job=job).to_dict())
         try:
             spec = JobSpec.from_dict(spec_data)
-            if spec.device == "auto":
+            if spec.device == "auto" and "device" in KIND_FIELDS.get(spec.kind, ()):
                 spec.device = self.device
             progress = ProgressForwarder(job, self.channel, self.preview_dir, started)
             outcome = run_job_detailed(spec, progress, token)
         except Cancelled:
-            return {"type": "cancelled", "job": job}
+            return msg.Cancelled(job=job).to_dict()
         except BaseException as exc:  # noqa: BLE001 - every failure must become a message
             log = self._write_log(job, spec_data, exc)
-            message = {"type": "error", "job": job, "error_type": type(exc).__name__,
-                       "message": str(exc) or type(exc).__name__, "log": str(log) if log else None}
-            if isinstance(getattr(exc, "errors", None), list):  # SpecError: each problem separately
-                message["errors"] = [str(e) for e in exc.errors]
+            errors = getattr(exc, "errors", None)  # SpecError: each problem separately
+            message = msg.Error(job=job, error_type=type(exc).__name__, message=str(exc) or type(exc).__name__,
+                                log=str(log) if log else None,
+                                errors=[str(e) for e in errors] if isinstance(errors, list) else None).to_dict()
             if not isinstance(exc, Exception):  # SystemExit and the like: report, then let it end us
                 self.channel.send(message)
                 raise
             return message
-        return {"type": "result", "job": job, "outputs": {k: str(v) for k, v in outcome.outputs.items()},
-                "seconds": round(time.monotonic() - started, 3), "seam_scores": outcome.seam_scores}
+        return msg.Result(job=job, outputs={k: str(v) for k, v in outcome.outputs.items()},
+                          seconds=round(time.monotonic() - started, 3), seam_scores=outcome.seam_scores).to_dict()
 
     def _write_log(self, job: str, spec_data: Any, exc: BaseException) -> Path | None:
         """Traceback and spec to a file; the pipe only carries the one-line message and the path."""
@@ -328,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing or other:
         message = (protocol.missing_dependencies_message(sys.executable, missing) if missing
                    else f"the engine cannot start with {sys.executable}: {other}")
-        channel.send({"type": "fatal", "error_type": "MissingDependency" if missing else "EngineImportError",
-                      "message": message, "python": sys.executable, "missing": missing})
+        channel.send(msg.Fatal(error_type="MissingDependency" if missing else "EngineImportError",
+                               message=message, python=sys.executable, missing=missing).to_dict())
         print(message, file=sys.stderr)
         return protocol.EXIT_MISSING_DEPENDENCIES
 
@@ -341,9 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     reader = threading.Thread(target=worker.read_commands, args=(sys.stdin.fileno(),), name="stdin-reader", daemon=True)
     reader.start()
     short = version.split("+")[0] if version else None
-    channel.send({"type": "ready", "torch": short, "torch_build": version, "devices": _devices(),
-                  "python": sys.executable, "pid": os.getpid(), "device": args.device,
-                  "expected_torch": protocol.TORCH_VERSION})
+    channel.send(msg.Ready(torch=short, torch_build=version, devices=_devices(), python=sys.executable,
+                           pid=os.getpid(), device=args.device, expected_torch=protocol.TORCH_VERSION).to_dict())
     try:
         worker.serve()
     finally:

@@ -20,6 +20,7 @@ import json
 #: The torch version the engine is built and tested against.
 TORCH_VERSION = "2.13.0"
 
+#: The typed messages themselves live in :mod:`.messages`.
 FINAL_TYPES = frozenset({"result", "error", "cancelled"})
 
 #: Exit status of a worker that could not import its dependencies.
@@ -52,12 +53,39 @@ def _finite(value):
     return value
 
 
-def missing_dependencies_message(python: str, missing: list[str]) -> str:
-    """How to fix an interpreter that lacks the engine's packages, as one sentence for a UI report."""
+def missing_dependencies_message(python: str, missing: list[str], *, in_venv: bool | None = None,
+                                 platform: str | None = None) -> str:
+    """How to fix an interpreter that lacks the engine's packages, as text for a UI report.
+
+    Inside a virtual environment, installing into it works everywhere. Outside one, ``pip install``
+    is refused on Debian/Ubuntu (externally managed), and a ``--user`` install is ignored because
+    the engine runs with PYTHONNOUSERSITE, so the advice is to make a venv once and choose its
+    Python, with the commands for the artist's platform. ``in_venv`` and ``platform`` default to
+    the running interpreter's (the engine process builds this message about itself).
+    """
+    import sys
+
+    if in_venv is None:
+        in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
+    platform = platform or sys.platform
     pins = {"torch": f"torch=={TORCH_VERSION}", "numpy": "numpy", "PIL": "pillow"}
     names = {"PIL": "pillow"}
     shown = [names.get(m, m) for m in missing]
     verb = "is" if len(shown) == 1 else "are"
-    install = " ".join(pins.get(m, m) for m in missing)
-    return (f"{' and '.join(shown) if len(shown) <= 2 else ', '.join(shown)} {verb} not installed for {python}: "
-            f"run `{python} -m pip install {install}` or choose another Python in the add-on preferences")
+    what = f"{' and '.join(shown) if len(shown) <= 2 else ', '.join(shown)} {verb} not installed for {python}"
+    if in_venv:
+        install = " ".join(pins.get(m, m) for m in missing)
+        return (f"{what}: run `{python} -m pip install {install}` or choose another Python in the "
+                "add-on preferences")
+    everything = f"torch=={TORCH_VERSION} numpy pillow"
+    if platform.startswith("win"):
+        venv = r"%USERPROFILE%\texture-forge-venv"
+        make, engine = f"py -3 -m venv {venv}", venv + r"\Scripts\python.exe"
+    else:
+        venv = "~/texture-forge-venv"
+        make, engine = f"python3 -m venv {venv}", venv + "/bin/python"
+    cpu_only = ("" if platform == "darwin" else
+                " (CPU only, a much smaller download: add `--index-url https://download.pytorch.org/whl/cpu`)")
+    return (f"{what}, which is not a virtual environment (pip may refuse it, e.g. on Debian/Ubuntu). "
+            f"Make a Python for the engine once: `{make}`, then `{engine} -m pip install {everything}`"
+            f"{cpu_only}; then choose {engine} as the Python Interpreter in the add-on preferences")

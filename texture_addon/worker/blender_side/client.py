@@ -27,13 +27,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..errors import TextureForgeError
-from . import protocol
-from .spec import JobSpec
+from ...contract import messages as msg
+from ...contract import protocol
+from ...contract.spec import JobSpec
+from ...errors import TextureForgeError
+from .command_pipe import CommandPipe
 
 #: Folder that contains the ``texture_addon`` package: it goes on the worker's PYTHONPATH, because
 #: inside Blender this package is imported under a longer name (``bl_ext.….texture_addon``).
-PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
 STDERR_LINES = 50
 #: Restart rather than reuse a worker this close to its idle exit, so a job is never sent to a
 #: process that is about to leave.
@@ -133,11 +135,20 @@ class Job:
         self._inbox: queue.Queue[dict] = queue.Queue()
         self._lock = threading.Lock()
         self._final_delivered = False  # set by reader threads, before the caller has polled
+        self._previews_given: list[str] = []  # preview files handed to the caller, oldest first
 
     # -------------------------------------------------------------- caller side
 
     def poll(self) -> list[dict]:
-        """Messages that arrived since the last poll, oldest first. Never blocks."""
+        """Messages that arrived since the last poll, oldest first. Never blocks.
+
+        Preview files belong to the caller once handed over: the worker never deletes them, so
+        one is never gone before the UI reads it however late the UI polls. They are deleted here,
+        once superseded: at each poll, those handed over by earlier polls except the newest
+        (which the UI may still show); all of them once the job has ended and was polled again,
+        or on :meth:`release_previews`. Only the newest preview of a batch is worth reading.
+        """
+        self._prune_previews(keep_newest=not self.done)
         messages = []
         while True:
             try:
@@ -146,6 +157,19 @@ class Job:
                 return messages
             self._apply(message)
             messages.append(message)
+
+    def release_previews(self) -> None:
+        """Delete every preview file of this job (the caller is done reading them)."""
+        self._prune_previews(keep_newest=False)
+
+    def _prune_previews(self, keep_newest: bool) -> None:
+        given = self._previews_given
+        drop, self._previews_given = (given[:-1], given[-1:]) if keep_newest else (given, [])
+        for path in drop:
+            try:
+                os.remove(path)
+            except OSError:
+                pass  # already gone with the preview folder of an exited worker
 
     def wait(self, timeout: float | None = None) -> dict:
         """Block until the final message (result, error or cancelled) and return it.
@@ -172,7 +196,7 @@ class Job:
         that finished first). Returns at once."""
         if self._final_delivered:
             return
-        if not self._process.send({"cmd": "cancel", "job": self.id}):
+        if not self._process.send(msg.CancelCommand(job=self.id).to_dict()):
             # No worker to tell: the exit watcher delivers the final message.
             pass
 
@@ -199,6 +223,8 @@ class Job:
             self.stage = str(message.get("stage") or self.stage)
         elif kind == "preview":
             self.last_preview = message.get("path")
+            if isinstance(self.last_preview, str):
+                self._previews_given.append(self.last_preview)
         elif kind in protocol.FINAL_TYPES:
             self.done = True
             self.final = message
@@ -242,13 +268,17 @@ class _WorkerProcess:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         cmd = [python, "-m", "texture_addon.worker", "--device", device,
                "--idle-timeout", repr(float(idle_timeout)), "--log-dir", log_dir, "--preview-dir", self.preview_dir]
+        self.commands = CommandPipe()
         try:
             self.popen = subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                close_fds=True, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0) if os.name == "nt" else 0)
+                cmd, stdin=self.commands.stdin_for_popen(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=env, close_fds=True,
+                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0) if os.name == "nt" else 0)
         except OSError as exc:
+            self.commands.abandon()
             shutil.rmtree(self.preview_dir, ignore_errors=True)
             raise TextureForgeError(f"cannot start the engine with {python}: {exc}") from exc
+        self.commands.attach(self.popen)
         self.stderr_log = os.path.join(log_dir, f"worker_{self.popen.pid}.log")
         self._send_lock = threading.Lock()
         self._stdout_thread = self._thread(self._read_stdout, "stdout")
@@ -278,23 +308,28 @@ class _WorkerProcess:
             return True
 
     def send(self, command: dict) -> bool:
-        """Write one command; False if the worker is gone (its exit watcher reports that)."""
+        """Write one command; False if the worker is gone (its exit watcher reports that).
+
+        Blender does not ignore SIGPIPE: writing to a pipe whose reader has exited would kill it
+        on the spot, unsaved work and all. So an exited process is never written to (``poll()``
+        first), and a process that exits between that check and the write (the error surfaces as
+        BrokenPipeError, see command_pipe.py) still only makes this return False.
+        """
         with self._send_lock:
+            if self.finished or self.popen.poll() is not None:
+                return False
             try:
-                self.popen.stdin.write(protocol.encode(command))
-                self.popen.stdin.flush()
+                self.commands.write(protocol.encode(command))
                 return True
-            except (OSError, ValueError):
+            except (OSError, ValueError):  # BrokenPipeError is an OSError; ValueError: pipe closed
                 return False
 
     def stop(self, grace: float = 3.0) -> None:
         """Ask politely, then close the pipe, then kill: the worker is gone when this returns."""
         self.stopping = True
-        self.send({"cmd": "shutdown"})
-        try:
-            self.popen.stdin.close()
-        except OSError:
-            pass
+        self.send(msg.ShutdownCommand().to_dict())
+        with self._send_lock:
+            self.commands.close()
         try:
             self.popen.wait(timeout=grace)
         except subprocess.TimeoutExpired:
@@ -306,9 +341,19 @@ class _WorkerProcess:
     def _read_stdout(self) -> None:
         for raw in iter(self.popen.stdout.readline, b""):
             try:
-                message = protocol.decode(raw)
+                data = protocol.decode(raw)
             except ValueError:
                 self.stderr_tail.append("[stdout] " + raw.decode("utf-8", "replace").rstrip())
+                continue
+            try:
+                message = msg.parse_message(data).to_dict()
+            except msg.MessageError as exc:
+                # Off-contract: say so; a job it names fails in words rather than waiting forever.
+                self.stderr_tail.append(f"[protocol] {exc}")
+                job = self.jobs.get(data.get("job") if isinstance(data.get("job"), str) else "")
+                if job is not None and data.get("type") in msg.FINAL_TYPES:
+                    job._deliver(msg.Error(job=job.id, error_type="ProtocolError",
+                                           message=f"the engine sent an unreadable message: {exc}").to_dict())
                 continue
             kind = message.get("type")
             if kind in ("ready", "fatal"):
@@ -339,6 +384,8 @@ class _WorkerProcess:
 
     def _watch_exit(self) -> None:
         code = self.popen.wait()
+        with self._send_lock:
+            self.commands.close()  # nobody reads it any more; frees the socket
         self._stdout_thread.join(timeout=2.0)  # deliver what the worker said before it died
         self._stderr_thread.join(timeout=1.0)
         shutil.rmtree(self.preview_dir, ignore_errors=True)
@@ -419,14 +466,22 @@ class WorkerClient:
         with self._lock:
             if self._current is not None and not self._current._final_delivered:
                 raise WorkerBusy(f"a job is already running ({self._current.id}); cancel it or wait for it to finish")
+            if self._current is not None:
+                self._current.release_previews()
             for _attempt in range(2):  # a worker that exits just now is replaced once
                 process = self._ensure_process()
                 job = Job(uuid.uuid4().hex[:12], spec, self, process)
-                if process.register(job) and process.send({"cmd": "run", "job": job.id, "spec": spec.to_dict()}):
+                if process.register(job) and process.send(msg.RunCommand(job=job.id, spec=spec.to_dict()).to_dict()):
                     self._current = job
                     return job
                 process.jobs.pop(job.id, None)
                 process.stop(grace=2.0)
+            # Twice gone before it took the job: most often an engine that cannot start (torch
+            # missing), whose own words say how to fix it. The next start tries a fresh process.
+            process.ready.wait(2.0)
+            info = process.info or {}
+            if info.get("type") == "fatal":
+                raise TextureForgeError(str(info.get("message")))
             raise TextureForgeError(f"the engine process {describe_exit(process.popen.poll())} before it "
                                     f"accepted the job: " + " | ".join(list(process.stderr_tail)[-5:]))
 

@@ -1,0 +1,184 @@
+"""Per-kind adapters: every field a kind reads reaches the engine, and nothing is silently ignored.
+
+The engine is replaced by a recorder (the real engine is exercised by the worker-process tests):
+for each kind and each field the contract says it reads, the test changes that one field and
+requires the engine call (or the adapter's result) to change too. An adapter that drops a field,
+or maps two of its values to the same engine argument (``bool("none")`` is True), fails here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import types
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from texture_addon.contract.spec import (COMMON_FIELDS, KIND_FIELDS, KINDS, JobSpec, ReferenceSpec,
+                                         SpecError)
+from texture_addon.engine.progress import CancelToken
+from texture_addon.worker.engine_side import adapters
+
+
+def _digest(value):
+    if isinstance(value, np.ndarray):
+        return ("array", value.shape, hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest()[:12])
+    if isinstance(value, dict):
+        return tuple(sorted((k, _digest(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_digest(v) for v in value)
+    if callable(value) or isinstance(value, CancelToken):
+        return type(value).__name__
+    return value
+
+
+class RecordingEngine(types.SimpleNamespace):
+    """Stands in for texture_addon.engine: records every call, returns arrays shaped as the real one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list = []
+
+    def _record(self, name, args, kwargs):
+        self.calls.append((name, _digest(list(args)), _digest(kwargs)))
+
+    def synthesize(self, refs, weights, **kw):
+        self._record("synthesize", (refs, weights), kw)
+        return np.full((kw["height"], kw["width"], 3), 0.5, np.float32)
+
+    def stylize(self, content, styles, weights, **kw):
+        self._record("stylize", (content, styles, weights), kw)
+        h, w = content.shape[:2]
+        scale = kw["size"] / max(h, w)
+        return np.full((round(h * scale), round(w * scale), 3), 0.5, np.float32)
+
+    def make_seamless(self, image, **kw):
+        self._record("make_seamless", (image,), kw)
+        return image
+
+    def derive_maps(self, albedo, **kw):
+        self._record("derive_maps", (albedo,), kw)
+        h, w = albedo.shape[:2]
+        out = {"basecolor": albedo, "normal": np.full((h, w, 3), 0.5, np.float32)}
+        out.update({m: np.full((h, w), 0.5, np.float32) for m in ("height", "roughness", "ao")})
+        return {m: out[m] for m in kw["maps"]}
+
+    def synthesize_material(self, maps, **kw):
+        self._record("synthesize_material", (maps,), kw)
+        return {m: np.full((kw["height"], kw["width"]) + a.shape[2:], 0.5, np.float32) for m, a in maps.items()}
+
+
+@pytest.fixture
+def images(tmp_path):
+    paths = []
+    for i, colour in enumerate([(200, 40, 40), (40, 200, 40), (40, 40, 200)]):
+        p = tmp_path / f"img{i}.png"
+        Image.new("RGB", (48, 32), colour).save(p)
+        paths.append(str(p))
+    return paths
+
+
+def base_spec(kind: str, images: list[str], out: str) -> JobSpec:
+    spec = JobSpec(kind=kind, output_dir=out, width=64, height=64)
+    if kind in ("synth", "stylize"):
+        spec.references = [ReferenceSpec(images[0])]
+    if kind in ("stylize", "seamless", "pbr"):
+        spec.content = images[1]
+    if kind == "material":
+        spec.material = {"basecolor": images[0]}
+    return spec
+
+
+def changes(kind: str, images: list[str]) -> dict:
+    """One different (valid) value for every field a kind may read."""
+    return {
+        "references": [ReferenceSpec(images[0], 1.0), ReferenceSpec(images[2], 0.5)],
+        "content": images[2],
+        "width": 96, "height": 80, "seed": 5,
+        "tile": "none" if kind == "stylize" else "x",
+        "detail_scale": 2.0, "quality": "draft", "method": "cnn", "vgg_weights": "/weights/vgg19.pth",
+        "strength": 0.3, "preserve_colors": True, "band": 0.3,
+        "maps": ["basecolor", "height"],
+        "material": {"basecolor": images[0], "height": images[2]},
+        "device": "cpu",
+    }
+
+
+def run_adapter(spec: JobSpec):
+    spec.validate(check_files=False)
+    engine = RecordingEngine()
+    maps = adapters.ADAPTERS[spec.kind](engine, spec, None, CancelToken())
+    return engine.calls, _digest(maps)
+
+
+def test_every_kind_has_an_adapter():
+    assert set(adapters.ADAPTERS) == set(KINDS) == set(KIND_FIELDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_field_a_kind_reads_changes_the_engine_call(kind, images, tmp_path):
+    fields = list(KIND_FIELDS[kind])
+    table = changes(kind, images)
+    assert set(fields) <= set(table), "a field of the contract has no test value"
+    before = run_adapter(base_spec(kind, images, str(tmp_path)))
+    dropped = []
+    for name in fields:
+        spec = base_spec(kind, images, str(tmp_path))
+        setattr(spec, name, table[name])
+        if run_adapter(spec) == before:
+            dropped.append(name)
+    assert dropped == [], f"the {kind} adapter ignores {dropped}"
+
+
+def test_stylize_passes_size_and_both_tile_modes(images, tmp_path):
+    """Issue 12 item 4: Size and Tiling from Blender reached the engine as nothing / both-ways."""
+    spec = base_spec("stylize", images, str(tmp_path))
+    spec.width, spec.height, spec.tile = 128, 96, "none"
+    calls, _ = run_adapter(spec)
+    kwargs = dict(calls[0][2])
+    assert kwargs["size"] == 128 and kwargs["tile"] is False
+    spec.tile = "both"
+    assert dict(run_adapter(spec)[0][0][2])["tile"] is True
+
+
+def test_stylize_refuses_one_axis_tiling_it_cannot_do(images, tmp_path):
+    spec = base_spec("stylize", images, str(tmp_path))
+    spec.tile = "x"
+    with pytest.raises(SpecError, match=r"tile: kind 'stylize' tiles 'both' or 'none' only, not 'x'"):
+        spec.validate(check_files=False)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_value_the_kind_would_ignore_is_refused(kind, images, tmp_path):
+    table = changes(kind, images)
+    unused = [f.name for f in dataclasses.fields(JobSpec)
+              if f.name not in KIND_FIELDS[kind] + COMMON_FIELDS and f.name in table]
+    assert unused, kind
+    for name in unused:
+        spec = base_spec(kind, images, str(tmp_path))
+        setattr(spec, name, table[name])
+        with pytest.raises(SpecError, match=rf"{name}: kind '{kind}' does not use it"):
+            spec.validate(check_files=False)
+
+
+def test_seamless_and_pbr_results_have_the_requested_size(images, tmp_path):
+    for kind in ("seamless", "pbr"):
+        spec = base_spec(kind, images, str(tmp_path))
+        spec.width, spec.height, spec.maps = 80, 72, ["basecolor", "height"]
+        spec.validate(check_files=False)
+        maps = adapters.ADAPTERS[kind](RecordingEngine(), spec, None, CancelToken())
+        assert {m: a.shape[:2] for m, a in maps.items()} == {"basecolor": (72, 80), "height": (72, 80)}, kind
+
+
+def test_stylize_through_the_real_engine_honours_size(images, tmp_path):
+    """The same, end to end: the file written has the requested longer side (Size from Blender)."""
+    from texture_addon.worker.engine_side.run import run_job
+
+    spec = base_spec("stylize", images, str(tmp_path / "out"))
+    spec.width = spec.height = 96
+    spec.tile, spec.quality, spec.strength = "none", "draft", 0.5
+    outputs = run_job(spec)
+    with Image.open(outputs["basecolor"]) as img:
+        assert max(img.size) == 96 and img.size[0] > img.size[1]  # the 48×32 content's aspect kept

@@ -1,0 +1,138 @@
+"""The Blender side of baking on a Dask cluster (``scripts/bake.py --scheduler``).
+
+Here, in the submitting process, each material becomes a job dict (its spec, output folder and
+hash, exactly as the local batch computes them, so a set baked on the farm is up to date for a
+local run and the other way round); the tasks run on the workers (:mod:`texture_addon.farm.
+dask_bake`), and each finished set is wired into its material here, in the main thread, as it
+arrives. The caller saves the .blend once at the end.
+
+The task function is submitted from the top-level package ``texture_addon`` (not from the name the
+add-on was loaded under, e.g. ``texture_forge`` or ``bl_ext.…``): that is the name a worker
+imports it by, with the repository (or an installed copy) on its ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import uuid
+from types import ModuleType
+from typing import Callable, Sequence
+
+import bpy
+
+from ..worker.spec import SpecError
+from . import material_output
+from .batch import spec_digest
+from .job_spec import build_material_spec, safe_name
+
+Log = Callable[[str], None]
+
+
+def farm_module() -> ModuleType:
+    """``texture_addon.farm.dask_bake``, imported under the name workers use."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if root not in sys.path:
+        sys.path.append(root)
+    return importlib.import_module("texture_addon.farm.dask_bake")
+
+
+def _wired(material: bpy.types.Material, maps: Sequence[str]) -> bool:
+    return all(material_output.find_our_image(material, m) is not None for m in maps)
+
+
+def _apply(material: bpy.types.Material, outputs: dict[str, str], storage: str | None) -> None:
+    s = material.texture_forge
+    material_output.apply_outputs(material, outputs, storage=storage or s.storage,
+                                  height_mode=s.height_mode, ao_strength=float(s.ao_strength))
+    s.last_error = ""
+
+
+def bake_materials_on_cluster(materials: Sequence[bpy.types.Material], out_dir: str, *,
+                              scheduler: str, device: str = "auto", storage: str | None = None,
+                              force: bool = False, log: Log, usage_error: type[Exception],
+                              connect_timeout: float = 10.0) -> dict:
+    """Bake every material as a Dask task and wire the results in; like ``batch.bake_materials``.
+
+    Returns ``{"materials": [...], "startup_seconds", "scheduler"}``; each material's summary
+    also says which ``worker`` (address) and ``host`` baked it. Raises ``usage_error`` with one
+    line when the scheduler cannot be reached, before anything is changed.
+    """
+    farm = farm_module()
+    t0 = time.monotonic()
+    try:
+        client = farm.connect(scheduler, timeout=connect_timeout)
+    except farm.SchedulerUnavailable as exc:
+        raise usage_error(str(exc)) from None
+    startup = time.monotonic() - t0
+    summaries: dict[str, dict] = {}
+    by_key: dict[str, bpy.types.Material] = {}
+    jobs: list[dict] = []
+    names: list[str] = []
+    try:
+        for mat in materials:
+            t1 = time.monotonic()
+            name = safe_name(mat.name)
+            target = os.path.join(out_dir, name)
+            base = {"name": mat.name, "status": "failed", "outputs": {}, "seconds": 0.0,
+                    "engine_seconds": 0.0, "seam_scores": {}, "error": None, "worker": None,
+                    "host": None}
+            summaries[mat.name] = base
+            try:
+                os.makedirs(target, exist_ok=True)
+                spec = build_material_spec(mat, target, device=device)
+                digest = spec_digest(spec, mat)
+            except SpecError as exc:
+                _fail(mat, base, "; ".join(exc.errors), log)
+                continue
+            except Exception as exc:
+                _fail(mat, base, f"{type(exc).__name__}: {exc}", log)
+                continue
+            side = None if force else farm.complete_set(target, digest)
+            if side:
+                try:
+                    if not _wired(mat, list(side["outputs"])):
+                        _apply(mat, side["outputs"], storage)
+                    base.update(status="skipped", outputs=side["outputs"],
+                                seam_scores=side.get("seam_scores") or {},
+                                engine_seconds=side.get("engine_seconds", 0.0),
+                                worker=side.get("worker"), host=side.get("host"),
+                                seconds=round(time.monotonic() - t1, 3))
+                    log(f"[{mat.name}] up to date, skipped")
+                    continue
+                except Exception as exc:
+                    log(f"[{mat.name}] stored outputs unusable ({exc}); baking again")
+            key = f"texture-forge-bake-{name}-{uuid.uuid4().hex[:8]}"
+            jobs.append({"key": key, "name": mat.name, "spec": spec.to_dict(), "out_dir": target,
+                         "digest": digest, "device": device, "force": force})
+            by_key[key] = mat
+            names.append(name)
+
+        def wire(job: dict, summary: dict) -> None:
+            mat = by_key[job["key"]]
+            if summary["status"] in ("baked", "skipped") and summary["outputs"]:
+                _apply(mat, summary["outputs"], storage)
+            elif summary.get("error"):
+                mat.texture_forge.last_error = str(summary["error"])
+
+        if jobs:
+            for summary in farm.run_jobs(client, jobs, on_done=wire, log=log):
+                summaries[summary["name"]].update(summary)
+            removed = farm.remove_staging_leftovers(out_dir, names)
+            if removed:
+                log(f"removed {removed} staging folder(s) left by interrupted tasks")
+    finally:
+        client.close()
+    return {"materials": [summaries[m.name] for m in materials],
+            "startup_seconds": round(startup, 3), "scheduler": scheduler}
+
+
+def _fail(mat: bpy.types.Material, summary: dict, message: str, log: Log) -> None:
+    summary.update(status="failed", error=message)
+    try:
+        mat.texture_forge.last_error = message
+    except Exception:
+        pass
+    log(f"[{mat.name}] failed: {message}")

@@ -1,0 +1,341 @@
+"""Patch correspondence between an image and its references: the nearest-neighbour field and the vote.
+
+Distribution losses fix which local patterns occur and how often, not how they join: a closed cell
+outline, a round dot or a grass blade needs every *large* patch of the output to look like some
+patch of a reference. Texture optimisation (Kwatra et al. 2005) minimises exactly that,
+
+    E(x) = Σ_p  w_p ‖P_p x − z_p‖²,   z_p = the reference patch nearest to P_p x,
+
+by alternating the nearest-neighbour search (this module's :func:`search`) with the exact
+minimiser of the quadratic for fixed correspondences (:func:`vote`: every output pixel becomes the
+weighted mean of the reference pixels that the patches covering it propose). Every operation wraps
+around on periodic axes, so the result is periodic by construction.
+
+Patches are compared after a PCA projection, computed as one convolution with the principal
+patches as filters: 7×7×3 = 147 numbers become 24–32, and no patch matrix is ever unfolded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+#: Distance evaluations per chunk of the exact search (rows × reference patches).
+EXACT_CHUNK = 1 << 23
+#: Up to this many (output × reference) pairs a level is searched exhaustively; above it, by
+#: PatchMatch (propagation + random search), which costs O(candidates) per pixel.
+EXACT_LIMIT = 1 << 27
+
+
+def _pad(x: torch.Tensor, r: int, periodic: tuple[bool, bool]) -> torch.Tensor:
+    """Pad (1, C, H, W) by ``r``: wrap on periodic axes, replicate on the others."""
+    if r == 0:
+        return x
+    py, px = periodic
+    if px:
+        x = torch.cat([x[..., -r:], x, x[..., :r]], dim=3)
+    else:
+        x = F.pad(x, (r, r, 0, 0), mode="replicate")
+    if py:
+        x = torch.cat([x[..., -r:, :], x, x[..., :r, :]], dim=2)
+    else:
+        x = F.pad(x, (0, 0, r, r), mode="replicate")
+    return x
+
+
+@dataclass
+class PatchSpace:
+    """A PCA basis of k×k patches: ``features`` projects images onto it with one convolution."""
+
+    size: int
+    filters: torch.Tensor      # (D, C, k, k)
+    mean: torch.Tensor         # (D,) projection of the mean patch
+    channel_scale: torch.Tensor  # (C,) per-channel weights applied before projection
+
+    @staticmethod
+    def fit(references: Sequence[torch.Tensor], size: int, dims: int, generator: torch.Generator,
+            channel_weights: Optional[torch.Tensor] = None, sample: int = 20000) -> "PatchSpace":
+        """Principal patches of the references (a random sample of their patches)."""
+        c = references[0].shape[1]
+        scale = torch.ones(c, device=references[0].device) if channel_weights is None else channel_weights
+        cols = []
+        per = max(256, sample // len(references))
+        for ref in references:
+            u = F.unfold(ref * scale[None, :, None, None], size)[0]  # (C·k², M)
+            if u.shape[1] > per:
+                u = u[:, torch.randint(0, u.shape[1], (per,), generator=generator).to(u.device)]
+            cols.append(u)
+        data = torch.cat(cols, dim=1).t().double()  # (S, C·k²)
+        mu = data.mean(dim=0)
+        centred = data - mu
+        cov = centred.t() @ centred / max(1, centred.shape[0] - 1)
+        evals, evecs = torch.linalg.eigh(cov)
+        order = torch.argsort(evals, descending=True)[: min(dims, evecs.shape[1])]
+        basis = evecs[:, order]
+        # Fix each component's sign so results never depend on the eigen-solver's whim.
+        signs = torch.sign(basis[basis.abs().argmax(dim=0), torch.arange(basis.shape[1])])
+        basis = (basis * signs[None, :]).float()
+        filters = basis.t().reshape(-1, c, size, size).contiguous()
+        mean = (mu.float() @ basis)
+        return PatchSpace(size, filters, mean, scale)
+
+    def features(self, x: torch.Tensor, periodic: Optional[tuple[bool, bool]] = None) -> torch.Tensor:
+        """(1, C, H, W) → (H'·W', D) patch features, one per patch *centre*.
+
+        With ``periodic`` given, every pixel is a centre (borders padded: wrapped on periodic axes);
+        with ``None`` only the patches lying fully inside the image count (references).
+        """
+        r = self.size // 2
+        x = x * self.channel_scale[None, :, None, None]
+        if periodic is not None:
+            x = _pad(x, r, periodic)
+        f = F.conv2d(x, self.filters)  # (1, D, H', W')
+        return f[0].flatten(1).t().contiguous() - self.mean[None, :]
+
+
+class Bank:
+    """Every reference patch of one level: features, where it lies, and the pixels a vote reads.
+
+    Reference patches of all references share one index space ``0 … M-1``; ``owner`` says which
+    reference each belongs to, ``cy``/``cx`` its centre. Pixels of all references are kept as one
+    flat (C, ΣHW) table so that a vote is a single gather.
+    """
+
+    def __init__(self, references: Sequence[torch.Tensor], space: PatchSpace) -> None:
+        r = space.size // 2
+        feats, owners, cys, cxs, pix_offsets, valid_dims, full_dims = [], [], [], [], [], [], []
+        offset = 0
+        pixels = []
+        for i, ref in enumerate(references):
+            _, c, h, w = ref.shape
+            vh, vw = h - 2 * r, w - 2 * r
+            if vh < 1 or vw < 1:
+                raise ValueError("reference smaller than a patch")
+            feats.append(space.features(ref))
+            yy, xx = torch.meshgrid(torch.arange(vh, device=ref.device) + r,
+                                    torch.arange(vw, device=ref.device) + r, indexing="ij")
+            cys.append(yy.reshape(-1))
+            cxs.append(xx.reshape(-1))
+            owners.append(torch.full((vh * vw,), i, dtype=torch.long, device=ref.device))
+            pix_offsets.append(offset)
+            offset += h * w
+            pixels.append(ref[0].flatten(1))
+            valid_dims.append((vh, vw))
+            full_dims.append((h, w))
+        self.radius = r
+        self.features = torch.cat(feats)                 # (M, D)
+        self.norms = (self.features * self.features).sum(dim=1)
+        self.owner = torch.cat(owners)                   # (M,)
+        self.cy = torch.cat(cys)
+        self.cx = torch.cat(cxs)
+        self.pixels = torch.cat(pixels, dim=1)           # (C, ΣHW)
+        self.pixel_offset = torch.tensor(pix_offsets, device=self.features.device)
+        self.full = torch.tensor(full_dims, device=self.features.device)    # (R, 2) h, w
+        self.valid = torch.tensor(valid_dims, device=self.features.device)  # (R, 2) valid h, w
+        starts = [0]
+        for vh, vw in valid_dims[:-1]:
+            starts.append(starts[-1] + vh * vw)
+        self.start = torch.tensor(starts, device=self.features.device)
+        self.count = self.features.shape[0]
+        self.references = len(references)
+
+    def index(self, owner: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:
+        """Patch index of centre (cy, cx) in reference ``owner``, clamped into its valid area."""
+        r = self.radius
+        vh = self.valid[owner, 0]
+        vw = self.valid[owner, 1]
+        y = torch.minimum(torch.clamp(cy - r, min=0), vh - 1)
+        x = torch.minimum(torch.clamp(cx - r, min=0), vw - 1)
+        return self.start[owner] + y * vw + x
+
+    def shifted(self, idx: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+        """The patch ``(dy, dx)`` away from each patch in ``idx``, in the same reference."""
+        return self.index(self.owner[idx], self.cy[idx] + dy, self.cx[idx] + dx)
+
+
+#: Rows per chunk when distances to gathered matches are computed (bounds the temporaries at 4096²).
+GATHER_CHUNK = 1 << 20
+
+
+def distances(q: torch.Tensor, bank: Bank, idx: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """‖q_p − f_{idx_p}‖² (+ bias of the reference patch) for each row p."""
+    n = q.shape[0]
+    if n <= GATHER_CHUNK:
+        d = (q - bank.features[idx]).pow_(2).sum(dim=1)
+    else:
+        d = torch.empty(n, dtype=q.dtype, device=q.device)
+        for s in range(0, n, GATHER_CHUNK):
+            d[s:s + GATHER_CHUNK] = (q[s:s + GATHER_CHUNK] - bank.features[idx[s:s + GATHER_CHUNK]]).pow_(2).sum(dim=1)
+    if bias is not None:
+        d += bias[idx]
+    return d
+
+
+def exact_search(q: torch.Tensor, bank: Bank, bias: Optional[torch.Tensor],
+                 completeness: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exhaustive nearest neighbours by chunked matrix products: (index, raw distance) per row.
+
+    With ``completeness`` > 0 a reference patch's distances are divided by (α + its distance to the
+    closest output patch), α = ``completeness`` × the median of those: a reference patch that no
+    output patch resembles yet becomes cheap, one that is already well represented dear (Granot et
+    al. 2022). This pulls rare elements (dots on a plain ground, thin outlines) into the output,
+    where plain nearest neighbours let the commonest flat patches take over.
+    """
+    n = q.shape[0]
+    rows = max(1, EXACT_CHUNK // max(1, bank.count))
+    ft = bank.features.t().contiguous()
+    qn = (q * q).sum(dim=1)
+    scale = None
+    if completeness > 0:
+        col = torch.full((bank.count,), float("inf"), device=q.device)
+        for s in range(0, n, rows):
+            d = torch.addmm(bank.norms[None, :], q[s:s + rows], ft, alpha=-2.0).add_(qn[s:s + rows, None])
+            col = torch.minimum(col, d.amin(dim=0))
+        col.clamp_min_(0)
+        scale = 1.0 / (completeness * col.median().clamp_min(1e-8) + col)
+    best_i = torch.empty(n, dtype=torch.long, device=q.device)
+    best_d = torch.empty(n, dtype=q.dtype, device=q.device)
+    for s in range(0, n, rows):
+        block = q[s:s + rows]
+        d = torch.addmm(bank.norms[None, :], block, ft, alpha=-2.0).add_(qn[s:s + rows, None]).clamp_min_(0)
+        cost = d if scale is None else d * scale[None, :]
+        if bias is not None:
+            cost = cost + (bias if scale is None else bias * scale)[None, :]
+        i = cost.argmin(dim=1)
+        best_i[s:s + rows] = i
+        best_d[s:s + rows] = d.gather(1, i[:, None])[:, 0]
+    return best_i, best_d
+
+
+def _neighbour_candidates(field: torch.Tensor, bank: Bank, height: int, width: int, jump: int) -> list[torch.Tensor]:
+    """Propagation: a neighbour's match, shifted back by the offset to that neighbour."""
+    grid = field.view(height, width)
+    out = []
+    for dy, dx in ((jump, 0), (-jump, 0), (0, jump), (0, -jump)):
+        nb = torch.roll(grid, shifts=(-dy, -dx), dims=(0, 1)).reshape(-1)  # match at p + (dy, dx)
+        out.append(bank.shifted(nb, -dy, -dx))
+    return out
+
+
+def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, width: int,
+               bias: Optional[torch.Tensor], generator: torch.Generator, rounds: int = 2,
+               random_tries: int = 3, check: Optional[Callable[[], None]] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Improve ``field`` (N,) by vectorised PatchMatch: every pixel at once, wrap-around.
+
+    Each round tries the neighbours' matches (jumps 1, 2, 4: a good match spreads quickly through
+    the whole image in a few rounds) and random matches around the current one at shrinking radii,
+    plus one uniform draw over all references. ``check`` runs between passes (cancellation).
+    """
+    best = field.clone()
+    best_d = distances(q, bank, best, bias)
+    n = q.shape[0]
+    dev = q.device
+    for _ in range(rounds):
+        for jump in (1, 2, 4):
+            if check is not None:
+                check()
+            for cand in _neighbour_candidates(best, bank, height, width, jump):
+                d = distances(q, bank, cand, bias)
+                better = d < best_d
+                best = torch.where(better, cand, best)
+                best_d = torch.where(better, d, best_d)
+        owner = bank.owner[best]
+        radius = int(bank.full.max())
+        tries = []
+        while radius >= 2 and len(tries) < random_tries:
+            tries.append(radius)
+            radius //= 2
+        for rad in tries:
+            oy = torch.randint(-rad, rad + 1, (n,), generator=generator).to(dev)
+            ox = torch.randint(-rad, rad + 1, (n,), generator=generator).to(dev)
+            cand = bank.index(owner, bank.cy[best] + oy, bank.cx[best] + ox)
+            d = distances(q, bank, cand, bias)
+            better = d < best_d
+            best = torch.where(better, cand, best)
+            best_d = torch.where(better, d, best_d)
+        cand = torch.randint(0, bank.count, (n,), generator=generator).to(dev)
+        d = distances(q, bank, cand, bias)
+        better = d < best_d
+        best = torch.where(better, cand, best)
+        best_d = torch.where(better, d, best_d)
+    return best, best_d
+
+
+def vote(bank: Bank, field: torch.Tensor, weight: torch.Tensor, height: int, width: int,
+         periodic: tuple[bool, bool], radius: int) -> torch.Tensor:
+    """The minimiser of Σ w_p ‖P_p x − z_p‖² for fixed matches: a weighted mean of the proposals.
+
+    Each output patch centred at p proposes its match's pixels for the (2·radius+1)² pixels around
+    p. Proposals that fall off a periodic edge wrap to the other side; off a non-periodic edge they
+    are dropped. ``weight`` (N,) is each patch's confidence (robust weights: a badly matched patch
+    has less say, which keeps edges sharp where good matches agree).
+    """
+    c = bank.pixels.shape[0]
+    py, px = periodic
+    r = radius
+    num = torch.zeros(c, height + 2 * r, width + 2 * r, device=weight.device)
+    den = torch.zeros(1, height + 2 * r, width + 2 * r, device=weight.device)
+    owner = bank.owner[field]
+    base = bank.pixel_offset[owner]
+    rw = bank.full[owner, 1]
+    cy = bank.cy[field]
+    cx = bank.cx[field]
+    w2 = weight.view(1, height, width)
+    sigma2 = 2.0 * max(1.0, r) ** 2
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            g = float(torch.exp(torch.tensor(-(dy * dy + dx * dx) / sigma2)))
+            src = base + (cy + dy) * rw + (cx + dx)
+            prop = bank.pixels[:, src].view(c, height, width)
+            ww = w2 * g
+            num[:, r + dy:r + dy + height, r + dx:r + dx + width] += prop * ww
+            den[:, r + dy:r + dy + height, r + dx:r + dx + width] += ww
+    num, den = _fold(num, r, py, px), _fold(den, r, py, px)
+    return (num / den.clamp_min(1e-12))[None]
+
+
+def _fold(a: torch.Tensor, r: int, py: bool, px: bool) -> torch.Tensor:
+    """Drop a padded accumulator's border, adding it onto the opposite side on periodic axes."""
+    if r == 0:
+        return a
+    if px:
+        a[:, :, r:2 * r] += a[:, :, -r:]
+        a[:, :, -2 * r:-r] += a[:, :, :r]
+    a = a[:, :, r:-r]
+    if py:
+        a[:, r:2 * r] += a[:, -r:]
+        a[:, -2 * r:-r] += a[:, :r]
+    return a[:, r:-r].contiguous()
+
+
+def centre_pixels(bank: Bank, field: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(1, C, H, W): each pixel takes its own match's centre pixel (no averaging: fully sharp)."""
+    owner = bank.owner[field]
+    src = bank.pixel_offset[owner] + bank.cy[field] * bank.full[owner, 1] + bank.cx[field]
+    return bank.pixels[:, src].view(1, -1, height, width)
+
+
+def upsample_field(bank_coarse: Bank, bank_fine: Bank, field: torch.Tensor, h0: int, w0: int,
+                   h1: int, w1: int) -> torch.Tensor:
+    """A coarse level's matches carried to the next, finer level (Lefebvre & Hoppe's upsampling).
+
+    A fine pixel inherits the match of the coarse pixel it lies in, scaled to the finer reference,
+    plus its own position within that coarse pixel: coherent regions stay coherent.
+    """
+    dev = field.device
+    ys = torch.arange(h1, device=dev)
+    xs = torch.arange(w1, device=dev)
+    y0 = torch.clamp((ys * h0) // h1, max=h0 - 1)
+    x0 = torch.clamp((xs * w0) // w1, max=w0 - 1)
+    coarse = field.view(h0, w0)[y0][:, x0]  # (h1, w1)
+    owner = bank_coarse.owner[coarse]
+    sy = bank_fine.full[owner, 0].float() / bank_coarse.full[owner, 0].float()
+    sx = bank_fine.full[owner, 1].float() / bank_coarse.full[owner, 1].float()
+    fy = ys[:, None] - torch.floor(y0[:, None].float() * h1 / h0).long()
+    fx = xs[None, :] - torch.floor(x0[None, :].float() * w1 / w0).long()
+    cy = torch.floor(bank_coarse.cy[coarse].float() * sy).long() + fy
+    cx = torch.floor(bank_coarse.cx[coarse].float() * sx).long() + fx
+    return bank_fine.index(owner.reshape(-1), cy.reshape(-1), cx.reshape(-1))

@@ -1,0 +1,257 @@
+"""Coarse-to-fine texture optimisation by patch correspondence (the default synthesis method).
+
+Each pyramid level alternates two exact steps of one energy (see :mod:`.correspondence`): find,
+for every output patch, its nearest reference patch; then set the output to the weighted mean of
+what the matched patches propose. Between the two, each channel's histogram is pushed onto the
+references' (without it the means drift towards grey and the next search prefers flat patches:
+the texture melts). A level starts from the previous level's matches, upsampled, so the layout
+chosen at the coarse levels — where a patch spans a good part of the reference — is kept and only
+refined.
+
+Two penalties shape the search: an *occurrence* cost on reference patches that many output
+patches already use (Zhou et al. 2023's remedy against copying one area over and over, which
+also keeps flat areas from taking over), and, with several references, a per-reference cost that
+is adjusted each iteration until every reference holds its weight's share of the output (the
+mixture Σ wᵢ φᵢ).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field as dc_field
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from . import correspondence
+from .correspondence import Bank, PatchSpace, exact_search, patchmatch, upsample_field, vote
+from .device import configure_threads, threads_for_level
+from .progress import CancelToken, ProgressCallback, ProgressInfo
+from .pyramid import _preview
+from .resample import resize
+from .sliced import mixture_quantiles, transport_targets
+
+#: The coarsest level shrinks the smallest reference to about this side: a 7×7 patch then spans
+#: a fifth of it, enough context for cell sizes and rows to be decided there.
+COARSEST_REFERENCE_SIDE = 32
+MIN_OUTPUT_SIDE_AT_COARSEST = 8
+MAX_LEVELS = 8
+PREVIEWS_PER_LEVEL = 2
+
+
+@dataclass(frozen=True)
+class CorrespondencePreset:
+    coarse_iterations: int       # EM iterations at the coarsest level
+    fine_iterations: int         # at the finest level (levels between: geometric)
+    patch: int = 7
+    dims: int = 24               # PCA dimensions of a patch
+    rounds: int = 2              # PatchMatch rounds per iteration (fine levels)
+    occurrence: float = 0.4      # strength of the occurrence penalty
+    robust: float = 0.6          # robust weight exponent: w = d^(-robust/2) (0: plain mean)
+    completeness: float = 0.3    # GPNN normalisation at exhaustively searched levels (0: off)
+    large_fine_iterations: int = 0  # replaces fine_iterations when the finest level is huge
+    coarsest_side: int = COARSEST_REFERENCE_SIDE
+    final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
+
+
+LARGE_PIXELS = 2_000_000
+
+
+@dataclass
+class CorrespondenceLevel:
+    factor: float
+    height: int
+    width: int
+    iterations: int
+
+
+@dataclass
+class CorrespondenceJob:
+    """What one run needs; built by :func:`~.synthesize.synthesize` and the other modes."""
+
+    references: Sequence[torch.Tensor]        # (1, C, h, w) at the finest scale
+    weights: Sequence[float]
+    height: int
+    width: int
+    periodic: tuple[bool, bool]
+    preset: CorrespondencePreset
+    generator: torch.Generator
+    channel_weights: Optional[torch.Tensor] = None  # (C,) how much each channel counts in a match
+    stage: str = "synthesize"
+    progress: Optional[ProgressCallback] = None
+    cancel: Optional[CancelToken] = None
+    preview_channels: slice = dc_field(default_factory=lambda: slice(0, 3))
+    #: Optional hook run after every update of the image (e.g. a content term or fixed pixels):
+    #: gets (image, level) and returns the image to continue from.
+    constrain: Optional[Callable[[torch.Tensor, CorrespondenceLevel], torch.Tensor]] = None
+    #: Optional starting image at the finest scale (stylize, seamless): the coarsest level then
+    #: starts from it, shrunk, instead of from noise.
+    start: Optional[torch.Tensor] = None
+    histogram: bool = True
+
+
+def plan(job: CorrespondenceJob) -> list[CorrespondenceLevel]:
+    """Pyramid levels, coarse to fine, with their iteration counts."""
+    smallest = min(min(r.shape[2:]) for r in job.references)
+    count = 1
+    while (count < MAX_LEVELS and smallest / 2 ** count >= job.preset.coarsest_side * 0.99
+           and min(job.height, job.width) / 2 ** count >= MIN_OUTPUT_SIDE_AT_COARSEST):
+        count += 1
+    p = job.preset
+    if count == 1:
+        its = [max(p.coarse_iterations // 2, p.fine_iterations)]
+    else:
+        ratio = (p.fine_iterations / p.coarse_iterations) ** (1 / (count - 1))
+        its = [max(1, round(p.coarse_iterations * ratio ** i)) for i in range(count)]
+        if job.height * job.width > LARGE_PIXELS and p.large_fine_iterations:
+            its[-1] = p.large_fine_iterations
+    levels = []
+    for i in range(count):
+        f = 1.0 / 2 ** (count - 1 - i)
+        levels.append(CorrespondenceLevel(f, max(1, round(job.height * f)), max(1, round(job.width * f)), its[i]))
+    return levels
+
+
+def _scaled(ref: torch.Tensor, factor: float, patch: int) -> torch.Tensor:
+    if factor == 1.0:
+        return ref
+    h, w = ref.shape[2:]
+    return resize(ref, max(patch + 1, round(h * factor)), max(patch + 1, round(w * factor)))
+
+
+def match_histograms(x: torch.Tensor, references: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """Each channel's distribution pushed onto the references' mixture (monotone 1-D transport)."""
+    c = x.shape[1]
+    y = x[0].flatten(1)
+    q = mixture_quantiles([r[0].flatten(1) for r in references], weights, min(y.shape[1], 65536))
+    return transport_targets(y, q).view(1, c, *x.shape[2:]).clamp_(0, 1)
+
+
+def _initial_field(bank: Bank, n: int, weights: Sequence[float], generator: torch.Generator) -> torch.Tensor:
+    """Random matches, each reference holding its weight's share (white noise of patches)."""
+    total = float(sum(weights))
+    parts = []
+    for i, w in enumerate(weights):
+        k = int(round(n * w / total))
+        lo = int(bank.start[i])
+        size = int(bank.valid[i, 0] * bank.valid[i, 1])
+        if k:
+            parts.append(lo + torch.randint(0, size, (k,), generator=generator))
+    field = torch.cat(parts)
+    if field.numel() < n:
+        field = torch.cat([field, field[: n - field.numel()]])
+    field = field[:n][torch.randperm(n, generator=generator)]
+    return field.to(bank.features.device)
+
+
+class _Biases:
+    """Occurrence and reference-share penalties, updated after every search."""
+
+    def __init__(self, bank: Bank, weights: Sequence[float], strength: float) -> None:
+        self.bank = bank
+        self.strength = strength
+        total = float(sum(weights))
+        self.target = torch.tensor([w / total for w in weights], device=bank.features.device)
+        self.per_reference = torch.zeros(bank.references, device=bank.features.device)
+        self.occurrence: Optional[torch.Tensor] = None
+
+    def current(self) -> Optional[torch.Tensor]:
+        if self.occurrence is None and self.bank.references == 1:
+            return None
+        b = self.per_reference[self.bank.owner]
+        if self.occurrence is not None:
+            b = b + self.occurrence
+        return b
+
+    def update(self, field: torch.Tensor, dist: torch.Tensor) -> None:
+        scale = float(dist.mean().clamp_min(1e-8))
+        n = field.numel()
+        counts = torch.bincount(field, minlength=self.bank.count).to(dist.dtype)
+        expected = max(1.0, n / self.bank.count)
+        if self.strength > 0:
+            self.occurrence = self.strength * scale * counts / expected
+        if self.bank.references > 1:
+            share = torch.bincount(self.bank.owner[field], minlength=self.bank.references).to(dist.dtype) / n
+            self.per_reference += scale * (share - self.target) / self.target.clamp_min(1e-3)
+
+
+def run(job: CorrespondenceJob) -> torch.Tensor:
+    """Optimise coarse to fine; the finest image (1, C, H, W), detached."""
+    try:
+        return _run(job)
+    finally:
+        configure_threads()
+
+
+def _run(job: CorrespondenceJob) -> torch.Tensor:
+    p = job.preset
+    levels = plan(job)
+    total = sum(lv.iterations for lv in levels)
+    done = 0
+    gen = job.generator
+    field = bank = None
+    x: Optional[torch.Tensor] = None
+    prev = None
+    for li, level in enumerate(levels):
+        if job.cancel is not None:
+            job.cancel.raise_if_cancelled()
+        h, w = level.height, level.width
+        dev = job.references[0].device
+        threads = threads_for_level(h * w * 4, dev)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        refs = [_scaled(r, level.factor, p.patch) for r in job.references]
+        space = PatchSpace.fit(refs, p.patch, p.dims, gen, job.channel_weights)
+        new_bank = Bank(refs, space)
+        radius = p.patch // 2
+        n = h * w
+        biases = _Biases(new_bank, job.weights, p.occurrence)
+        if field is None:
+            if job.start is not None:
+                x = resize(job.start, h, w, *job.periodic)
+            else:
+                field = _initial_field(new_bank, n, job.weights, gen)
+                x = vote(new_bank, field, torch.ones(n, device=dev), h, w, job.periodic, 0)
+        else:
+            assert prev is not None and bank is not None
+            field = upsample_field(bank, new_bank, field, prev[0], prev[1], h, w)
+            x = vote(new_bank, field, torch.ones(n, device=dev), h, w, job.periodic, radius)
+            if job.histogram:
+                x = match_histograms(x, refs, job.weights)
+        if job.constrain is not None:
+            x = job.constrain(x, level)
+        bank = new_bank
+        exact = n * bank.count <= correspondence.EXACT_LIMIT
+        every = max(1, math.ceil(level.iterations / PREVIEWS_PER_LEVEL))
+        for it in range(level.iterations):
+            q = space.features(x, job.periodic)
+            bias = biases.current()
+            if exact or field is None:
+                field, dist = exact_search(q, bank, bias, p.completeness)
+            else:
+                field, dist = patchmatch(q, bank, field, h, w, bias, gen, rounds=p.rounds,
+                                         check=job.cancel.raise_if_cancelled if job.cancel else None)
+                if bias is not None:
+                    dist = (dist - bias[field]).clamp_min_(0)
+            biases.update(field, dist)
+            if job.cancel is not None:  # the search is most of an iteration: stop before the vote too
+                job.cancel.raise_if_cancelled()
+            floor = float(dist.mean()) * 0.05 + 1e-6
+            weight = (dist + floor).pow_(-p.robust / 2) if p.robust > 0 else torch.ones_like(dist)
+            last_update = li == len(levels) - 1 and it == level.iterations - 1
+            r_vote = p.final_radius if (last_update and p.final_radius >= 0) else radius
+            x = vote(bank, field, weight, h, w, job.periodic, r_vote)
+            if job.histogram:
+                x = match_histograms(x, refs, job.weights)
+            if job.constrain is not None:
+                x = job.constrain(x, level)
+            done += 1
+            if job.progress is not None:
+                last = it == level.iterations - 1
+                preview = _preview(x, job.preview_channels) if (last or (it + 1) % every == 0) else None
+                job.progress(ProgressInfo(job.stage, li + 1, len(levels), done, total, float(dist.mean()), preview))
+            if job.cancel is not None:
+                job.cancel.raise_if_cancelled()
+        prev = (h, w)
+    assert x is not None
+    return x.detach()
