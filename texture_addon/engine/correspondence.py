@@ -57,7 +57,7 @@ class PatchSpace:
 
     @staticmethod
     def fit(references: Sequence[torch.Tensor], size: int, dims: int, generator: torch.Generator,
-            channel_weights: Optional[torch.Tensor] = None, sample: int = 20000) -> "PatchSpace":
+            channel_weights: Optional[torch.Tensor] = None, sample: int = 8000) -> "PatchSpace":
         """Principal patches of the references (a random sample of their patches)."""
         c = references[0].shape[1]
         scale = torch.ones(c, device=references[0].device) if channel_weights is None else channel_weights
@@ -68,10 +68,10 @@ class PatchSpace:
             if u.shape[1] > per:
                 u = u[:, torch.randint(0, u.shape[1], (per,), generator=generator).to(u.device)]
             cols.append(u)
-        data = torch.cat(cols, dim=1).t().double()  # (S, C·k²)
+        data = torch.cat(cols, dim=1).t()  # (S, C·k²)
         mu = data.mean(dim=0)
         centred = data - mu
-        cov = centred.t() @ centred / max(1, centred.shape[0] - 1)
+        cov = (centred.t() @ centred).double() / max(1, centred.shape[0] - 1)
         evals, evecs = torch.linalg.eigh(cov)
         order = torch.argsort(evals, descending=True)[: min(dims, evecs.shape[1])]
         basis = evecs[:, order]
@@ -79,7 +79,7 @@ class PatchSpace:
         signs = torch.sign(basis[basis.abs().argmax(dim=0), torch.arange(basis.shape[1])])
         basis = (basis * signs[None, :]).float()
         filters = basis.t().reshape(-1, c, size, size).contiguous()
-        mean = (mu.float() @ basis)
+        mean = mu @ basis
         return PatchSpace(size, filters, mean, scale)
 
     def features(self, x: torch.Tensor, periodic: Optional[tuple[bool, bool]] = None) -> torch.Tensor:
@@ -100,15 +100,13 @@ class Bank:
     """Every reference patch of one level: features, where it lies, and the pixels a vote reads.
 
     Reference patches of all references share one index space ``0 … M-1``; ``owner`` says which
-    reference each belongs to, ``cy``/``cx`` its centre. Pixels of all references are kept as one
-    flat (C, ΣHW) table so that a vote is a single gather.
+    reference each belongs to, ``cy``/``cx`` its centre; :meth:`columns` holds their pixels in the
+    same order, so that a vote is a single gather.
     """
 
     def __init__(self, references: Sequence[torch.Tensor], space: PatchSpace) -> None:
         r = space.size // 2
-        feats, owners, cys, cxs, pix_offsets, valid_dims, full_dims = [], [], [], [], [], [], []
-        offset = 0
-        pixels = []
+        feats, owners, cys, cxs, valid_dims, full_dims = [], [], [], [], [], []
         for i, ref in enumerate(references):
             _, c, h, w = ref.shape
             vh, vw = h - 2 * r, w - 2 * r
@@ -120,9 +118,6 @@ class Bank:
             cys.append(yy.reshape(-1))
             cxs.append(xx.reshape(-1))
             owners.append(torch.full((vh * vw,), i, dtype=torch.long, device=ref.device))
-            pix_offsets.append(offset)
-            offset += h * w
-            pixels.append(ref[0].flatten(1))
             valid_dims.append((vh, vw))
             full_dims.append((h, w))
         self.radius = r
@@ -131,8 +126,6 @@ class Bank:
         self.owner = torch.cat(owners)                   # (M,)
         self.cy = torch.cat(cys)
         self.cx = torch.cat(cxs)
-        self.pixels = torch.cat(pixels, dim=1)           # (C, ΣHW)
-        self.pixel_offset = torch.tensor(pix_offsets, device=self.features.device)
         self.full = torch.tensor(full_dims, device=self.features.device)    # (R, 2) h, w
         self.valid = torch.tensor(valid_dims, device=self.features.device)  # (R, 2) valid h, w
         starts = [0]
@@ -141,10 +134,16 @@ class Bank:
         self.start = torch.tensor(starts, device=self.features.device)
         self.count = self.features.shape[0]
         self.references = len(references)
+        self.single = valid_dims[0]
+        self._refs = list(references)
+        self._columns: dict[int, torch.Tensor] = {}
 
     def index(self, owner: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:
         """Patch index of centre (cy, cx) in reference ``owner``, clamped into its valid area."""
         r = self.radius
+        if self.references == 1:  # the common case: plain integers, no per-element look-ups
+            vh, vw = self.single
+            return (cy - r).clamp_(0, vh - 1).mul_(vw).add_((cx - r).clamp_(0, vw - 1))
         vh = self.valid[owner, 0]
         vw = self.valid[owner, 1]
         y = torch.minimum(torch.clamp(cy - r, min=0), vh - 1)
@@ -153,7 +152,27 @@ class Bank:
 
     def shifted(self, idx: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
         """The patch ``(dy, dx)`` away from each patch in ``idx``, in the same reference."""
+        if self.references == 1:
+            vh, vw = self.single
+            return (idx // vw + dy).clamp_(0, vh - 1).mul_(vw).add_((idx % vw + dx).clamp_(0, vw - 1))
         return self.index(self.owner[idx], self.cy[idx] + dy, self.cx[idx] + dx)
+
+    def columns(self, radius: int) -> torch.Tensor:
+        """(C·k², M) with k = 2·radius + 1: the pixels of every reference patch's central k×k window.
+
+        Unfold's column order is the valid patches' row-major order, i.e. this bank's index space.
+        """
+        if radius not in self._columns:
+            full = 2 * self.radius + 1
+            cols = torch.cat([F.unfold(ref, full)[0] for ref in self._refs], dim=1)
+            if radius < self.radius:
+                c = cols.shape[0] // (full * full)
+                lo, hi = self.radius - radius, self.radius + radius + 1
+                keep = torch.arange(full * full, device=cols.device).view(full, full)[lo:hi, lo:hi].reshape(-1)
+                rows = (torch.arange(c, device=cols.device)[:, None] * full * full + keep[None, :]).reshape(-1)
+                cols = cols[rows]
+            self._columns[radius] = cols.contiguous()
+        return self._columns[radius]
 
 
 #: Rows per chunk when distances to gathered matches are computed (bounds the temporaries at 4096²).
@@ -264,35 +283,42 @@ def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, wi
     return best, best_d
 
 
+#: Floats per strip of gathered patch columns in :func:`vote` (bounds memory at 4096²).
+VOTE_CHUNK = 1 << 24
+
+
 def vote(bank: Bank, field: torch.Tensor, weight: torch.Tensor, height: int, width: int,
          periodic: tuple[bool, bool], radius: int) -> torch.Tensor:
     """The minimiser of Σ w_p ‖P_p x − z_p‖² for fixed matches: a weighted mean of the proposals.
 
     Each output patch centred at p proposes its match's pixels for the (2·radius+1)² pixels around
-    p. Proposals that fall off a periodic edge wrap to the other side; off a non-periodic edge they
-    are dropped. ``weight`` (N,) is each patch's confidence (robust weights: a badly matched patch
-    has less say, which keeps edges sharp where good matches agree).
+    p, with a Gaussian fall-off from the centre. Proposals that fall off a periodic edge wrap to the
+    other side; off a non-periodic edge they are dropped. ``weight`` (N,) is each patch's confidence
+    (robust weights: a badly matched patch has less say, which keeps edges sharp where good matches
+    agree). The overlap-add is ``F.fold`` over horizontal strips of gathered patch columns.
     """
-    c = bank.pixels.shape[0]
-    py, px = periodic
     r = radius
-    num = torch.zeros(c, height + 2 * r, width + 2 * r, device=weight.device)
-    den = torch.zeros(1, height + 2 * r, width + 2 * r, device=weight.device)
-    owner = bank.owner[field]
-    base = bank.pixel_offset[owner]
-    rw = bank.full[owner, 1]
-    cy = bank.cy[field]
-    cx = bank.cx[field]
-    w2 = weight.view(1, height, width)
-    sigma2 = 2.0 * max(1.0, r) ** 2
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            g = float(torch.exp(torch.tensor(-(dy * dy + dx * dx) / sigma2)))
-            src = base + (cy + dy) * rw + (cx + dx)
-            prop = bank.pixels[:, src].view(c, height, width)
-            ww = w2 * g
-            num[:, r + dy:r + dy + height, r + dx:r + dx + width] += prop * ww
-            den[:, r + dy:r + dy + height, r + dx:r + dx + width] += ww
+    k = 2 * r + 1
+    cols_all = bank.columns(r)                      # (C·k², M)
+    c = cols_all.shape[0] // (k * k)
+    dev = weight.device
+    off = torch.arange(-r, r + 1, device=dev, dtype=torch.float32)
+    g = torch.exp(-(off[:, None] ** 2 + off[None, :] ** 2) / (2.0 * max(1.0, r) ** 2)).reshape(-1)  # (k²,)
+    gc = g.repeat(c)[:, None]                                                                          # (C·k², 1)
+    num = torch.zeros(c, height + 2 * r, width + 2 * r, device=dev)
+    den = torch.zeros(1, height + 2 * r, width + 2 * r, device=dev)
+    fimg = field.view(height, width)
+    wimg = weight.view(height, width)
+    rows = max(1, VOTE_CHUNK // max(1, c * k * k * width))
+    for y0 in range(0, height, rows):
+        y1 = min(height, y0 + rows)
+        f = fimg[y0:y1].reshape(-1)
+        wr = wimg[y0:y1].reshape(1, -1)
+        size = (y1 - y0 + 2 * r, width + 2 * r)
+        cols = cols_all[:, f].mul_(gc).mul_(wr)
+        num[:, y0:y1 + 2 * r] += F.fold(cols[None], size, k)[0]
+        den[:, y0:y1 + 2 * r] += F.fold((g[:, None] * wr)[None], size, k)[0]
+    py, px = periodic
     num, den = _fold(num, r, py, px), _fold(den, r, py, px)
     return (num / den.clamp_min(1e-12))[None]
 
@@ -309,13 +335,6 @@ def _fold(a: torch.Tensor, r: int, py: bool, px: bool) -> torch.Tensor:
         a[:, r:2 * r] += a[:, -r:]
         a[:, -2 * r:-r] += a[:, :r]
     return a[:, r:-r].contiguous()
-
-
-def centre_pixels(bank: Bank, field: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """(1, C, H, W): each pixel takes its own match's centre pixel (no averaging: fully sharp)."""
-    owner = bank.owner[field]
-    src = bank.pixel_offset[owner] + bank.cy[field] * bank.full[owner, 1] + bank.cx[field]
-    return bank.pixels[:, src].view(1, -1, height, width)
 
 
 def upsample_field(bank_coarse: Bank, bank_fine: Bank, field: torch.Tensor, h0: int, w0: int,
