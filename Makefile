@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 
-.PHONY: venv test demo bench extension clean
+.PHONY: venv test demo bench bench-engine peers extension blender clean
 
 venv: $(STAMP)
 
@@ -20,11 +20,23 @@ test: venv
 demo: venv
 	$(PY) scripts/demo.py --out out
 
+# The reference set against G'MIC and Resynthesizer (`make peers` installs them, as root);
+# e.g. make bench BENCH_ARGS="--sizes 256,512,1024 --quality default,draft"
 bench: venv
-	$(PY) scripts/bench.py
+	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+bench-engine: venv
+	$(PY) scripts/bench.py --suite engine $(BENCH_ARGS)
+
+peers:
+	scripts/get_peers.sh
 
 extension: venv
 	$(PY) scripts/build_extension.py --out dist
+
+# A real Blender >= 4.2 for the tests ($BLENDER, else Debian 13's, built once; see docs/blender.md).
+blender:
+	@scripts/get_blender.sh
 
 clean:
 	rm -rf out dist build .pytest_cache

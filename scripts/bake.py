@@ -15,18 +15,28 @@ are created when missing::
 (relative paths are relative to the manifest). Settings stored on a material are honoured;
 command-line flags (and manifest entries) override them and are written to the material.
 
-Output: one progress line per material and stage on stderr, a JSON summary on stdout; exit 0 when
-every material was baked (or was up to date), 1 when any failed (the others are still baked and
-saved), 2 on usage errors. Raw outputs stay in ``<out>/<material>/`` with a ``bake.json`` sidecar
-holding a hash of the settings and input files: a rerun skips up-to-date materials unless
-``--force``, so per-material tasks on a farm are independent and restartable (docs/farm.md).
+Output: one progress line per material and stage on stderr, a JSON summary on stdout — always,
+also on failure (then ``"ok": false`` and ``"error"`` says why); exit 0 when every material was
+baked (or was up to date), 1 when anything failed (a material, the engine, the preview, saving;
+the other materials are still baked and saved), 2 on usage errors. Under ``blender -b -P`` an
+exception in a script does not change Blender's exit status, so this script ends Blender itself
+with its own status (after flushing its output). Raw outputs stay in ``<out>/<material>-<hash>/``
+with a ``bake.json`` sidecar holding a hash of the settings, the input files and the engine's
+version: a rerun skips up-to-date materials unless ``--force``, so per-material tasks on a farm
+are independent and restartable (docs/farm.md). Paths starting with ``//`` (``--out``, ``--ref``,
+``--preview``, ``--manifest``) are relative to the open .blend, as everywhere in Blender.
 
 How the add-on is loaded: when an installed Texture Forge extension is already enabled in this
 Blender (``bl_ext.<repo>.texture_forge``), that one is used. Otherwise the repository this script
 lives in is imported as the package ``texture_forge`` (importlib, with the repo root as its only
 search location) and registered; nothing is installed and no user preferences are touched. The
-engine runs in ``--python`` / ``$TEXTURE_FORGE_PYTHON`` / this interpreter, which for plain
-``python scripts/bake.py`` is the venv with torch.
+engine runs in ``--python``, else ``$TEXTURE_FORGE_PYTHON``, else the add-on's *Python
+Interpreter* preference (when the installed add-on is enabled), else this interpreter, which for
+plain ``python scripts/bake.py`` is the venv with torch. A choice made for this run (flag,
+environment) beats the stored preference.
+
+Blender does not ignore SIGPIPE (CPython does); the script ignores it first thing, so an engine
+process that exits while we write to it raises BrokenPipeError instead of killing Blender.
 
 While baking, everything Blender itself prints on stdout goes to stderr, so stdout carries only
 the JSON summary.
@@ -39,8 +49,10 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -143,6 +155,34 @@ def load_addon():
     if not hasattr(bpy.types.Material, "texture_forge"):
         sys.modules[PACKAGE].register()
     return importlib.import_module(PACKAGE + ".texture_addon.blender")
+
+
+def engine_python(args: argparse.Namespace, blender) -> tuple[str | None, str]:
+    """The engine's interpreter and where the choice came from (see the module docstring)."""
+    import bpy
+
+    if args.python:
+        return args.python, "--python"
+    if os.environ.get("TEXTURE_FORGE_PYTHON"):
+        return os.environ["TEXTURE_FORGE_PYTHON"], "TEXTURE_FORGE_PYTHON"
+    try:
+        prefs = importlib.import_module(blender.__name__ + ".preferences").get_preferences(bpy.context)
+    except Exception:
+        prefs = None
+    if prefs is not None and prefs.python:
+        return bpy.path.abspath(prefs.python), "the add-on's Python Interpreter preference"
+    return None, "the interpreter running this script"
+
+
+def blend_relative(path: str, what: str) -> str:
+    """An absolute path; ``//`` means the open .blend's folder, as everywhere in Blender."""
+    import bpy
+
+    if path.startswith("//"):
+        if not bpy.data.filepath:
+            raise UsageError(f"{what} {path}: '//' means next to the .blend, but no saved .blend is open")
+        return os.path.normpath(bpy.path.abspath(path))
+    return os.path.abspath(os.path.expanduser(path))
 
 
 # --------------------------------------------------------------------------- settings
@@ -350,20 +390,28 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
         raise UsageError(f"--weights has {len(args.weights)} values for {len(args.ref)} --ref files")
     if args.weights and not args.ref and not args.material:
         raise UsageError("--weights needs --ref or --material")
-    for r in args.ref:
-        if not os.path.isfile(r):
-            raise UsageError(f"reference not found: {r}")
     if args.blend:
         if not os.path.isfile(args.blend):
             raise UsageError(f"blend file not found: {args.blend}")
         bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+    args.ref = [blend_relative(r, "--ref") for r in args.ref]
+    for r in args.ref:
+        if not os.path.isfile(r):
+            raise UsageError(f"reference not found: {r}")
+    if args.manifest:
+        args.manifest = blend_relative(args.manifest, "--manifest")
+    if args.preview:
+        args.preview = blend_relative(args.preview, "--preview")
+    out_dir = blend_relative(args.out or "texture_forge_out", "--out")
     manifest = load_manifest(args.manifest) if args.manifest else []
     blender = load_addon()
     from importlib import import_module
     batch = import_module(blender.__name__ + ".batch")
     manifest = _expand_variants(manifest, blender.__name__)
+    python, source = engine_python(args, blender)
+    log(f"engine Python: {python or sys.executable} ({source})")
 
-    flags = {"refs": [os.path.abspath(r) for r in args.ref], "weights": args.weights,
+    flags = {"refs": list(args.ref), "weights": args.weights,
              "size": args.size, "seed": args.seed, "maps": args.maps, "mode": args.mode,
              "quality": args.quality}
     chosen = []
@@ -389,8 +437,10 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
     for mat in chosen:
         apply_overrides(mat, flags)
 
-    out_dir = os.path.abspath(args.out or "texture_forge_out")
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
     t0 = time.monotonic()
     if args.scheduler:
         farm = import_module(blender.__name__ + ".farm_bake")
@@ -399,10 +449,10 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
             storage="PACK" if args.pack else None, force=args.force, log=log,
             usage_error=UsageError)
     else:
-        result = batch.bake_materials(chosen, out_dir, jobs=args.jobs, python=args.python,
+        result = batch.bake_materials(chosen, out_dir, jobs=args.jobs, python=python,
                                       device=args.device, storage="PACK" if args.pack else None,
                                       force=args.force, log=log)
-    summary = {"ok": all(m["status"] != "failed" for m in result["materials"]), **result,
+    summary = {"ok": all(m["status"] != "failed" for m in result["materials"]), "error": None, **result,
                "out": out_dir, "total_seconds": 0.0, "preview": None, "blend": None}
     if args.preview:
         log(f"rendering preview of {len(chosen)} material(s)")
@@ -411,14 +461,25 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
         except Exception as exc:
             summary["ok"] = False
             summary["preview_error"] = f"{type(exc).__name__}: {exc}"
+            summary["error"] = summary["error"] or f"preview failed: {summary['preview_error']}"
             log(f"preview failed: {summary['preview_error']}")
+    failed = [m["name"] for m in result["materials"] if m["status"] == "failed"]
+    if failed:
+        summary["error"] = f"{len(failed)} of {len(result['materials'])} material(s) failed: " + "; ".join(
+            f"{m['name']}: {m['error']}" for m in result["materials"] if m["status"] == "failed")
     if args.save:
         target = bpy.data.filepath or os.path.join(out_dir, "baked.blend")
-        if args.pack:
-            bpy.ops.file.pack_all()
-        bpy.ops.wm.save_mainfile(filepath=target)
-        summary["blend"] = target
-        log(f"saved {target}")
+        try:
+            if args.pack:
+                bpy.ops.file.pack_all()
+            bpy.ops.wm.save_mainfile(filepath=target)
+        except Exception as exc:  # RuntimeError with Blender's report, e.g. a read-only folder
+            summary["ok"] = False
+            summary["error"] = f"could not save {target}: {str(exc).strip()}"
+            log(summary["error"])
+        else:
+            summary["blend"] = target
+            log(f"saved {target}")
     if args.asset_library:  # after saving: it marks the materials and re-paths their images
         library = import_module(blender.__name__ + ".asset_library")
         stem = Path(args.manifest or bpy.data.filepath or "texture_forge").stem
@@ -435,35 +496,66 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
     return summary
 
 
+def failure_summary(error: str) -> dict:
+    """The JSON printed when the bake could not run at all: same shape, ``ok`` false."""
+    return {"ok": False, "error": error, "materials": [], "startup_seconds": 0.0, "out": None,
+            "total_seconds": 0.0, "preview": None, "blend": None}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the bake; print the JSON summary on stdout in every case; return the exit status."""
+    if hasattr(signal, "SIGPIPE"):
+        # Blender leaves SIGPIPE at its default (die); see the module docstring.
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     argv = script_args(sys.argv if argv is None else argv)
     real_stdout = os.dup(1)
     os.dup2(2, 1)  # Blender's own prints (render, save) must not mix into the JSON summary
+    summary: dict | None = None
+    code = 1
     try:
         try:
             args = build_parser().parse_args(argv)
             summary = bake(args)
+            code = 0 if summary["ok"] else 1
         except UsageError as exc:
             print(f"bake.py: error: {exc}", file=sys.stderr, flush=True)
-            return 2
-        except KeyboardInterrupt:
-            print("bake.py: interrupted", file=sys.stderr, flush=True)
-            return 130
-        sys.stdout.flush()
-        with os.fdopen(os.dup(real_stdout), "w") as out:
-            out.write(json.dumps(summary, indent=1) + "\n")
-        return 0 if summary["ok"] else 1
+            summary, code = failure_summary(f"usage: {exc}"), 2
+        except SystemExit as exc:  # --help
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+            summary = None if code == 0 else failure_summary(f"exited with status {code}")
+        except BaseException as exc:  # noqa: BLE001 - a farm must see a failure, never exit 0
+            traceback.print_exc(file=sys.stderr)
+            text = str(exc).strip().replace("\n", " ") or type(exc).__name__
+            summary, code = failure_summary(f"{type(exc).__name__}: {text}"), 130 if isinstance(
+                exc, KeyboardInterrupt) else 1
+            print(f"bake.py: error: {summary['error']}", file=sys.stderr, flush=True)
+        if summary is not None:
+            sys.stdout.flush()
+            try:
+                with os.fdopen(os.dup(real_stdout), "w") as out:
+                    out.write(json.dumps(summary, indent=1) + "\n")
+            except OSError:  # stdout closed (e.g. piped into head): the status still tells
+                code = code or 1
+        return code
     finally:
         sys.stdout.flush()
         os.dup2(real_stdout, 1)
         os.close(real_stdout)
 
 
+def in_blender_binary() -> bool:
+    """True inside ``blender -b -P bake.py`` (not the bpy module run as plain Python)."""
+    bpy = sys.modules.get("bpy")
+    return bpy is not None and bool(getattr(bpy.app, "background", False)) \
+        and not sys.argv[0].endswith("bake.py")
+
+
 if __name__ == "__main__":
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
-    if "bpy" in sys.modules and getattr(sys.modules["bpy"].app, "background", False) \
-            and not sys.argv[0].endswith("bake.py"):
-        os._exit(code)  # inside `blender -b -P`, end Blender with our exit code
+    if in_blender_binary():
+        # Blender would ignore our status (and exit 0 after an exception): end it ourselves. The
+        # engine processes are already stopped and the .blend saved; nothing else is pending.
+        os._exit(code)
     sys.exit(code)

@@ -1,4 +1,12 @@
-"""Benchmark: speed, memory and quality of the engine on the bundled references.
+"""Benchmark: the reference set against peer tools (default), or the engine's own speed/memory suite.
+
+``--suite set`` (the default, ``make bench``): ours, G'MIC and Resynthesizer on every reference of
+``benchmark/references``, each as a whole process, with the structure figure, copy share, the
+patch figure, times, ratios ours ÷ peer and a contact sheet. See scripts/bench_set.py and
+docs/benchmark.md. ``python scripts/bench.py --sizes 256,512,1024 --quality default,draft`` adds
+the speed ratios (draft vs default, growth with pixels); ``--peers none`` runs ours alone.
+
+``--suite engine`` (``make bench-engine``): the tables below, on the bundled examples.
 
 Prints one markdown table per section. Every case runs in a fresh subprocess, so "peak RSS" is the
 peak resident memory of that synthesis alone (torch loaded included), and timings do not inherit
@@ -21,8 +29,9 @@ Columns:
 - noise floor — the same distance for white noise with the reference's colour histogram
 - ratio       — dist ÷ noise floor (target ≤ 0.2)
 
-Usage: ``python scripts/bench.py [--large] [--sizes 256,512] [--methods patch,cnn] [--refs bricks,wood]
-[--quality default] [--device cpu] [--extras]``.
+Usage: ``python scripts/bench.py [--suite set] [--refs dots,brick] [--sizes 256] [--quality default]
+[--peers gmic,resynth] [--out out/bench]`` or ``python scripts/bench.py --suite engine [--large]
+[--sizes 256,512] [--methods patch,cnn] [--refs bricks,wood] [--quality default] [--device cpu] [--extras]``.
 """
 
 from __future__ import annotations
@@ -162,18 +171,50 @@ def table(title: str, rows: list[tuple[dict, dict]], extra_cols=()) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", help=argparse.SUPPRESS)
-    parser.add_argument("--large", action="store_true", help="add 2048² and 4096²")
-    parser.add_argument("--sizes", default=None, help="comma-separated sizes (default 256,512,1024)")
-    parser.add_argument("--methods", default="patch,cnn")
-    parser.add_argument("--refs", default=",".join(EXAMPLES))
-    parser.add_argument("--quality", default="default,draft")
+    parser.add_argument("--suite", choices=("set", "engine"), default=None,
+                        help="set: reference set against peers (default); engine: the engine's own speed/memory tables "
+                             "(implied by --large, --extras or --methods)")
+    parser.add_argument("--large", action="store_true", help="engine suite: add 2048² and 4096²")
+    parser.add_argument("--sizes", default=None, help="comma-separated sizes (set: 256; engine: 256,512,1024)")
+    parser.add_argument("--methods", default=None, help="engine suite: synthesis methods (default patch,cnn)")
+    parser.add_argument("--refs", default=None, help="comma-separated reference names (set: all of benchmark/references; "
+                                                     "engine: " + ",".join(EXAMPLES) + ")")
+    parser.add_argument("--quality", default=None, help="comma-separated presets (set: default; engine: default,draft)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--extras", action="store_true", help="add stylize / seamless / material rows at 512²")
+    parser.add_argument("--peers", default=",".join(("gmic", "resynth")), help="set suite: peer tools, or 'none'")
+    parser.add_argument("--out", default=str(ROOT / "out" / "bench"), help="set suite: folder for images, results.json, contact sheet")
+    parser.add_argument("--sheet-scale", type=float, default=1.0, help="set suite: scale of the contact sheet's pictures (e.g. 0.5)")
+    parser.add_argument("--sheet-only", metavar="PNG", default=None,
+                        help="set suite: only redraw the contact sheet of the run in --out (from its results.json) into PNG")
+    parser.add_argument("--extras", action="store_true", help="engine suite: add stylize / seamless / material rows at 512²")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return 0
+    if args.suite is None:
+        args.suite = "engine" if args.large or args.extras or args.methods else "set"
+    if args.suite == "set":
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_set
+
+        if args.sheet_only:
+            return bench_set.sheet_from_results(Path(args.out), Path(args.sheet_only), args.sheet_scale)
+        try:
+            sizes = [int(s) for s in (args.sizes or "256").split(",")]
+        except ValueError:
+            parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
+        refs = args.refs.split(",") if args.refs else bench_set.reference_names()
+        peers = [] if args.peers in ("", "none") else args.peers.split(",")
+        print(f"Machine: {machine()}; device {args.device}")
+        return bench_set.run(refs, sizes, (args.quality or "default").split(","), peers, args.device, Path(args.out),
+                             args.timeout, args.sheet_scale)
+    if args.refs is None:
+        args.refs = ",".join(EXAMPLES)
+    if args.quality is None:
+        args.quality = "default,draft"
+    if args.methods is None:
+        args.methods = "patch,cnn"
 
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [256, 512, 1024]
     if args.large:

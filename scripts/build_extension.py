@@ -35,7 +35,8 @@ ALLOWED_TOP = {"__init__.py", "blender_manifest.toml", "texture_addon", "LICENSE
 #: Modules Blender imports from the zip: must not import torch or PIL (checked by a grep).
 BLENDER_SIDE = ("__init__.py", "texture_addon/blender/", "texture_addon/contract/", "texture_addon/install/",
                 "texture_addon/worker/blender_side/", "texture_addon/worker/__init__.py",
-                "texture_addon/errors.py")
+                "texture_addon/errors.py", "texture_addon/logs.py", "texture_addon/pipes.py",
+                "texture_addon/install_hints.py")
 FORBIDDEN_IMPORT = re.compile(r"^\s*(import|from)\s+(torch|PIL)\b", re.M)
 
 

@@ -26,6 +26,15 @@ pytestmark = pytest.mark.blender
 MAPS = ["basecolor", "normal", "roughness"]
 
 
+def folder(name: str) -> str:
+    """A material's output folder: sanitised name + short hash of the real name (batch.material_folder)."""
+    import hashlib
+    import re
+
+    safe = re.sub(r'[\\/:*?"<>|\s]+', "_", name).strip("._") or "texture"
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
 def run_py(code: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout)
@@ -111,7 +120,7 @@ def test_bake_two_materials_outputs_and_summary(two):
         assert sorted(m["outputs"]) == sorted(MAPS)
         for path in m["outputs"].values():
             assert Path(path).is_file() and Path(path).stat().st_size > 100
-            assert Path(path).parent == two["work"] / "out" / name
+            assert Path(path).parent == two["work"] / "out" / folder(name)
         assert set(m["seam_scores"]) == set(MAPS)
         assert all(0 <= v < 5 for v in m["seam_scores"].values())
         assert m["engine_seconds"] > 0 and m["seconds"] >= m["engine_seconds"]
@@ -158,8 +167,23 @@ def test_missing_reference_fails_only_that_material(tmp_path):
     blend = make_scene(tmp_path / "scene.blend", {"Good": str(ROOT / "examples" / "stones.png"),
                                                   "Broken": str(missing)})
     missing.unlink()
+    # a staging folder left by a bake that crashed (its owner process is gone), and an old set of
+    # maps that a failed bake must leave whole
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    crashed = tmp_path / "out" / f".tf-staging-{folder('Good')}-abc123"
+    crashed.mkdir(parents=True)
+    (crashed / ".texture-forge-owner").write_text(f"{os.uname().nodename} {dead.pid} 0\n")
+    (crashed / "Good_basecolor.png").write_bytes(b"half")
+    os.utime(crashed, (time.time() - 3600,) * 2)
+    old_set = tmp_path / "out" / folder("Broken")
+    old_set.mkdir()
+    (old_set / "Broken_basecolor.png").write_bytes(b"old")
     proc, summary = bake("--blend", blend, "--out", tmp_path / "out", "--save", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr[-2000:]
+    assert not crashed.exists() and "left by an interrupted bake" in proc.stderr
+    assert (old_set / "Broken_basecolor.png").read_bytes() == b"old"
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".tf-")]
     by_name = {m["name"]: m for m in summary["materials"]}
     assert by_name["Broken"]["status"] == "failed"
     assert "not found" in by_name["Broken"]["error"] and "gone.png" in by_name["Broken"]["error"]
@@ -198,7 +222,7 @@ def test_manifest_three_materials_two_jobs(tmp_path):
     assert all(m["status"] == "baked" for m in summary["materials"])
     assert "2 process(es)" in proc.stderr
     for m in summary["materials"]:
-        assert (tmp_path / "out" / m["name"] / "bake.json").is_file()
+        assert (tmp_path / "out" / folder(m["name"]) / "bake.json").is_file()
     from PIL import Image
     import numpy as np
     prev = np.asarray(Image.open(summary["preview"]).convert("RGB"), np.float32)
@@ -218,7 +242,8 @@ def test_manifest_three_materials_two_jobs(tmp_path):
 def test_bad_arguments_exit_2(tmp_path, args, message):
     proc, summary = bake(*args, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2, proc.stderr[-1000:]
-    assert summary is None
+    # a farm parses stdout: even a usage error gives the JSON summary, ok false, with the reason
+    assert summary is not None and summary["ok"] is False and message in summary["error"], summary
     lines = [l for l in proc.stderr.splitlines() if l.startswith("bake.py: error:")]
     assert len(lines) == 1 and message in lines[0], proc.stderr
 
@@ -238,3 +263,31 @@ def test_farm_split_tasks_then_one_save_wires_everything(tmp_path):
     assert summary["startup_seconds"] == 0.0
     textures = sorted(p.name for p in (tmp_path / "textures").iterdir() if not p.name.startswith("."))
     assert textures == sorted(f"{n}_{m}.png" for n in ("A", "B") for m in MAPS)
+
+
+def test_engine_version_is_part_of_the_up_to_date_digest(tmp_path):
+    """Same settings and inputs, another engine (torch or engine source): not up to date."""
+    code = f'''
+        import sys, json, importlib, bpy
+        sys.argv = ["x"]; sys.path.insert(0, {str(ROOT / "scripts")!r})
+        import bake
+        blender = bake.load_addon()
+        batch = importlib.import_module(blender.__name__ + ".batch")
+        mat = bpy.data.materials.new("M")
+        bake.apply_overrides(mat, {{"refs": [{str(ROOT / "examples" / "bricks.png")!r}], "size": (64, 64)}})
+        from importlib import import_module
+        spec = import_module(blender.__name__ + ".job_spec").build_material_spec(mat, {str(tmp_path)!r})
+        engine = batch.engine_version(sys.executable)
+        d = {{k: batch.spec_digest(spec, mat, e) for k, e in
+             [("same", engine), ("again", dict(engine)), ("torch", {{**engine, "torch": "2.12.0"}}),
+              ("source", {{**engine, "source": "0" * 64}})]}}
+        print("@@" + json.dumps({{"engine": engine, "digests": d}}))
+    '''
+    proc = run_py(code, tmp_path)
+    line = [l for l in proc.stdout.splitlines() if l.startswith("@@")]
+    assert line, proc.stderr[-2000:]
+    out = json.loads(line[0][2:])
+    assert out["engine"]["torch"].startswith("2.13.0") and len(out["engine"]["source"]) == 64
+    d = out["digests"]
+    assert d["same"] == d["again"]
+    assert len({d["same"], d["torch"], d["source"]}) == 3

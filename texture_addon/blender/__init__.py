@@ -8,15 +8,24 @@ engine process.
 
 from __future__ import annotations
 
+import sys
+
 import bpy
 
-from . import engine_install, job_runner, operators, panels, preferences, properties
+from ..pipes import ignore_sigpipe
+from . import engine_install, job_runner, numpy_guard, operators, panels, preferences, properties
 
 _CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *engine_install.CLASSES,
             *panels.CLASSES)
 
 
 def register() -> None:
+    # Before anything can start an engine process: a write to one that exited must raise
+    # BrokenPipeError (handled) rather than kill Blender (texture_addon/pipes.py).
+    ignore_sigpipe()
+    if not numpy_guard.available():
+        print("Texture Forge: " + numpy_guard.numpy_missing_message()
+              + "; the panel works, Generate needs numpy", file=sys.stderr)
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     properties.register_properties()

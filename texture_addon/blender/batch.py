@@ -8,6 +8,12 @@ input file, so a rerun skips materials whose outputs are up to date (unless forc
 
 Several materials run at once on separate :class:`WorkerClient` objects (one engine process each);
 all bpy work stays in the calling (main) thread, which only polls the jobs.
+
+A material's folder is its sanitised name plus a short hash of the real name, so "a b" and "a_b"
+(or "Bricks" and "bricks" on a case-insensitive disk) never share files. The engine writes into a
+private staging folder next to it; only when the job succeeded is the staging folder swapped in
+(two renames), so a failure or a crash part-way leaves the previous maps complete and untouched.
+Staging folders left by a crashed bake are removed by the next bake into the same folder.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -24,14 +31,22 @@ from typing import Callable, Sequence
 
 import bpy
 
+from .. import __version__ as ADDON_VERSION
+from .. import install_hints, logs
 from ..contract.spec import SpecError
-from ..worker.blender_side.client import WorkerClient
+from ..errors import TextureForgeError
+from ..worker.blender_side.client import WorkerClient, find_python
 from . import material_output
 from .job_spec import build_material_spec, safe_name
 
 SIDECAR = "bake.json"
 #: Bumped when the meaning of a stored hash changes.
-HASH_VERSION = 1
+HASH_VERSION = 2
+#: Prefixes of our scratch folders inside the output folder (see logs.clean_stale_folders).
+STAGING_PREFIX = ".tf-staging-"
+RETIRED_PREFIX = ".tf-old-"
+#: The packages whose code decides the pixels of a result (their source goes into the digest).
+ENGINE_PACKAGES = ("engine", "references", "worker")
 
 Log = Callable[[str], None]
 
@@ -51,6 +66,50 @@ class Task:
     job: object = None
     started: float = 0.0
     stage: str = ""
+    staging: str = ""
+
+
+def material_folder(name: str) -> str:
+    """The folder name for a material's outputs: readable, and unique per real name."""
+    return f"{safe_name(name)}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+
+
+_source_digest: str | None = None
+
+
+def engine_source_digest() -> str:
+    """Hash of the engine's Python sources, so a changed engine does not pass for up to date."""
+    global _source_digest
+    if _source_digest is None:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        h = hashlib.sha256()
+        for package in ENGINE_PACKAGES:
+            folder = os.path.join(root, package)
+            for dirpath, dirnames, filenames in os.walk(folder):
+                dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+                for fn in sorted(f for f in filenames if f.endswith(".py")):
+                    path = os.path.join(dirpath, fn)
+                    h.update(os.path.relpath(path, root).replace(os.sep, "/").encode())
+                    h.update(_file_digest(path).encode())
+        _source_digest = h.hexdigest()
+    return _source_digest
+
+
+def torch_version(python: str | None) -> str | None:
+    """The torch version installed for the engine's Python, read from its metadata (no import of
+    torch, ~50 ms); None when it cannot be told."""
+    try:
+        exe = find_python(python)
+        out = subprocess.run([exe, "-s", "-c", "import importlib.metadata as m; print(m.version('torch'))"],
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    except (TextureForgeError, OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def engine_version(python: str | None) -> dict:
+    """What identifies the engine that would bake: add-on version, engine source, torch version."""
+    return {"addon": ADDON_VERSION, "source": engine_source_digest(), "torch": torch_version(python)}
 
 
 def _file_digest(path: str) -> str:
@@ -61,10 +120,11 @@ def _file_digest(path: str) -> str:
     return h.hexdigest()
 
 
-def spec_digest(spec, material: bpy.types.Material) -> str:
-    """Hash of everything that decides the outputs: the spec's settings and its input files' bytes."""
+def spec_digest(spec, material: bpy.types.Material, engine: dict | None = None) -> str:
+    """Hash of everything that decides the outputs: the spec's settings, its input files' bytes and
+    the engine's version (``engine``, from :func:`engine_version`)."""
     d = dict(spec.to_dict())
-    d.pop("output_dir", None)
+    out = d.pop("output_dir", None)
     d.pop("device", None)  # the same settings give the same texture on any device
     files: list[str] = [r["path"] if isinstance(r, dict) else r.path for r in (d.get("references") or [])]
     if d.get("content"):
@@ -72,8 +132,10 @@ def spec_digest(spec, material: bpy.types.Material) -> str:
     files += list((d.get("material") or {}).values())
     s = material.texture_forge
     wiring = {"height_mode": s.height_mode, "ao_strength": round(float(s.ao_strength), 6)}
-    blob = json.dumps({"v": HASH_VERSION, "spec": d, "wiring": wiring,
+    blob = json.dumps({"v": HASH_VERSION, "spec": d, "wiring": wiring, "engine": engine or {},
                        "files": [_file_digest(p) for p in files]}, sort_keys=True, default=str)
+    if out:  # inputs written into the (fresh, staging) job folder must not change the hash
+        blob = blob.replace(json.dumps(str(out))[1:-1], "<job folder>")
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -90,6 +152,41 @@ def _write_sidecar(out_dir: str, data: dict) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1, sort_keys=True)
     os.replace(tmp, os.path.join(out_dir, SIDECAR))
+
+
+def _swap_in(staging: str, final: str) -> None:
+    """Make ``staging`` the material's folder, all maps at once; the old folder is removed after.
+
+    Two renames: the old folder moves aside (a retired scratch folder), the staging folder takes its
+    name. A crash between them leaves both folders complete; the next bake re-bakes (no sidecar at
+    ``final``) and cleans the leftovers.
+    """
+    retired = None
+    if os.path.lexists(final):
+        retired = logs.make_scratch_dir(os.path.dirname(final), RETIRED_PREFIX)
+        os.replace(final, os.path.join(retired, "old"))
+    os.replace(staging, final)
+    try:
+        os.remove(os.path.join(final, logs.OWNER_FILE))
+    except OSError:
+        pass
+    if retired:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _in_folder(outputs: dict[str, str], staging: str, final: str) -> dict[str, str]:
+    """Output paths moved from the staging folder to the final one."""
+    moved = {}
+    for key, path in outputs.items():
+        rel = os.path.relpath(os.path.abspath(path), staging)
+        moved[key] = path if rel.startswith("..") else os.path.join(final, rel)
+    return moved
+
+
+def _discard(task: "Task") -> None:
+    if task.staging:
+        shutil.rmtree(task.staging, ignore_errors=True)
+        task.staging = ""
 
 
 def _wired(material: bpy.types.Material, maps: Sequence[str]) -> bool:
@@ -109,6 +206,8 @@ def bake_materials(materials: Sequence[bpy.types.Material], out_dir: str, *, job
                    timeout: float | None = None) -> dict:
     """Bake every material; never raises for one material's failure.
 
+    ``python`` is the engine's interpreter (None: ``$TEXTURE_FORGE_PYTHON``, then this one).
+
     Returns ``{"materials": [per-material summary], "startup_seconds": float}``; each summary has
     ``name``, ``status`` ("baked", "skipped" or "failed"), ``outputs`` (map → PNG path),
     ``seconds`` (wall time of this material's task), ``engine_seconds`` (synthesis time reported by
@@ -116,22 +215,27 @@ def bake_materials(materials: Sequence[bpy.types.Material], out_dir: str, *, job
     """
     tasks: list[Task] = []
     pending: list[Task] = []
+    os.makedirs(out_dir, exist_ok=True)
+    for path in logs.clean_stale_folders(out_dir, (STAGING_PREFIX, RETIRED_PREFIX)):
+        log(f"removed {path}, left by an interrupted bake")
+    engine = engine_version(python)
     for mat in materials:
-        name = safe_name(mat.name)
-        task = Task(material=mat, name=mat.name, out_dir=os.path.join(out_dir, name))
+        task = Task(material=mat, name=mat.name, out_dir=os.path.join(out_dir, material_folder(mat.name)))
         task.summary = {"name": mat.name, "status": "failed", "outputs": {}, "seconds": 0.0,
                         "engine_seconds": 0.0, "seam_scores": {}, "error": None}
         tasks.append(task)
         t0 = time.monotonic()
         log(f"[{mat.name}] preparing")
         try:
-            os.makedirs(task.out_dir, exist_ok=True)
-            task.spec = build_material_spec(mat, task.out_dir, device=device, vgg_weights=vgg_weights)
-            task.digest = spec_digest(task.spec, mat)
+            task.staging = logs.make_scratch_dir(out_dir, STAGING_PREFIX + material_folder(mat.name) + "-")
+            task.spec = build_material_spec(mat, task.staging, device=device, vgg_weights=vgg_weights)
+            task.digest = spec_digest(task.spec, mat, engine)
         except SpecError as exc:
+            _discard(task)
             _fail(task, "; ".join(exc.errors), t0, log)
             continue
         except Exception as exc:  # unreadable image, disk full, ...
+            _discard(task)
             _fail(task, f"{type(exc).__name__}: {exc}", t0, log)
             continue
         side = _read_sidecar(task.out_dir)
@@ -145,6 +249,7 @@ def bake_materials(materials: Sequence[bpy.types.Material], out_dir: str, *, job
                                     seam_scores=side.get("seam_scores") or {},
                                     engine_seconds=side.get("engine_seconds", 0.0),
                                     seconds=round(time.monotonic() - t0, 3))
+                _discard(task)
                 log(f"[{mat.name}] up to date, skipped")
                 continue
             except Exception as exc:
@@ -155,7 +260,12 @@ def bake_materials(materials: Sequence[bpy.types.Material], out_dir: str, *, job
     startup = 0.0
     if pending:
         n = max(1, min(int(jobs), len(pending)))
-        clients = [WorkerClient(python=python, device=device, idle_timeout=30.0) for _ in range(n)]
+        try:
+            log_folder: str | None = logs.log_dir()
+        except OSError:
+            log_folder = None  # the client's own default
+        clients = [WorkerClient(python=python, device=device, idle_timeout=30.0, log_dir=log_folder)
+                   for _ in range(n)]
         t0 = time.monotonic()
         reports: list[dict] = [{} for _ in clients]
 
@@ -172,20 +282,32 @@ def bake_materials(materials: Sequence[bpy.types.Material], out_dir: str, *, job
             th.join()
         startup = time.monotonic() - t0
         ok = [c for c, r in zip(clients, reports) if r.get("ok")]
-        log(f"engine: {reports[0].get('message')} ({len(ok)} process(es), {startup:.1f} s)")
+        why = _engine_problem(clients[0], reports[0])
+        log(f"engine: {why} ({len(ok)} process(es), {startup:.1f} s)")
         try:
             if not ok:
                 for task in pending:
-                    _fail(task, "engine unavailable: " + str(reports[0].get("message")),
+                    _fail(task, "engine unavailable: " + why,
                           time.monotonic() - task.summary["seconds"], log)
             else:
                 _run_pending(pending, ok, storage, log, timeout)
         finally:
             for c in clients:
                 c.shutdown()
+            for task in pending:
+                _discard(task)
     for task in tasks:
         task.summary["seconds"] = round(float(task.summary["seconds"]), 3)
     return {"materials": [t.summary for t in tasks], "startup_seconds": round(startup, 3)}
+
+
+def _engine_problem(client: WorkerClient, report: dict) -> str:
+    """The check's message; for missing packages, the fix that works on this platform."""
+    info = getattr(getattr(client, "_process", None), "info", None) or {}
+    missing = info.get("missing") if isinstance(info, dict) else None
+    if not report.get("ok") and missing:
+        return install_hints.missing_packages_message(str(info.get("python") or client.python), list(missing))
+    return str(report.get("message"))
 
 
 def _fail(task: Task, message: str, t0: float, log: Log) -> None:
@@ -246,6 +368,13 @@ def _finish(task: Task, msg: dict, storage: str | None, log: Log) -> None:
         _fail(task, text, begun, log)
         return
     outputs = {k: str(v) for k, v in (msg.get("outputs") or {}).items()}
+    try:
+        _swap_in(task.staging, task.out_dir)
+    except OSError as exc:
+        _fail(task, f"could not move the maps into {task.out_dir}: {exc}", begun, log)
+        return
+    outputs = _in_folder(outputs, task.staging, task.out_dir)
+    task.staging = ""
     try:
         log(f"[{task.name}] importing {', '.join(outputs)}")
         _apply(task, outputs, storage)

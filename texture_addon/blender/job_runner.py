@@ -23,6 +23,7 @@ from typing import Callable
 
 import bpy
 
+from .. import logs
 from ..worker.blender_side.client import WorkerClient
 from . import engine_install, identity
 from .preferences import ADDON_PACKAGE, get_preferences
@@ -130,13 +131,14 @@ def get_client(context: bpy.types.Context | None = None) -> WorkerClient:
 
 
 def _user_dir(sub: str) -> str:
-    """A writable folder of ours: the extension's user directory, else the system temp folder."""
+    """A writable folder of ours: the extension's user directory, else a private per-user folder.
+
+    Never a shared, predictable /tmp path: another user could plant files or links there.
+    """
     try:
         return bpy.utils.extension_path_user(ADDON_PACKAGE, path=sub, create=True)
     except (ValueError, AttributeError):  # not installed as an extension (e.g. run from source)
-        path = os.path.join(tempfile.gettempdir(), "texture_forge", sub)
-        os.makedirs(path, exist_ok=True)
-        return path
+        return logs.private_dir(sub)
 
 
 def _log_dir() -> str:
@@ -147,8 +149,10 @@ def new_output_dir(name: str, context: bpy.types.Context | None = None) -> tuple
     """A fresh folder for one job's files, and whether it is temporary (removed after import)."""
     base = client_settings(context)["output_folder"]
     temporary = not base
-    if temporary:
+    if temporary:  # ours alone: folders left by a crashed session are cleaned here
         base = _user_dir("jobs")
+        logs.clean_stale_folders(base, ("",))
+        return logs.make_scratch_dir(base, f"{name}-"), True
     os.makedirs(base, exist_ok=True)
     path = tempfile.mkdtemp(prefix=f"{name}-", dir=base)
     return path, temporary

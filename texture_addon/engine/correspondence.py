@@ -179,7 +179,7 @@ class Bank:
 GATHER_CHUNK = 1 << 20
 
 
-def distances(q: torch.Tensor, bank: Bank, idx: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+def _distances(q: torch.Tensor, bank: Bank, idx: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
     """‖q_p − f_{idx_p}‖² (+ bias of the reference patch) for each row p."""
     n = q.shape[0]
     if n <= GATHER_CHUNK:
@@ -193,15 +193,21 @@ def distances(q: torch.Tensor, bank: Bank, idx: torch.Tensor, bias: Optional[tor
     return d
 
 
+distances = _distances
+
+
 def exact_search(q: torch.Tensor, bank: Bank, bias: Optional[torch.Tensor],
-                 completeness: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                 completeness: float = 0.0, keep: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exhaustive nearest neighbours by chunked matrix products: (index, raw distance) per row.
 
     With ``completeness`` > 0 a reference patch's distances are divided by (α + its distance to the
     closest output patch), α = ``completeness`` × the median of those: a reference patch that no
     output patch resembles yet becomes cheap, one that is already well represented dear (Granot et
     al. 2022). This pulls rare elements (dots on a plain ground, thin outlines) into the output,
-    where plain nearest neighbours let the commonest flat patches take over.
+    where plain nearest neighbours let the commonest flat patches take over. ``keep`` =
+    (previous match, penalty) per row makes keeping the previous match dearer (see
+    :func:`coherence_penalty`).
     """
     n = q.shape[0]
     rows = max(1, EXACT_CHUNK // max(1, bank.count))
@@ -223,10 +229,39 @@ def exact_search(q: torch.Tensor, bank: Bank, bias: Optional[torch.Tensor],
         cost = d if scale is None else d * scale[None, :]
         if bias is not None:
             cost = cost + (bias if scale is None else bias * scale)[None, :]
+        if keep is not None:
+            prev, pen = keep[0][s:s + rows], keep[1][s:s + rows]
+            if scale is not None:
+                pen = pen * scale[prev]
+            cost = cost if (bias is not None or scale is not None) else cost.clone()
+            cost[torch.arange(prev.shape[0], device=q.device), prev] += pen
         i = cost.argmin(dim=1)
         best_i[s:s + rows] = i
         best_d[s:s + rows] = d.gather(1, i[:, None])[:, 0]
     return best_i, best_d
+
+
+def coherence_penalty(bank: Bank, field: torch.Tensor, height: int, width: int, span: int,
+                      periodic: tuple[bool, bool]) -> torch.Tensor:
+    """(N,) bool: pixels deep inside a verbatim copy of the reference, ``span`` px each way.
+
+    A pixel whose match continues, unbroken in offset, to the pixels ``span`` away in all four
+    directions lies in a copied region at least 2·span + 1 wide. Making such pixels' current
+    match dearer at the next search splits large copies into pieces: nearest-neighbour synthesis
+    otherwise grows coherent regions until whole areas of the reference reappear verbatim (the
+    occurrence penalty cannot see that: a copied region uses each reference patch only once).
+    """
+    grid = field.view(height, width)
+    inside = torch.ones(height, width, dtype=torch.bool, device=field.device)
+    for dy, dx in ((span, 0), (-span, 0), (0, span), (0, -span)):
+        there = torch.roll(grid, shifts=(-dy, -dx), dims=(0, 1))
+        same = bank.shifted(grid.reshape(-1), dy, dx).view(height, width) == there
+        if not periodic[0] and dy:
+            same[(slice(-dy, None) if dy > 0 else slice(None, -dy))] = False
+        if not periodic[1] and dx:
+            same[:, (slice(-dx, None) if dx > 0 else slice(None, -dx))] = False
+        inside &= same
+    return inside.reshape(-1)
 
 
 def _neighbour_candidates(field: torch.Tensor, bank: Bank, height: int, width: int, jump: int) -> list[torch.Tensor]:
@@ -241,14 +276,23 @@ def _neighbour_candidates(field: torch.Tensor, bank: Bank, height: int, width: i
 
 def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, width: int,
                bias: Optional[torch.Tensor], generator: torch.Generator, rounds: int = 2,
-               random_tries: int = 3, check: Optional[Callable[[], None]] = None) -> tuple[torch.Tensor, torch.Tensor]:
+               random_tries: int = 3, check: Optional[Callable[[], None]] = None,
+               keep: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Improve ``field`` (N,) by vectorised PatchMatch: every pixel at once, wrap-around.
 
     Each round tries the neighbours' matches (jumps 1, 2, 4: a good match spreads quickly through
     the whole image in a few rounds) and random matches around the current one at shrinking radii,
     plus one uniform draw over all references. ``check`` runs between passes (cancellation).
+    ``keep`` (N,) is added to the cost of keeping ``field``'s own match (see
+    :func:`coherence_penalty`). Returned distances include the biases.
     """
+    prev = field
     best = field.clone()
+
+    def distances(q_: torch.Tensor, bank_: Bank, idx: torch.Tensor, bias_: Optional[torch.Tensor]) -> torch.Tensor:
+        d = _distances(q_, bank_, idx, bias_)
+        return d if keep is None else d.add_(keep * (idx == prev))
+
     best_d = distances(q, bank, best, bias)
     n = q.shape[0]
     dev = q.device

@@ -24,7 +24,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from . import correspondence
-from .correspondence import Bank, PatchSpace, exact_search, patchmatch, upsample_field, vote
+from .correspondence import Bank, PatchSpace, coherence_penalty, exact_search, patchmatch, upsample_field, vote
 from .device import configure_threads, threads_for_level
 from .progress import CancelToken, ProgressCallback, ProgressInfo
 from .pyramid import _preview
@@ -46,11 +46,14 @@ class CorrespondencePreset:
     patch: int = 7
     dims: int = 24               # PCA dimensions of a patch
     rounds: int = 2              # PatchMatch rounds per iteration (fine levels)
-    occurrence: float = 0.4      # strength of the occurrence penalty
+    occurrence: float = 1.5      # strength of the occurrence penalty
     robust: float = 0.6          # robust weight exponent: w = d^(-robust/2) (0: plain mean)
     completeness: float = 0.3    # GPNN normalisation at exhaustively searched levels (0: off)
     large_fine_iterations: int = 0  # replaces fine_iterations when the finest level is huge
     coarsest_side: int = COARSEST_REFERENCE_SIDE
+    copy_span: int = 8           # pixels deep inside a copy this wide (at the finest scale) are pushed off it
+    copy_penalty: float = 1.0    # … by this many mean match distances (0: off)
+    histogram: float = 1.0       # how far each update's channel histograms move onto the references'
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
 
 
@@ -119,12 +122,16 @@ def _scaled(ref: torch.Tensor, factor: float, patch: int) -> torch.Tensor:
     return resize(ref, max(patch + 1, round(h * factor)), max(patch + 1, round(w * factor)))
 
 
-def match_histograms(x: torch.Tensor, references: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+def match_histograms(x: torch.Tensor, references: Sequence[torch.Tensor], weights: Sequence[float],
+                     strength: float = 1.0) -> torch.Tensor:
     """Each channel's distribution pushed onto the references' mixture (monotone 1-D transport)."""
     c = x.shape[1]
     y = x[0].flatten(1)
     q = mixture_quantiles([r[0].flatten(1) for r in references], weights, min(y.shape[1], 65536))
-    return transport_targets(y, q).view(1, c, *x.shape[2:]).clamp_(0, 1)
+    t = transport_targets(y, q)
+    if strength != 1.0:
+        t = y + strength * (t - y)
+    return t.view(1, c, *x.shape[2:]).clamp_(0, 1)
 
 
 def _initial_field(bank: Bank, n: int, weights: Sequence[float], generator: torch.Generator) -> torch.Tensor:
@@ -154,6 +161,7 @@ class _Biases:
         self.target = torch.tensor([w / total for w in weights], device=bank.features.device)
         self.per_reference = torch.zeros(bank.references, device=bank.features.device)
         self.occurrence: Optional[torch.Tensor] = None
+        self.scale = 0.0  # mean match distance of the last search: the unit of every penalty
 
     def current(self) -> Optional[torch.Tensor]:
         if self.occurrence is None and self.bank.references == 1:
@@ -165,6 +173,7 @@ class _Biases:
 
     def update(self, field: torch.Tensor, dist: torch.Tensor) -> None:
         scale = float(dist.mean().clamp_min(1e-8))
+        self.scale = scale
         n = field.numel()
         counts = torch.bincount(field, minlength=self.bank.count).to(dist.dtype)
         expected = max(1.0, n / self.bank.count)
@@ -217,7 +226,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             field = upsample_field(bank, new_bank, field, prev[0], prev[1], h, w)
             x = vote(new_bank, field, torch.ones(n, device=dev), h, w, job.periodic, radius)
             if job.histogram:
-                x = match_histograms(x, refs, job.weights)
+                x = match_histograms(x, refs, job.weights, p.histogram)
         if job.constrain is not None:
             x = job.constrain(x, level)
         bank = new_bank
@@ -226,13 +235,21 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
         for it in range(level.iterations):
             q = space.features(x, job.periodic)
             bias = biases.current()
+            keep = None
+            if field is not None and p.copy_penalty > 0:
+                span = max(2, round(p.copy_span * level.factor))
+                keep = coherence_penalty(bank, field, h, w, span, job.periodic).to(q.dtype) * (p.copy_penalty * biases.scale)
+            prev = field
             if exact or field is None:
-                field, dist = exact_search(q, bank, bias, p.completeness)
+                field, dist = exact_search(q, bank, bias, p.completeness, None if keep is None else (prev, keep))
             else:
                 field, dist = patchmatch(q, bank, field, h, w, bias, gen, rounds=p.rounds,
-                                         check=job.cancel.raise_if_cancelled if job.cancel else None)
+                                         check=job.cancel.raise_if_cancelled if job.cancel else None, keep=keep)
                 if bias is not None:
-                    dist = (dist - bias[field]).clamp_min_(0)
+                    dist = dist - bias[field]
+                if keep is not None:
+                    dist = dist - keep * (field == prev)
+                dist = dist.clamp_min_(0)
             biases.update(field, dist)
             if job.cancel is not None:  # the search is most of an iteration: stop before the vote too
                 job.cancel.raise_if_cancelled()
@@ -242,7 +259,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             r_vote = p.final_radius if (last_update and p.final_radius >= 0) else radius
             x = vote(bank, field, weight, h, w, job.periodic, r_vote)
             if job.histogram:
-                x = match_histograms(x, refs, job.weights)
+                x = match_histograms(x, refs, job.weights, p.histogram)
             if job.constrain is not None:
                 x = job.constrain(x, level)
             done += 1

@@ -30,6 +30,7 @@ from typing import Any
 from ...contract import messages as msg
 from ...contract import protocol
 from ...contract.spec import JobSpec
+from ... import logs
 from ...errors import TextureForgeError
 from .command_pipe import CommandPipe
 
@@ -261,8 +262,14 @@ class _WorkerProcess:
         except OSError as exc:
             raise TextureForgeError(f"cannot create the log folder {log_dir}: {exc}") from exc
         prune_logs(log_dir)
-        # The client owns the preview folder, so it is removed even when the worker is killed.
-        self.preview_dir = tempfile.mkdtemp(prefix="texture_forge_preview_")
+        # The client owns the preview folder, so it is removed even when the worker is killed; it
+        # lives in a private per-user folder, where folders left by a crashed Blender are cleaned.
+        try:
+            previews = logs.private_dir("previews")
+            logs.clean_stale_folders(previews, ("preview-",))
+            self.preview_dir = logs.make_scratch_dir(previews, "preview-")
+        except OSError:
+            self.preview_dir = tempfile.mkdtemp(prefix="texture_forge_preview_")
         env = dict(os.environ)
         env["PYTHONNOUSERSITE"] = "1"  # a torch in ~/.local must not shadow the chosen interpreter's
         env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
@@ -279,7 +286,10 @@ class _WorkerProcess:
             shutil.rmtree(self.preview_dir, ignore_errors=True)
             raise TextureForgeError(f"cannot start the engine with {python}: {exc}") from exc
         self.commands.attach(self.popen)
-        self.stderr_log = os.path.join(log_dir, f"worker_{self.popen.pid}.log")
+        try:  # created exclusively: never appended to a file someone else placed there
+            self._log_file, self.stderr_log = logs.create_log(log_dir, f"worker_{self.popen.pid}-")
+        except OSError:
+            self._log_file, self.stderr_log = None, os.path.join(log_dir, f"worker_{self.popen.pid}.log")
         self._send_lock = threading.Lock()
         self._stdout_thread = self._thread(self._read_stdout, "stdout")
         self._stderr_thread = self._thread(self._read_stderr, "stderr")
@@ -367,10 +377,7 @@ class _WorkerProcess:
                 self.stderr_tail.append(f"[worker] {message.get('message')}")
 
     def _read_stderr(self) -> None:
-        try:
-            log = open(self.stderr_log, "a", encoding="utf-8")
-        except OSError:
-            log = None
+        log = self._log_file
         try:
             for raw in iter(self.popen.stderr.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip()

@@ -26,6 +26,7 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
+from ... import logs
 from ...contract import messages as msg
 from ...contract import protocol
 
@@ -313,7 +314,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="device for jobs whose spec says 'auto' (default: auto)")
     p.add_argument("--idle-timeout", type=float, default=300.0,
                    help="exit after this many seconds without a job; 0 = never (default: 300)")
-    p.add_argument("--log-dir", default=None, help="where error tracebacks are written (default: a temp folder)")
+    p.add_argument("--log-dir", default=None, help="where error tracebacks are written (default: the per-user log folder)")
     p.add_argument("--preview-dir", default=None, help="where previews are written (default: a fresh temp folder)")
     return p.parse_args(argv)
 
@@ -334,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr)
         return protocol.EXIT_MISSING_DEPENDENCIES
 
-    log_dir = Path(args.log_dir or Path(tempfile.gettempdir()) / "texture_forge_logs")
+    log_dir = Path(args.log_dir or logs.log_dir())  # private, per user (never a shared /tmp path)
     own_preview_dir = args.preview_dir is None
     preview_dir = Path(args.preview_dir or tempfile.mkdtemp(prefix="texture_forge_preview_"))
     preview_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,137 @@
+"""Harness for the tests that run a real Blender (not the ``bpy`` module).
+
+``scripts/get_blender.sh`` provides the executable: ``$BLENDER`` when set, else Debian 13's Blender
+4.3 from a cached root filesystem (built on first use, a few minutes). When no Blender can be had,
+every test using it fails with the script's one-line reason: never a silent skip.
+
+Each Blender run gets its own user folders (``BLENDER_USER_RESOURCES``), so nothing here reads or
+changes the real user's preferences, and the extension is the zip built by
+``scripts/build_extension.py``, installed with ``blender --command extension install-file`` as a
+person would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GET_BLENDER = ROOT / "scripts" / "get_blender.sh"
+MODULE = "bl_ext.user_default.texture_forge"
+RESULT_MARK = "@@RESULT@@ "
+OUT = ROOT / "out"
+
+_blender: str | None = None
+_failure: str | None = None
+_zip: Path | None = None
+
+
+def blender() -> str:
+    """The Blender executable (built once per session); pytest.fail with one line when none."""
+    global _blender, _failure
+    if _blender is None and _failure is None:
+        try:
+            proc = subprocess.run(["bash", str(GET_BLENDER)], capture_output=True, text=True, timeout=1500,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            _failure = "scripts/get_blender.sh did not finish within 25 minutes"
+        else:
+            lines = proc.stdout.strip().splitlines()
+            if proc.returncode != 0 or not lines:
+                why = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+                _failure = f"no real Blender for the tests: {why}"
+            else:
+                _blender = lines[-1]
+    if _failure:
+        pytest.fail(_failure, pytrace=False)
+    assert _blender is not None
+    return _blender
+
+
+def extension_zip(tmp_root: Path) -> Path:
+    """The zip built by scripts/build_extension.py (once per session)."""
+    global _zip
+    if _zip is None or not _zip.is_file():
+        out = tmp_root / "dist"
+        out.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", str(out)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        zips = sorted(out.glob("texture_forge-*.zip"))
+        assert zips, proc.stdout
+        _zip = zips[-1]
+    return _zip
+
+
+def user_env(user_dir: Path, **extra: str) -> dict:
+    """Environment for one Blender with its own user folders (created) and the given overrides."""
+    user_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.pop("BLENDER_USER_CONFIG", None)
+    env.pop("BLENDER_USER_SCRIPTS", None)
+    env.pop("BLENDER_USER_EXTENSIONS", None)
+    env["BLENDER_USER_RESOURCES"] = str(user_dir)
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], env: dict, cwd: Path | None = None, timeout: float = 300,
+        xvfb: bool = False) -> subprocess.CompletedProcess:
+    """Run the real Blender (or, with ``args[0] == '--run'``, a program inside its root) to the end.
+
+    The whole process group is killed on timeout (xvfb-run leaves Xvfb and Blender behind).
+    """
+    cmd = [blender(), *(["--xvfb"] if xvfb else []), *map(str, args)]
+    proc = subprocess.Popen(cmd, cwd=cwd or ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        err += f"\n[test harness] killed after {timeout} s"
+        return subprocess.CompletedProcess(cmd, -9, out, err)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # leftovers (Xvfb, an engine) of this run only
+        except ProcessLookupError:
+            pass
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def install_extension(user_dir: Path, tmp_root: Path, enable: bool = True) -> subprocess.CompletedProcess:
+    """``blender --command extension install-file -r user_default [-e] ZIP`` into ``user_dir``."""
+    zip_path = extension_zip(tmp_root)
+    args = ["--command", "extension", "install-file", "-r", "user_default", *(["-e"] if enable else []),
+            str(zip_path)]
+    return run(args, user_env(user_dir), timeout=180)
+
+
+def results(text: str) -> list[dict]:
+    """Every ``@@RESULT@@ {json}`` line a script printed, in order."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith(RESULT_MARK):
+            found.append(json.loads(line[len(RESULT_MARK):]))
+    return found
+
+
+def tail(proc: subprocess.CompletedProcess, n: int = 3000) -> str:
+    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-n:]}\n--- stderr\n{proc.stderr[-n:]}"
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

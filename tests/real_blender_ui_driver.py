@@ -1,0 +1,321 @@
+"""Startup script that drives Texture Forge in a real Blender UI (run with ``-P`` under Xvfb).
+
+Not a test module: ``tests/test_real_blender_ui.py`` starts Blender with this script. Blender's
+event loop keeps running; a persistent ``bpy.app.timers`` callback walks through the scenario
+(a generator that yields how long to wait) and calls the add-on's operators with
+``context.temp_override`` on the 3D Viewport's sidebar, as a click would. Every step appends one
+JSON line to ``$TF_UI_RESULTS`` at once (fsync), so when Blender dies the test still knows how far
+it got. Screenshots (ImageMagick ``import -window root``) go to ``$TF_UI_SHOTS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+
+import bpy
+
+RESULTS = os.environ["TF_UI_RESULTS"]
+SHOTS = os.environ["TF_UI_SHOTS"]
+REF = os.environ["TF_UI_REF"]
+OTHER_BLEND = os.environ["TF_UI_OTHER_BLEND"]
+NO_TORCH_PYTHON = os.environ.get("TF_UI_NO_TORCH_PYTHON", "/usr/bin/python3")
+MODULE = "bl_ext.user_default.texture_forge"
+MAT = "TF Test"
+#: Mesa's llvmpipe can freeze the main loop for tens of seconds after a material change.
+SLOW = float(os.environ.get("TF_UI_TIMEOUT", "240"))
+
+
+def record(step: str, **data) -> None:
+    data["step"] = step
+    data["t"] = round(time.monotonic() - T0, 2)
+    with open(RESULTS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(data, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def job_runner():
+    return importlib.import_module(MODULE + ".texture_addon.blender.job_runner")
+
+
+def prefs():
+    return bpy.context.preferences.addons[MODULE].preferences
+
+
+def ui_context() -> dict:
+    """window/area/region of the biggest 3D Viewport's sidebar (what a click there would get)."""
+    window = bpy.context.window_manager.windows[0]
+    areas = [a for a in window.screen.areas if a.type == "VIEW_3D"]
+    area = max(areas, key=lambda a: a.width * a.height)
+    region = next(r for r in area.regions if r.type == "UI")
+    return {"window": window, "screen": window.screen, "area": area, "region": region}
+
+
+def material():
+    return bpy.data.materials.get(MAT)
+
+
+def running() -> list:
+    try:
+        return list(job_runner().running_jobs())
+    except Exception:
+        return []
+
+
+def job_of(mat):
+    jr = job_runner()
+    for attempt in (lambda: jr.get_job(jr.material_key(mat)),):
+        try:
+            state = attempt()
+            if state is not None:
+                return state
+        except Exception:
+            pass
+    jobs = running()
+    return jobs[0] if jobs else None
+
+
+def describe(mat) -> dict:
+    """What the artist sees of the material: images, links into the BSDF, pixels' hash, error."""
+    if mat is None:
+        return {"exists": False}
+    tree = mat.node_tree
+    images = {}
+    for img in bpy.data.images:
+        if img.get("texture_forge_map") or img.name.startswith(MAT):
+            h = ""
+            if img.has_data and len(img.pixels):
+                h = hashlib.sha256(bytes(memoryview(_pixels(img)))).hexdigest()[:16]
+            images[img.name] = {"size": list(img.size[:]), "map": img.get("texture_forge_map"), "hash": h,
+                                "users": img.users}
+    links = sorted(f"{l.from_node.name}:{l.from_socket.identifier}->{l.to_node.name}:{l.to_socket.identifier}"
+                   for l in tree.links) if tree else []
+    base = None
+    if tree:
+        bsdf = next((n for n in tree.nodes if n.bl_idname == "ShaderNodeBsdfPrincipled"), None)
+        if bsdf and bsdf.inputs["Base Color"].is_linked:
+            node = bsdf.inputs["Base Color"].links[0].from_node
+            base = {"node": node.bl_idname, "image": getattr(getattr(node, "image", None), "name", None)}
+    return {"exists": True, "images": images, "links": links, "base": base,
+            "nodes": sorted(n.bl_idname for n in tree.nodes) if tree else [],
+            "last_error": getattr(mat.texture_forge, "last_error", None)}
+
+
+def _pixels(img):
+    import array
+
+    buf = array.array("f", bytes(4 * len(img.pixels)))
+    img.pixels.foreach_get(buf)
+    return buf
+
+
+def screenshot(name: str) -> str:
+    path = os.path.join(SHOTS, name)
+    proc = subprocess.run(["import", "-window", "root", path], capture_output=True, text=True, timeout=120)
+    return path if proc.returncode == 0 else f"failed: {proc.stderr.strip()}"
+
+
+def geometry(ctx: dict) -> dict:
+    w, a, r = ctx["window"], ctx["area"], ctx["region"]
+    return {"window": [w.x, w.y, w.width, w.height], "area": [a.x, a.y, a.width, a.height],
+            "region": [r.x, r.y, r.width, r.height], "ui_scale": bpy.context.preferences.system.ui_scale,
+            "category": getattr(r, "active_panel_category", None)}
+
+
+def generate() -> set:
+    with bpy.context.temp_override(**ui_context()):
+        return bpy.ops.texture_forge.generate()
+
+
+def until(predicate, timeout: float, interval: float = 0.5):
+    """Wait (yielding to Blender) until ``predicate()``; returns whether it became true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        yield interval
+    return bool(predicate())
+
+
+def settings(size: int, quality: str) -> None:
+    s = material().texture_forge
+    s.size_preset = "CUSTOM"
+    s.width = s.height = size
+    s.quality = quality
+
+
+def op(fn):
+    """Run an operator call; its result or the error text (a failing operator raises RuntimeError)."""
+    try:
+        return sorted(fn())
+    except Exception as exc:  # noqa: BLE001 - recorded for the test
+        return f"{type(exc).__name__}: {exc}"
+
+
+def scenario():
+    yield 2.0
+    import signal as _s
+    p = prefs()
+    p.keep_worker_warm = False  # the engine leaves 5 s after a job: the next Generate must restart it
+    p.python = ""               # TEXTURE_FORGE_PYTHON (the engine with torch) from the environment
+    try:  # as the Preferences window would: auto-saved at a normal quit
+        bpy.context.preferences.is_dirty = True
+    except Exception:  # noqa: BLE001 - then the test sees no saved preferences
+        pass
+    try:
+        import numpy  # noqa: F401
+        numpy_ok = True
+    except ImportError:
+        numpy_ok = False
+    record("start", blender=bpy.app.version_string, python=sys.version.split()[0], numpy=numpy_ok,
+           sigpipe_ignored=_s.getsignal(_s.SIGPIPE) == _s.SIG_IGN,
+           engine_python=os.environ.get("TEXTURE_FORGE_PYTHON"))
+
+    # --- a material on the default cube, and a second file with a same-named plain material
+    cube = bpy.data.objects.get("Cube")
+    mat = bpy.data.materials.new(MAT)
+    cube.data.materials.clear()
+    cube.data.materials.append(mat)
+    bpy.context.view_layer.objects.active = cube
+    bpy.ops.wm.save_as_mainfile(filepath=OTHER_BLEND, copy=True)
+    s = mat.texture_forge
+    r = s.references.add()
+    r.source, r.filepath, r.enabled = "FILE", REF, True
+    for m in ("basecolor", "height", "normal", "roughness", "ao"):
+        setattr(s, "map_" + m, m in ("basecolor", "normal"))
+    settings(64, "draft")
+
+    # --- the sidebar at its default width, Texture Forge tab
+    ctx = ui_context()
+    ctx["area"].spaces.active.show_region_ui = True
+    yield 3.0
+    ctx = ui_context()
+    before = screenshot("sidebar_item_tab.png")
+    geo_before = geometry(ctx)
+    try:
+        ctx["region"].active_panel_category = "Texture Forge"
+        switched = True
+    except Exception as exc:  # noqa: BLE001
+        switched = f"{type(exc).__name__}: {exc}"
+    for area in ctx["screen"].areas:
+        area.tag_redraw()
+    yield 4.0
+    ctx = ui_context()
+    record("panel", switched=switched, before=before, shot=screenshot("panel_default_width.png"),
+           geometry=geometry(ctx), geometry_before=geo_before)
+
+    # --- Generate -> progress -> done
+    first = describe(material())
+    result = op(generate)
+    seen = {"progress": 0.0, "stages": [], "shot": None}
+
+    def watch() -> bool:
+        state = job_of(material())
+        if state is not None:
+            seen["progress"] = max(seen["progress"], float(getattr(state, "progress", 0.0) or 0.0))
+            stage = str(getattr(state, "stage", ""))
+            if stage and (not seen["stages"] or seen["stages"][-1] != stage):
+                seen["stages"].append(stage)
+        return not running()
+
+    done = yield from until(watch, SLOW, 0.25)
+    yield 2.0
+    seen["shot"] = screenshot("panel_after_generate.png")
+    state = job_of(material())
+    record("generate", op=result, done=done, seen=seen, before=first, after=describe(material()),
+           message=getattr(state, "message", None))
+
+    # --- Cancel: the material must stay exactly as it was
+    settings(256, "default")
+    before = describe(material())
+    result = op(generate)
+
+    def previewed() -> bool:
+        """Cancel only once a preview has reached Blender (or the job is half done): that is when
+        a preview written into the artist's image would be left behind."""
+        state = job_of(material())
+        job = getattr(state, "job", None)
+        return bool(running()) and (getattr(job, "last_preview", None) is not None
+                                    or float(getattr(state, "progress", 0) or 0) >= 0.5)
+
+    started = yield from until(previewed, SLOW, 0.25)
+    yield 1.0  # let the panel's timer apply that preview
+    with bpy.context.temp_override(**ui_context()):
+        cancel = op(lambda: bpy.ops.texture_forge.cancel())
+    stopped = yield from until(lambda: not running(), SLOW)
+    yield 2.0
+    state = job_of(material())
+    record("cancel", op=result, started=started, cancel=cancel, stopped=stopped, before=before,
+           after=describe(material()), message=getattr(state, "message", None))
+
+    # --- the engine leaves (idle 5 s); the next Generate must start a new one, Blender alive
+    yield 9.0
+    settings(64, "draft")
+    before = describe(material())
+    result = op(generate)
+    done = yield from until(lambda: not running(), SLOW)
+    yield 1.0
+    state = job_of(material())
+    record("after_engine_exit", op=result, done=done, before=before, after=describe(material()),
+           message=getattr(state, "message", None))
+
+    # --- an engine Python without torch: a readable error, twice, Blender alive
+    p.python = NO_TORCH_PYTHON
+    outcomes = []
+    for click in (1, 2):
+        before = describe(material())
+        result = op(generate)
+        finished = yield from until(lambda: not running(), SLOW)
+        yield 1.0
+        state = job_of(material())
+        outcomes.append({"op": result, "finished": finished, "before": before, "after": describe(material()),
+                         "message": getattr(state, "message", None)})
+        if click == 1:
+            yield 7.0  # the failed engine is long gone before the second click
+    shot = screenshot("panel_no_torch.png")
+    record("no_torch", clicks=outcomes, shot=shot)
+    p.python = ""
+
+    # --- File > Open during a job
+    settings(128, "default")
+    result = op(generate)
+    started = yield from until(lambda: bool(running()), SLOW, 0.25)
+    with bpy.context.temp_override(window=bpy.context.window_manager.windows[0]):
+        opened = op(lambda: bpy.ops.wm.open_mainfile(filepath=OTHER_BLEND))
+    yield 2.0
+    just_after = {"running": len(running()), "file": bpy.data.filepath, "material": describe(material())}
+    yield 25.0  # long enough for the old job to have finished
+    record("open_during_job", op=result, started=started, opened=opened, just_after=just_after,
+           later={"running": len(running()), "file": bpy.data.filepath, "material": describe(material())},
+           shot=screenshot("panel_after_open.png"))
+
+    record("quit")
+    with bpy.context.temp_override(window=bpy.context.window_manager.windows[0]):
+        bpy.ops.wm.quit_blender()
+    yield 30.0
+    record("still_running_after_quit")
+
+
+T0 = time.monotonic()
+_steps = scenario()
+
+
+def _tick():
+    try:
+        return next(_steps)
+    except StopIteration:
+        return None
+    except Exception:  # noqa: BLE001 - a broken step must end the run, not hang it
+        record("driver_error", error=traceback.format_exc())
+        os._exit(3)
+
+
+bpy.app.timers.register(_tick, first_interval=1.0, persistent=True)
