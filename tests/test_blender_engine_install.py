@@ -290,7 +290,6 @@ def test_failed_repair_keeps_the_engine_then_remove_deletes_it(installed: dict, 
     ''', zip_path, installed["user"], installed["base"] / "repair", install_zip=False,
         env_extra={"PIP_CONFIG_FILE": os.devnull, "PIP_RETRIES": "1", "PIP_TIMEOUT": "20"},
         drop_env=tuple(n for n in os.environ if n.startswith("PIP_")))
-    print("seconds since start:", result["t"])
     before, after = result["before"], result["after"]
     assert result["ret"] is None and "could not be reached" in result["error"]
     assert "Full log: " in result["error"] and "Full log: " in result["last"]
