@@ -4,6 +4,7 @@ installs, registers, unregisters and registers again in a fresh Blender user dir
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 import zipfile
@@ -46,7 +47,10 @@ def test_zip_holds_only_the_addon(zip_path: Path) -> None:
     assert not any(n.startswith(("tests/", "scripts/", ".venv/", "out/", "docs/")) for n in names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert 'id = "texture_forge"' in manifest and 'blender_version_min = "4.2.0"' in manifest
-    assert "network" not in manifest.split("[permissions]")[1].split("[")[0]
+    # Only Install Engine downloads anything; the manifest says so (reason ≤ 64 chars, no period).
+    network = re.search(r'^network\s*=\s*"([^"]*)"', manifest.split("[permissions]")[1].split("[")[0], re.M)
+    assert network and "Install Engine" in network.group(1) and len(network.group(1)) <= 64
+    assert not network.group(1).endswith(".")
 
 
 def test_build_script_rejects_a_zip_with_stray_files(zip_path: Path, tmp_path: Path) -> None:
@@ -113,7 +117,8 @@ def test_install_register_unregister_register_again(zip_path: Path, tmp_path: Pa
     ''', zip_path, tmp_path)
     assert len(result["first"]) == 10
     assert {"generate", "cancel", "reference_add", "reference_remove", "reference_move",
-            "make_seamless", "open_output"} <= set(result["ops"])
+            "make_seamless", "open_output", "install_engine", "repair_engine", "remove_engine",
+            "cancel_engine_install"} <= set(result["ops"])
     assert result["material_prop"] and result["panel_category"] == "Texture Forge"
     assert result["panel_spaces"] == ["NODE_EDITOR", "VIEW_3D"]
     assert result["timer_before"] and not result["timer_after"]

@@ -13,9 +13,10 @@ import sys
 import bpy
 
 from ..pipes import ignore_sigpipe
-from . import job_runner, numpy_guard, operators, panels, preferences, properties
+from . import engine_install, job_runner, numpy_guard, operators, panels, preferences, properties
 
-_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *panels.CLASSES)
+_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *engine_install.CLASSES,
+            *panels.CLASSES)
 
 
 def register() -> None:
@@ -32,6 +33,7 @@ def register() -> None:
 
 
 def unregister() -> None:
+    engine_install.shutdown()
     job_runner.shutdown()
     panels.free_previews()
     properties.unregister_properties()

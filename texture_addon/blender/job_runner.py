@@ -25,7 +25,7 @@ import bpy
 
 from .. import logs
 from ..worker.blender_side.client import WorkerClient
-from . import identity
+from . import engine_install, identity
 from .preferences import ADDON_PACKAGE, get_preferences
 
 POLL_INTERVAL = 0.2
@@ -103,6 +103,8 @@ def client_settings(context: bpy.types.Context | None = None) -> dict:
     """Worker settings from the preferences (defaults when the add-on isn't enabled as such)."""
     prefs = get_preferences(context)
     python = bpy.path.abspath(prefs.python) if prefs is not None and prefs.python else None
+    if python is None and not os.environ.get("TEXTURE_FORGE_PYTHON"):
+        python = engine_install.installed_python()  # the engine from Install Engine, if any
     return {
         "python": python,
         "device": prefs.device if prefs is not None else "auto",

@@ -12,7 +12,7 @@ import bpy
 import bpy.utils.previews
 
 from ..contract.spec import KIND_FIELDS
-from . import job_runner, material_output
+from . import engine_install, job_runner, material_output
 from .operators import active_material, generate_blockers
 from .properties import MODE_TO_KIND
 from .text_wrap import draw_wrapped
@@ -138,6 +138,7 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
     box.label(text="Store images")
     box.row().prop(s, "storage", expand=True)
 
+    engine_install.draw_panel_hint(layout, context)
     state = job_runner.get_job(job_runner.material_key(material))
     if state is not None and not state.finished:
         preview = material_output.preview_image(material)

@@ -11,9 +11,17 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
+from ..install import pins
+
 #: The package Blender knows the add-on by (``bl_ext.<repo>.texture_forge`` when installed as an
 #: extension). This module lives two packages below it: ``<addon>.texture_addon.blender``.
 ADDON_PACKAGE: str = __package__.rsplit(".", 2)[0] if __package__.count(".") >= 2 else __package__
+
+
+def _engine_status(_self: bpy.types.AddonPreferences) -> str:
+    from . import engine_install
+
+    return engine_install.status_text()
 
 
 class TextureForgePreferences(bpy.types.AddonPreferences):
@@ -22,7 +30,7 @@ class TextureForgePreferences(bpy.types.AddonPreferences):
     python: StringProperty(
         name="Python Interpreter",
         description="A Python with torch installed that runs the synthesis engine "
-                    "(e.g. the project's .venv/bin/python). Empty: search for one",
+                    "(e.g. the project's .venv/bin/python). Empty: the engine installed below",
         subtype="FILE_PATH",
         default="",
     )
@@ -55,6 +63,23 @@ class TextureForgePreferences(bpy.types.AddonPreferences):
                     "Generate starts without loading torch again",
         default=True,
     )
+    torch_build: EnumProperty(
+        name="PyTorch Build",
+        description="Which PyTorch the Install Engine button downloads",
+        items=list(pins.BUILDS),
+        default="AUTO",
+    )
+    torch_index_url: StringProperty(
+        name="Index URL",
+        description="PyTorch wheel index for the Custom build, e.g. a CUDA or ROCm index from pytorch.org",
+        default="",
+    )
+    engine_status: StringProperty(
+        name="Installed Engine",
+        description="State of the engine installed by Install Engine, e.g. "
+                    "'engine ready: torch 2.13.0, CPU' (read-only; computed, never saved)",
+        get=_engine_status,
+    )
     status: StringProperty(
         name="Engine Status",
         description="Result of the last engine check",
@@ -76,6 +101,9 @@ class TextureForgePreferences(bpy.types.AddonPreferences):
 
         draw_wrapped(box, context, self.status or "", icon="CHECKMARK" if self.status.startswith("engine ready")
                      else "INFO", alert=not self.status.startswith(("engine ready", "not checked")))
+        from . import engine_install
+
+        engine_install.draw(self, layout, context)
 
 
 def get_preferences(context: bpy.types.Context | None = None) -> TextureForgePreferences | None:
