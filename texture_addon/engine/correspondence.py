@@ -25,6 +25,8 @@ import torch.nn.functional as F
 
 #: Distance evaluations per chunk of the exact search (rows × reference patches).
 EXACT_CHUNK = 1 << 23
+#: Up to this many pairs the exhaustive search keeps its whole distance matrix (64 MB).
+KEEP_MATRIX = 1 << 24
 #: Up to this many (output × reference) pairs a level is searched exhaustively; above it, by
 #: PatchMatch (propagation + random search), which costs O(candidates) per pixel.
 EXACT_LIMIT = 1 << 27
@@ -210,22 +212,27 @@ def exact_search(q: torch.Tensor, bank: Bank, bias: Optional[torch.Tensor],
     :func:`coherence_penalty`).
     """
     n = q.shape[0]
-    rows = max(1, EXACT_CHUNK // max(1, bank.count))
     ft = bank.features.t().contiguous()
     qn = (q * q).sum(dim=1)
+    # Small problems keep the whole distance matrix, so completeness needs one product, not two.
+    rows = n if n * bank.count <= KEEP_MATRIX else max(1, EXACT_CHUNK // max(1, bank.count))
+
+    def block_distances(start: int) -> torch.Tensor:
+        d = torch.addmm(bank.norms[None, :], q[start:start + rows], ft, alpha=-2.0)
+        return d.add_(qn[start:start + rows, None]).clamp_min_(0)
+
+    kept = block_distances(0) if rows >= n else None
     scale = None
     if completeness > 0:
         col = torch.full((bank.count,), float("inf"), device=q.device)
         for s in range(0, n, rows):
-            d = torch.addmm(bank.norms[None, :], q[s:s + rows], ft, alpha=-2.0).add_(qn[s:s + rows, None])
+            d = kept if kept is not None else block_distances(s)
             col = torch.minimum(col, d.amin(dim=0))
-        col.clamp_min_(0)
         scale = 1.0 / (completeness * col.median().clamp_min(1e-8) + col)
     best_i = torch.empty(n, dtype=torch.long, device=q.device)
     best_d = torch.empty(n, dtype=q.dtype, device=q.device)
     for s in range(0, n, rows):
-        block = q[s:s + rows]
-        d = torch.addmm(bank.norms[None, :], block, ft, alpha=-2.0).add_(qn[s:s + rows, None]).clamp_min_(0)
+        d = kept if kept is not None else block_distances(s)
         cost = d if scale is None else d * scale[None, :]
         if bias is not None:
             cost = cost + (bias if scale is None else bias * scale)[None, :]
