@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,10 @@ GET_BLENDER = ROOT / "scripts" / "get_blender.sh"
 MODULE = "bl_ext.user_default.texture_forge"
 RESULT_MARK = "@@RESULT@@ "
 OUT = ROOT / "out"
+#: The Xvfb screen the UI tests run on (``-p 0 0 W H`` puts Blender's main window over all of it).
+SCREEN = (1600, 1000)
+#: A label Blender shortened to fit: text running into "..." (or "…"), as in "Store I..." or "/w...".
+CUT = re.compile(r"\w(\.\.\.|…)|(\.\.\.|…)\w")
 
 _blender: str | None = None
 _failure: str | None = None
@@ -115,6 +120,13 @@ def install_extension(user_dir: Path, tmp_root: Path, enable: bool = True) -> su
     return run(args, user_env(user_dir), timeout=180)
 
 
+def hide_splash(user_dir: Path) -> subprocess.CompletedProcess:
+    """Save ``show_splash = False`` in ``user_dir``'s preferences (as a person would), so no splash
+    screen covers what the UI tests take screenshots of."""
+    return run(["-b", "--python-expr", "import bpy; bpy.context.preferences.view.show_splash = False; "
+                "bpy.ops.wm.save_userpref()"], user_env(user_dir), timeout=120)
+
+
 def results(text: str) -> list[dict]:
     """Every ``@@RESULT@@ {json}`` line a script printed, in order."""
     found = []
@@ -135,3 +147,34 @@ def wait_for(predicate, timeout: float, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def crop(path: Path, geometry: dict, screen: tuple[int, int] = SCREEN):
+    """A region of a root-window screenshot, from the ``window``/``region`` rectangles a UI driver
+    recorded (Blender's y axis points up, the screen's down), as an int16 RGB array."""
+    import numpy as np
+    from PIL import Image
+
+    img = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+    assert img.shape[:2] == (screen[1], screen[0]), img.shape
+    x, y, w, h = geometry["region"]
+    wx, wy, ww, wh = geometry["window"]
+    top = screen[1] - (wy + y + h)
+    return img[top:top + h, wx + x:wx + x + w]
+
+
+def ocr(shot: Path, geometry: dict, name: str, shots: Path, screen: tuple[int, int] = SCREEN) -> str:
+    """The text of a region, read by tesseract (inside Blender's root filesystem) from a screenshot:
+    greyscale, inverted (dark theme), three times larger. The image and the text are kept in
+    ``shots`` as ``ocr_<name>.png`` / ``.txt``."""
+    import numpy as np
+    from PIL import Image
+
+    region = Image.fromarray(crop(shot, geometry, screen).astype(np.uint8)).convert("L")
+    big = Image.eval(region, lambda v: 255 - v).resize((region.width * 3, region.height * 3), Image.LANCZOS)
+    path = shots / f"ocr_{name}.png"
+    big.save(path)
+    proc = run(["--run", "tesseract", str(path), "-", "--psm", "6"], user_env(shots / "ocr_user"), timeout=120)
+    assert proc.returncode == 0, tail(proc)
+    (shots / f"ocr_{name}.txt").write_text(proc.stdout)
+    return proc.stdout

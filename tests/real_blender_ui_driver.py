@@ -24,8 +24,10 @@ import bpy
 
 RESULTS = os.environ["TF_UI_RESULTS"]
 SHOTS = os.environ["TF_UI_SHOTS"]
-REF = os.environ["TF_UI_REF"]
-OTHER_BLEND = os.environ["TF_UI_OTHER_BLEND"]
+REF = os.environ.get("TF_UI_REF", "")
+OTHER_BLEND = os.environ.get("TF_UI_OTHER_BLEND", "")
+#: Which walk-through: "panel" (the N-panel and jobs, the default) or "preferences" (Install Engine).
+SCENARIO = os.environ.get("TF_UI_SCENARIO", "panel")
 NO_TORCH_PYTHON = os.environ.get("TF_UI_NO_TORCH_PYTHON", "/usr/bin/python3")
 MODULE = "bl_ext.user_default.texture_forge"
 MAT = "TF Test"
@@ -304,8 +306,105 @@ def scenario():
     record("still_running_after_quit")
 
 
+def preferences_context() -> dict:
+    """window/area/region of the Preferences editor (the window Edit → Preferences opens)."""
+    for window in bpy.context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "PREFERENCES":
+                region = next(r for r in area.regions if r.type == "WINDOW")
+                return {"window": window, "screen": window.screen, "area": area, "region": region}
+    raise RuntimeError("no Preferences editor is open")
+
+
+def place_window(window, x: int, y: int, width: int, height: int) -> str:
+    """Move and resize one of Blender's windows with xdotool, as a person dragging its corner would
+    (Blender opens Preferences at a size that cuts the add-on's settings; its bpy size is read-only).
+    The X window is the one of Blender's process with the window's size."""
+    def xdo(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["xdotool", *args], capture_output=True, text=True, timeout=30)
+
+    seen = []
+    for wid in xdo("search", "--onlyvisible", "--pid", str(os.getpid()), "").stdout.split():
+        shell = dict(line.split("=", 1) for line in xdo("getwindowgeometry", "--shell", wid).stdout.split())
+        name = xdo("getwindowname", wid).stdout.strip()
+        seen.append(f"{wid} {name!r} {shell.get('WIDTH')}x{shell.get('HEIGHT')}")
+        if (shell.get("WIDTH"), shell.get("HEIGHT")) == (str(window.width), str(window.height)) and wid != "":
+            for args in (("windowmove", wid, str(x), str(y)), ("windowsize", wid, str(width), str(height))):
+                proc = xdo(*args)
+                if proc.returncode != 0:
+                    return f"xdotool {' '.join(args)}: {proc.stderr.strip()}"
+            return "placed"
+    return f"no X window of {window.width}x{window.height} among {seen}"
+
+
+def engine_files() -> list:
+    """Everything inside the engine folder (the extension's user folder ``engine``)."""
+    root = str(importlib.import_module(MODULE + ".texture_addon.blender.engine_install").engine_root()[0])
+    return sorted(os.path.relpath(os.path.join(d, n), root) for d, dirs, files in os.walk(root)
+                  for n in dirs + files)
+
+
+def preferences_scenario():
+    """Install Engine as an artist finds it: the panel's "Install Engine in Preferences…" button
+    (``preferences.addon_show``), then the refusal while Blender's online access is off."""
+    yield 2.0
+    system = bpy.context.preferences.system
+    system.use_online_access = True  # as after "Allow Online Access" on first start
+    with bpy.context.temp_override(**ui_context()):
+        shown = op(lambda: bpy.ops.preferences.addon_show(module=MODULE))
+    yield 4.0
+    small = geometry(preferences_context())
+    # taller, so the whole add-on's preferences show without scrolling; the width Blender chose
+    window = preferences_context()["window"]
+    placed = place_window(window, 300, 40, window.width, 920)
+    yield 3.0
+    ctx = preferences_context()
+    for area in ctx["screen"].areas:
+        area.tag_redraw()
+    yield 3.0
+    ctx = preferences_context()
+    addon = bpy.context.preferences.addons[MODULE]
+    import addon_utils
+
+    record("preferences", shown=shown, placed=placed, opened_at=small, online=bpy.app.online_access, section=bpy.context.preferences.active_section,
+           expanded=bool(addon_utils.module_bl_info(addon_utils.addons_fake_modules[MODULE]).get("show_expanded")),
+           search=bpy.context.window_manager.addon_search,
+           build=addon.preferences.torch_build, status=addon.preferences.engine_status,
+           shot=screenshot("preferences_install_engine.png"), geometry=geometry(ctx))
+
+    # --- a custom index: its URL field and the size sentence for builds only the index knows
+    addon.preferences.torch_build = "CUSTOM"
+    addon.preferences.torch_index_url = "https://download.pytorch.org/whl/cu128"
+    preferences_context()["area"].tag_redraw()  # a change from Python redraws nothing by itself
+    yield 3.0
+    ctx = preferences_context()
+    record("custom_build", build=addon.preferences.torch_build, shot=screenshot("preferences_custom_build.png"),
+           geometry=geometry(ctx))
+    addon.preferences.torch_build = "AUTO"
+    addon.preferences.torch_index_url = ""
+
+    # --- online access off (the preference): Install Engine refuses and says how to turn it on
+    system.use_online_access = False
+    ctx = preferences_context()
+    del ctx["screen"]  # a temporary screen (the Preferences window's) cannot be overridden, only implied
+    with bpy.context.temp_override(**ctx):
+        refused = op(lambda: bpy.ops.texture_forge.install_engine())
+    preferences_context()["area"].tag_redraw()
+    yield 3.0
+    ctx = preferences_context()
+    engine = importlib.import_module(MODULE + ".texture_addon.blender.engine_install")
+    record("offline", op=refused, online=bpy.app.online_access, message=engine.last_message(),
+           engine_files=engine_files(), shot=screenshot("preferences_offline_refusal.png"), geometry=geometry(ctx))
+
+    record("quit")
+    with bpy.context.temp_override(window=bpy.context.window_manager.windows[0]):
+        bpy.ops.wm.quit_blender()
+    yield 30.0
+    record("still_running_after_quit")
+
+
 T0 = time.monotonic()
-_steps = scenario()
+_steps = preferences_scenario() if SCENARIO == "preferences" else scenario()
 
 
 def _tick():

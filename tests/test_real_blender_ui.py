@@ -10,19 +10,17 @@ JSON line; a Blender that dies (e.g. SIGPIPE, exit 141) fails the steps it did n
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import real_blender as rb
 
 pytestmark = pytest.mark.slow
 
-SCREEN = (1600, 1000)
+SCREEN = rb.SCREEN
 SHOTS = rb.OUT / "real_blender"
 
 
@@ -34,8 +32,7 @@ def ui(tmp_path_factory) -> dict:
     proc = rb.install_extension(user, work)
     assert proc.returncode == 0, rb.tail(proc)
     # no splash screen over the viewport in the screenshots (a saved preference, as a person would)
-    proc = rb.run(["-b", "--python-expr", "import bpy; bpy.context.preferences.view.show_splash = False; "
-                   "bpy.ops.wm.save_userpref()"], rb.user_env(user), timeout=120)
+    proc = rb.hide_splash(user)
     assert proc.returncode == 0, rb.tail(proc)
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
@@ -86,13 +83,8 @@ def test_blender_survives_the_session_and_quits_cleanly(ui):
 
 
 def _crop(path: Path, geometry: dict) -> np.ndarray:
-    """The sidebar region of a root-window screenshot (Blender's y axis points up)."""
-    img = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
-    assert img.shape[:2] == (SCREEN[1], SCREEN[0]), img.shape
-    x, y, w, h = geometry["region"]
-    wx, wy, ww, wh = geometry["window"]
-    top = SCREEN[1] - (wy + y + h)
-    return img[top:top + h, wx + x:wx + x + w]
+    """The sidebar region of a root-window screenshot."""
+    return rb.crop(path, geometry, SCREEN)
 
 
 def test_panel_at_default_sidebar_width_is_drawn(ui):
@@ -111,21 +103,12 @@ def test_panel_at_default_sidebar_width_is_drawn(ui):
     assert np.abs(ours - item).mean() > 3.0
 
 
-#: A label Blender shortened to fit: text running into "..." (or "…"), as in "Store I..." or "/w...".
-CUT = re.compile(r"\w(\.\.\.|…)|(\.\.\.|…)\w")
+CUT = rb.CUT
 
 
 def ocr(shot: Path, geometry: dict, name: str) -> str:
-    """The sidebar's text, read by tesseract (inside Blender's root filesystem) from a screenshot:
-    greyscale, inverted (dark theme), three times larger."""
-    crop = Image.fromarray(_crop(shot, geometry).astype(np.uint8)).convert("L")
-    big = Image.eval(crop, lambda v: 255 - v).resize((crop.width * 3, crop.height * 3), Image.LANCZOS)
-    path = SHOTS / f"ocr_{name}.png"
-    big.save(path)
-    proc = rb.run(["--run", "tesseract", str(path), "-", "--psm", "6"], rb.user_env(SHOTS / "ocr_user"), timeout=120)
-    assert proc.returncode == 0, rb.tail(proc)
-    (SHOTS / f"ocr_{name}.txt").write_text(proc.stdout)
-    return proc.stdout
+    """The sidebar's text, read by tesseract from a screenshot (see :func:`real_blender.ocr`)."""
+    return rb.ocr(shot, geometry, name, SHOTS, SCREEN)
 
 
 def test_panel_labels_are_readable_at_default_width(ui):

@@ -494,7 +494,8 @@ def draw(prefs: bpy.types.AddonPreferences, layout: bpy.types.UILayout,
         col.prop(prefs, "torch_build")
         if prefs.torch_build == "CUSTOM":
             col.prop(prefs, "torch_index_url")
-        col.label(text=f"torch {pins.TORCH_VERSION}: {pins.size_text(prefs.torch_build)}")
+        # wrapped: the Custom build's sentence is wider than the Preferences window Blender opens
+        draw_wrapped(col, context, f"torch {pins.TORCH_VERSION}: {pins.size_text(prefs.torch_build)}")
         row = box.row()
         if engine_dir().record() is None:
             row.operator("texture_forge.install_engine", icon="IMPORT")
