@@ -6,6 +6,9 @@ event loop keeps running; a persistent ``bpy.app.timers`` callback walks through
 ``context.temp_override`` on the 3D Viewport's sidebar, as a click would. Every step appends one
 JSON line to ``$TF_UI_RESULTS`` at once (fsync), so when Blender dies the test still knows how far
 it got. Screenshots (ImageMagick ``import -window root``) go to ``$TF_UI_SHOTS``.
+
+``$TF_UI_SCENARIO`` picks the walk-through: ``panel`` (default; ``tests/test_real_blender_ui.py``)
+or ``preferences`` (Install Engine in the Preferences window; ``tests/test_real_blender_preferences.py``).
 """
 
 from __future__ import annotations
