@@ -65,3 +65,12 @@ def wrap_rank(img: np.ndarray, axis: str) -> float:
     from texture_addon.references.seams import seam_rank
 
     return seam_rank(img, axis)
+
+
+def folder(name: str) -> str:
+    """A material's output folder: sanitised name + short hash of the real name (batch.material_folder)."""
+    import hashlib
+    import re
+
+    safe = re.sub(r'[\\/:*?"<>|\s]+', "_", name).strip("._") or "texture"
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"

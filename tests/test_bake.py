@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import folder
+
 ROOT = Path(__file__).resolve().parents[1]
 BAKE = ROOT / "scripts" / "bake.py"
 
@@ -25,14 +27,6 @@ pytestmark = pytest.mark.blender
 
 MAPS = ["basecolor", "normal", "roughness"]
 
-
-def folder(name: str) -> str:
-    """A material's output folder: sanitised name + short hash of the real name (batch.material_folder)."""
-    import hashlib
-    import re
-
-    safe = re.sub(r'[\\/:*?"<>|\s]+', "_", name).strip("._") or "texture"
-    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def run_py(code: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:

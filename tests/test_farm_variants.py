@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import folder
+
 from texture_addon.farm.dask_bake import Progress
 from texture_addon.farm.variants import VariantError, expand_variants, variant_name
 
@@ -95,7 +97,7 @@ sizes = [64, 96]
     for m, side in zip(summary["materials"], (64, 96)):
         assert m["status"] == "baked"
         path = Path(m["outputs"]["basecolor"])
-        assert path == tmp_path / "out" / m["name"] / f"{m['name']}_basecolor.png"
+        assert path == tmp_path / "out" / folder(m["name"]) / f"{m['name']}_basecolor.png"
         assert Image.open(path).size == (side, side)
 
 
@@ -106,6 +108,7 @@ def test_malformed_variants_exit_2(tmp_path):
                         'seeds = "many"\n')
     proc = subprocess.run([sys.executable, str(BAKE), "--manifest", str(manifest)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["ok"] is False  # the summary is printed on every failure
     lines = [l for l in proc.stderr.splitlines() if l.startswith("bake.py: error:")]
     assert len(lines) == 1 and "'seeds' must be a non-empty list" in lines[0], proc.stderr

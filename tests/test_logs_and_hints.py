@@ -104,6 +104,6 @@ def test_missing_torch_hint_works_on_an_externally_managed_python(platform):
 
 
 def test_torch_pin_matches_the_protocol():
-    from texture_addon.worker import protocol
+    from texture_addon.contract import protocol
 
     assert install_hints.TORCH_VERSION == protocol.TORCH_VERSION

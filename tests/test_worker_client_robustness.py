@@ -145,7 +145,8 @@ def test_previews_are_never_deleted_before_the_client_moved_past_them(reference,
     c = WorkerClient(idle_timeout=60, log_dir=str(tmp_path / "logs"))
     try:
         spec = JobSpec(references=[ReferenceSpec(reference)], output_dir=str(tmp_path / "out"),
-                       width=128, height=128, quality="default", seed=2)
+                       width=128, height=128, quality="default", seed=2,
+                       method="patch")  # the statistics method: many steps, many previews
         job = c.start(spec)
         deadline = time.monotonic() + 240
         while not job._final_delivered:       # the UI is frozen: nothing is polled meanwhile

@@ -25,8 +25,8 @@ import bpy
 
 from ..contract.spec import SpecError
 from . import material_output
-from .batch import spec_digest
-from .job_spec import build_material_spec, safe_name
+from .batch import engine_version, material_folder, spec_digest
+from .job_spec import build_material_spec
 
 Log = Callable[[str], None]
 
@@ -71,10 +71,14 @@ def bake_materials_on_cluster(materials: Sequence[bpy.types.Material], out_dir: 
     by_key: dict[str, bpy.types.Material] = {}
     jobs: list[dict] = []
     names: list[str] = []
+    # The same engine identity as a local bake's, so sets baked either way count as up to date
+    # for the other. The torch version is the submitting side's: the workers' cannot be known
+    # before they run (docs/farm.md: give workers the same engine).
+    engine = engine_version(None)
     try:
         for mat in materials:
             t1 = time.monotonic()
-            name = safe_name(mat.name)
+            name = material_folder(mat.name)  # the local bake's folder: "a b" and "a_b" never collide
             target = os.path.join(out_dir, name)
             base = {"name": mat.name, "status": "failed", "outputs": {}, "seconds": 0.0,
                     "engine_seconds": 0.0, "seam_scores": {}, "error": None, "worker": None,
@@ -83,7 +87,7 @@ def bake_materials_on_cluster(materials: Sequence[bpy.types.Material], out_dir: 
             try:
                 os.makedirs(target, exist_ok=True)
                 spec = build_material_spec(mat, target, device=device)
-                digest = spec_digest(spec, mat)
+                digest = spec_digest(spec, mat, engine)
             except SpecError as exc:
                 _fail(mat, base, "; ".join(exc.errors), log)
                 continue
