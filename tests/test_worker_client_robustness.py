@@ -140,13 +140,13 @@ def test_second_generate_after_torch_missing_and_quitting_after_it(reference, tm
         assert "torch" in message and "not installed for" in message, message
 
 
-def test_previews_are_never_deleted_before_the_client_moved_past_them(reference, tmp_path):
+def test_previews_are_never_deleted_before_the_client_moved_past_them(reference, tmp_path, monkeypatch):
     """Issue 12 item 3: the worker kept 3 previews, so a lagging UI read deleted files."""
+    monkeypatch.setenv("TEXTURE_FORGE_PREVIEW_INTERVAL", "0")  # every preview the engine renders
     c = WorkerClient(idle_timeout=60, log_dir=str(tmp_path / "logs"))
     try:
         spec = JobSpec(references=[ReferenceSpec(reference)], output_dir=str(tmp_path / "out"),
-                       width=128, height=128, quality="default", seed=2,
-                       method="patch")  # the statistics method: many steps, many previews
+                       width=128, height=128, quality="default", seed=2)
         job = c.start(spec)
         deadline = time.monotonic() + 240
         while not job._final_delivered:       # the UI is frozen: nothing is polled meanwhile

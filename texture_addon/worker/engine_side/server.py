@@ -32,8 +32,9 @@ from ...contract import protocol
 
 #: How long a cancelled job may take to stop after the client went away, before a forced exit.
 EOF_GRACE_SECONDS = 5.0
-#: Previews are throttled to this interval (the UI reloads an image each time one arrives).
-PREVIEW_INTERVAL = 0.5
+#: Previews are throttled to this interval (the UI reloads an image each time one arrives);
+#: TEXTURE_FORGE_PREVIEW_INTERVAL overrides it (tests that need every preview set it to 0).
+PREVIEW_INTERVAL = float(os.environ.get("TEXTURE_FORGE_PREVIEW_INTERVAL", "0.5"))
 #: Progress lines are throttled to this interval, except the first and last step of each level.
 PROGRESS_INTERVAL = 0.05
 PREVIEW_MAX_SIDE = 256
