@@ -98,7 +98,12 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
             ref = s.references[s.active_reference]
             row = layout.row(align=True)
             row.prop(ref, "source", text="", icon_only=True)
-            row.prop(ref, "image" if ref.source == "IMAGE" else "filepath", text="")
+            if ref.source == "FILE" and ref.filepath:
+                # The file's name, not its path: a path field is cut to "/work/…" at the sidebar's
+                # default width. + picks another file; the full path is in the list's tooltip.
+                row.label(text=os.path.basename(bpy.path.abspath(ref.filepath)) or ref.filepath, icon="FILE_IMAGE")
+            else:
+                row.prop(ref, "image" if ref.source == "IMAGE" else "filepath", text="")
     if s.mode in ("STYLIZE", "SEAMLESS"):
         layout.template_ID(s, "source_image", open="image.open")
     if s.mode == "MATERIAL":
