@@ -281,16 +281,20 @@ def show_preview(material: bpy.types.Material, png_path: str) -> bpy.types.Image
     finally:
         bpy.data.images.remove(temp)
     image = preview_image(material)
-    if image is not None and tuple(image.size[:]) != (width, height):
-        bpy.data.images.remove(image)
-        image = None
     if image is None:
         image = bpy.data.images.new(PREVIEW_NAME, width, height, alpha=True)
         image[PREVIEW_KEY] = uid
+    elif tuple(image.size[:]) != (width, height):
+        image.scale(width, height)  # never removed while the panel may be drawing its icon
     image.pixels.foreach_set(buf)
     image.update()
+    # The thumbnail's pixels are set directly: asking Blender to re-render the preview of a
+    # generated image (preview.reload()) crashed Blender 4.3 under the UI (segfault on the first
+    # preview of a Generate).
     image.preview_ensure()
-    image.preview.reload()  # the panel's thumbnail follows the new pixels
+    preview = image.preview
+    preview.image_size = (width, height)
+    preview.image_pixels_float.foreach_set(buf)
     return image
 
 
