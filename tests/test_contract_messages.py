@@ -66,6 +66,7 @@ def test_missing_torch_advice_works_where_pip_refuses_the_system_python():
     assert "`python3 -m venv ~/texture-forge-venv`" in debian
     assert "`~/texture-forge-venv/bin/python -m pip install torch==2.13.0 numpy pillow`" in debian
     assert "download.pytorch.org/whl/cpu" in debian and "/usr/bin/python3 -m pip" not in debian
+    assert "Install Engine" in debian  # the no-terminal route comes first
     windows = protocol.missing_dependencies_message(r"C:\Python311\python.exe", ["torch"], in_venv=False,
                                                     platform="win32")
     assert r"py -3 -m venv %USERPROFILE%\texture-forge-venv" in windows

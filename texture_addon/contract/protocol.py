@@ -86,6 +86,8 @@ def missing_dependencies_message(python: str, missing: list[str], *, in_venv: bo
         make, engine = f"python3 -m venv {venv}", venv + "/bin/python"
     cpu_only = ("" if platform == "darwin" else
                 " (CPU only, a much smaller download: add `--index-url https://download.pytorch.org/whl/cpu`)")
-    return (f"{what}, which is not a virtual environment (pip may refuse it, e.g. on Debian/Ubuntu). "
-            f"Make a Python for the engine once: `{make}`, then `{engine} -m pip install {everything}`"
-            f"{cpu_only}; then choose {engine} as the Python Interpreter in the add-on preferences")
+    return (f"{what}. Easiest: press Install Engine in the add-on preferences (Texture Forge), "
+            "and clear the Python Interpreter field. Or make a Python for the engine yourself (pip "
+            f"may refuse {python} itself, e.g. on Debian/Ubuntu): `{make}`, then "
+            f"`{engine} -m pip install {everything}`{cpu_only}; then choose {engine} as the Python "
+            "Interpreter in the add-on preferences")
