@@ -237,7 +237,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             bias = biases.current()
             keep = None
             if field is not None and p.copy_penalty > 0:
-                span = max(1, round(p.copy_span * level.factor))
+                span = max(2, round(p.copy_span * level.factor))  # 1 broke stones into dangling lines
                 keep = coherence_penalty(bank, field, h, w, span, job.periodic).to(q.dtype) * (p.copy_penalty * biases.scale)
             prev = field
             if exact or field is None:
