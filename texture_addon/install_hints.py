@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sys
 
-#: The torch version the engine is tested with (kept equal to contract.protocol.TORCH_VERSION).
-TORCH_VERSION = "2.13.0"
+from .contract.protocol import TORCH_VERSION  # the one place the tested torch version is written
+
 ENV_VAR = "TEXTURE_FORGE_PYTHON"
 
 _NAMES = {"PIL": "pillow"}

@@ -12,8 +12,8 @@ from __future__ import annotations
 import platform
 import sys
 
-#: The torch version the engine is built and tested against (same as contract.protocol.TORCH_VERSION).
-TORCH_VERSION = "2.13.0"
+from ..contract.protocol import TORCH_VERSION  # the one place the tested torch version is written
+
 TORCH_REQUIREMENT = f"torch=={TORCH_VERSION}"
 #: Installed after torch, from the package index pip is configured with.
 OTHER_REQUIREMENTS: tuple[str, ...] = (
