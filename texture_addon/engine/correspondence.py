@@ -181,7 +181,7 @@ class Bank:
 GATHER_CHUNK = 1 << 20
 
 
-def _distances(q: torch.Tensor, bank: Bank, idx: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+def distances(q: torch.Tensor, bank: Bank, idx: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
     """‖q_p − f_{idx_p}‖² (+ bias of the reference patch) for each row p."""
     n = q.shape[0]
     if n <= GATHER_CHUNK:
@@ -193,9 +193,6 @@ def _distances(q: torch.Tensor, bank: Bank, idx: torch.Tensor, bias: Optional[to
     if bias is not None:
         d += bias[idx]
     return d
-
-
-distances = _distances
 
 
 def exact_search(q: torch.Tensor, bank: Bank, bias: Optional[torch.Tensor],
@@ -296,11 +293,19 @@ def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, wi
     prev = field
     best = field.clone()
 
-    def distances(q_: torch.Tensor, bank_: Bank, idx: torch.Tensor, bias_: Optional[torch.Tensor]) -> torch.Tensor:
-        d = _distances(q_, bank_, idx, bias_)
+    def cost(idx: torch.Tensor) -> torch.Tensor:
+        d = distances(q, bank, idx, bias)
         return d if keep is None else d.add_(keep * (idx == prev))
 
-    best_d = distances(q, bank, best, bias)
+    best_d = cost(best)
+
+    def consider(cand: torch.Tensor) -> None:
+        nonlocal best, best_d
+        d = cost(cand)
+        better = d < best_d
+        best = torch.where(better, cand, best)
+        best_d = torch.where(better, d, best_d)
+
     n = q.shape[0]
     dev = q.device
     for _ in range(rounds):
@@ -308,10 +313,7 @@ def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, wi
             if check is not None:
                 check()
             for cand in _neighbour_candidates(best, bank, height, width, jump):
-                d = distances(q, bank, cand, bias)
-                better = d < best_d
-                best = torch.where(better, cand, best)
-                best_d = torch.where(better, d, best_d)
+                consider(cand)
         owner = bank.owner[best]
         radius = int(bank.full.max())
         tries = []
@@ -321,16 +323,8 @@ def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, wi
         for rad in tries:
             oy = torch.randint(-rad, rad + 1, (n,), generator=generator).to(dev)
             ox = torch.randint(-rad, rad + 1, (n,), generator=generator).to(dev)
-            cand = bank.index(owner, bank.cy[best] + oy, bank.cx[best] + ox)
-            d = distances(q, bank, cand, bias)
-            better = d < best_d
-            best = torch.where(better, cand, best)
-            best_d = torch.where(better, d, best_d)
-        cand = torch.randint(0, bank.count, (n,), generator=generator).to(dev)
-        d = distances(q, bank, cand, bias)
-        better = d < best_d
-        best = torch.where(better, cand, best)
-        best_d = torch.where(better, d, best_d)
+            consider(bank.index(owner, bank.cy[best] + oy, bank.cx[best] + ox))
+        consider(torch.randint(0, bank.count, (n,), generator=generator).to(dev))
     return best, best_d
 
 
