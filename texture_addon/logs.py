@@ -127,7 +127,7 @@ def make_scratch_dir(parent: str, prefix: str) -> str:
     return path
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
     if sys.platform.startswith("win"):
@@ -168,7 +168,7 @@ def is_stale(folder: str, now: float | None = None) -> bool:
     if host != socket.gethostname():
         return age > FOREIGN_STALE_AFTER
     try:
-        return not _pid_alive(int(pid))
+        return not pid_alive(int(pid))
     except ValueError:
         return False
 
@@ -197,5 +197,5 @@ def clean_stale_folders(parent: str, prefixes: tuple[str, ...]) -> list[str]:
     return removed
 
 
-__all__ = ["user_cache_dir", "private_dir", "log_dir", "create_log", "mark_owner", "make_scratch_dir",
+__all__ = ["pid_alive", "user_cache_dir", "private_dir", "log_dir", "create_log", "mark_owner", "make_scratch_dir",
            "is_stale", "clean_stale_folders"]

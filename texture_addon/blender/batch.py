@@ -90,7 +90,7 @@ def engine_source_digest() -> str:
                 for fn in sorted(f for f in filenames if f.endswith(".py")):
                     path = os.path.join(dirpath, fn)
                     h.update(os.path.relpath(path, root).replace(os.sep, "/").encode())
-                    h.update(_file_digest(path).encode())
+                    h.update(material_output.file_sha256(path).encode())
         _source_digest = h.hexdigest()
     return _source_digest
 
@@ -112,14 +112,6 @@ def engine_version(python: str | None) -> dict:
     return {"addon": ADDON_VERSION, "source": engine_source_digest(), "torch": torch_version(python)}
 
 
-def _file_digest(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def spec_digest(spec, material: bpy.types.Material, engine: dict | None = None) -> str:
     """Hash of everything that decides the outputs: the spec's settings, its input files' bytes and
     the engine's version (``engine``, from :func:`engine_version`)."""
@@ -133,7 +125,7 @@ def spec_digest(spec, material: bpy.types.Material, engine: dict | None = None) 
     s = material.texture_forge
     wiring = {"height_mode": s.height_mode, "ao_strength": round(float(s.ao_strength), 6)}
     blob = json.dumps({"v": HASH_VERSION, "spec": d, "wiring": wiring, "engine": engine or {},
-                       "files": [_file_digest(p) for p in files]}, sort_keys=True, default=str)
+                       "files": [material_output.file_sha256(p) for p in files]}, sort_keys=True, default=str)
     if out:  # inputs written into the (fresh, staging) job folder must not change the hash
         blob = blob.replace(json.dumps(str(out))[1:-1], "<job folder>")
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -105,7 +105,7 @@ _file_stem = file_stem  # older name
 MANIFEST = ".texture_forge_files.json"
 
 
-def _sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -135,7 +135,7 @@ def _made_by_us(path: str) -> bool:
     """True if ``path`` is a file we wrote and it still holds exactly what we wrote."""
     recorded = _read_manifest(os.path.dirname(path)).get(os.path.basename(path))
     try:
-        return bool(recorded) and _sha256(path) == recorded
+        return bool(recorded) and file_sha256(path) == recorded
     except OSError:
         return False
 
@@ -216,7 +216,7 @@ def apply_outputs(material: bpy.types.Material, outputs: dict[str, str], *, stor
         existing = find_our_image(material, map_name)
         if to_files:
             target = _textures_target(existing, file_stem(existing.name if existing else f"{material.name}_{map_name}"))
-            digest = _sha256(staged[map_name])
+            digest = file_sha256(staged[map_name])
             os.replace(staged[map_name], target)
             _record_ours(os.path.dirname(target), os.path.basename(target), digest)
             image = ensure_image(material, map_name, 64, 64)

@@ -27,6 +27,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from ..logs import pid_alive
+
 POINTER = "current.json"
 
 
@@ -50,20 +52,6 @@ def env_python(env_dir: Path) -> Path:
     if os.name == "nt":
         return env_dir / "Scripts" / "python.exe"
     return env_dir / "bin" / "python"
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if os.name == "nt":  # no cheap portable check without ctypes: trust the lock's age instead
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LockHeld(RuntimeError):
@@ -206,7 +194,7 @@ class EngineDir:
                     age = _dt.datetime.now().timestamp() - self.lock.stat().st_mtime
                 except (OSError, ValueError):
                     pid, age = 0, 0.0
-                if pid != os.getpid() and _pid_alive(pid) and age < self.LOCK_MAX_AGE:
+                if pid != os.getpid() and pid_alive(pid) and age < self.LOCK_MAX_AGE:
                     raise LockHeld(f"another Blender (process {pid}) is installing the engine right now; "
                                    f"wait for it to finish (lock: {self.lock})") from None
                 try:
