@@ -13,6 +13,10 @@ import os as _os
 
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from .allocator import keep_freed_memory as _keep_freed_memory
+
+_keep_freed_memory()
+
 from ..errors import Cancelled, InputError
 from .metrics import noise_like, patch_distance, seam_rank, seam_score
 from .progress import CancelToken, ProgressCallback, ProgressInfo

@@ -227,21 +227,21 @@ def exact_search(q: torch.Tensor, bank: Bank, bias: Optional[torch.Tensor],
             col = torch.minimum(col, d.amin(dim=0))
         scale = 1.0 / (completeness * col.median().clamp_min(1e-8) + col)
     best_i = torch.empty(n, dtype=torch.long, device=q.device)
-    best_d = torch.empty(n, dtype=q.dtype, device=q.device)
     for s in range(0, n, rows):
-        d = kept if kept is not None else block_distances(s)
-        cost = d if scale is None else d * scale[None, :]
+        # The block is ours alone: turn it into the cost in place, (d + bias) · scale (+ keep).
+        # Fresh temporaries of this size cost more in page faults than the arithmetic.
+        cost = kept if kept is not None else block_distances(s)
         if bias is not None:
-            cost = cost + (bias if scale is None else bias * scale)[None, :]
+            cost.add_(bias[None, :])
+        if scale is not None:
+            cost.mul_(scale[None, :])
         if keep is not None:
             prev, pen = keep[0][s:s + rows], keep[1][s:s + rows]
             if scale is not None:
                 pen = pen * scale[prev]
-            cost = cost if (bias is not None or scale is not None) else cost.clone()
             cost[torch.arange(prev.shape[0], device=q.device), prev] += pen
-        i = cost.argmin(dim=1)
-        best_i[s:s + rows] = i
-        best_d[s:s + rows] = d.gather(1, i[:, None])[:, 0]
+        best_i[s:s + rows] = cost.argmin(dim=1)
+    best_d = distances(q, bank, best_i, None)
     return best_i, best_d
 
 
