@@ -55,6 +55,7 @@ class CorrespondencePreset:
     copy_penalty: float = 6.0    # … by this many mean match distances (0: off)
     histogram: float = 1.0       # how far each update's channel histograms move onto the references'
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
+    finest_patch: int = 0        # patch side at the finest level (0: ``patch``)
 
 
 LARGE_PIXELS = 2_000_000
@@ -210,10 +211,11 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             job.cancel.raise_if_cancelled()
         h, w = level.height, level.width
         dev = job.references[0].device
-        refs = [_scaled(r, level.factor, p.patch) for r in job.references]
-        space = PatchSpace.fit(refs, p.patch, p.dims, gen, job.channel_weights)
+        size = p.finest_patch if (li == len(levels) - 1 and p.finest_patch) else p.patch
+        refs = [_scaled(r, level.factor, size) for r in job.references]
+        space = PatchSpace.fit(refs, size, p.dims, gen, job.channel_weights)
         new_bank = Bank(refs, space)
-        radius = p.patch // 2
+        radius = size // 2
         n = h * w
         biases = _Biases(new_bank, job.weights, p.occurrence)
         if field is None:
