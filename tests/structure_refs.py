@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 CREAM = np.array([0.93, 0.89, 0.78], np.float32)
+PALETTE = np.array([[0.80, 0.20, 0.20], [0.20, 0.45, 0.80], [0.25, 0.60, 0.30], [0.90, 0.65, 0.10]], np.float32)
 
 
 def cells(side: int = 128, cell: float = 16.0, seed: int = 1) -> np.ndarray:
@@ -41,7 +42,7 @@ def dots(side: int = 128, radius: float = 5.0, count: int = 28, seed: int = 2) -
     rng = np.random.default_rng(seed)
     img = np.tile(CREAM, (side, side, 1)).astype(np.float32)
     yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
-    palette = np.array([[0.80, 0.20, 0.20], [0.20, 0.45, 0.80], [0.25, 0.60, 0.30], [0.90, 0.65, 0.10]], np.float32)
+    palette = PALETTE
     centres: list[tuple[float, float]] = []
     tries = 0
     while len(centres) < count and tries < 5000:

@@ -56,6 +56,8 @@ class CorrespondencePreset:
     histogram: float = 1.0       # how far each update's channel histograms move onto the references'
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
     finest_patch: int = 0        # patch side at the finest level (0: ``patch``)
+    finest_rounds: int = 0       # PatchMatch rounds at the finest level (0: ``rounds``)
+    finest_vote: int = -1        # vote radius at the finest level's updates (-1: the patch's)
 
 
 LARGE_PIXELS = 2_000_000
@@ -246,7 +248,8 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             if exact or field is None:
                 field, dist = exact_search(q, bank, bias, p.completeness, None if keep is None else (prev, keep))
             else:
-                field, dist = patchmatch(q, bank, field, h, w, bias, gen, rounds=p.rounds,
+                rounds = p.finest_rounds if (li == len(levels) - 1 and p.finest_rounds) else p.rounds
+                field, dist = patchmatch(q, bank, field, h, w, bias, gen, rounds=rounds,
                                          check=job.cancel.raise_if_cancelled if job.cancel else None, keep=keep)
                 if bias is not None:
                     dist = dist - bias[field]
@@ -259,7 +262,9 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             floor = float(dist.mean()) * 0.05 + 1e-6
             weight = (dist + floor).pow_(-p.robust / 2) if p.robust > 0 else torch.ones_like(dist)
             last_update = li == len(levels) - 1 and it == level.iterations - 1
-            r_vote = p.final_radius if (last_update and p.final_radius >= 0) else radius
+            finest = li == len(levels) - 1
+            r_vote = p.final_radius if (last_update and p.final_radius >= 0) else (
+                min(radius, p.finest_vote) if finest and p.finest_vote >= 0 else radius)
             x = vote(bank, field, weight, h, w, job.periodic, r_vote)
             if job.histogram:
                 x = match_histograms(x, refs, job.weights, p.histogram)

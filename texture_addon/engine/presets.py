@@ -55,15 +55,17 @@ LARGE_PIXELS = 2_000_000
 
 # The default method, texture optimisation by patch correspondence (see engine/optimisation.py):
 # EM iterations per level instead of gradient steps. 11×11 patches above the finest level (context:
-# at the coarsest level a patch spans a third of the 32-px reference; objects as large as a patch
-# there — a 32-px disc on a 256-px reference — come out whole instead of joined from two sources)
-# and 9×9 at the finest (detail only: same look, 15 % less time), and GPNN's completeness
+# at the coarsest level a patch spans a third of the 32-px reference, so objects that large there —
+# a 32-px disc or a coin on a 256-px reference — are less often joined from two sources)
+# and 9×9 at the finest (detail only: same look, 15 % less time) with one PatchMatch round there (the
+# field comes upsampled and mostly settled: same figures on the tuning images at 512², 20 % less
+# time), and GPNN's completeness
 # normalisation were chosen by eye on examples/, on the procedural cells and dots of
 # tests/structure_refs.py and on procedural large discs, never on benchmark/references.
 CORRESPONDENCE_PRESETS = {
     "draft": CorrespondencePreset(coarse_iterations=6, fine_iterations=1, patch=7, rounds=1, large_fine_iterations=1),
     "default": CorrespondencePreset(coarse_iterations=10, fine_iterations=3, patch=11, finest_patch=9, rounds=2,
-                                    large_fine_iterations=1),
+                                    finest_rounds=1, large_fine_iterations=1),
     "high": CorrespondencePreset(coarse_iterations=16, fine_iterations=5, patch=11, rounds=3, large_fine_iterations=2),
 }
 
