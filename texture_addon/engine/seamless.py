@@ -278,38 +278,4 @@ def _band_by_correspondence(reference: torch.Tensor, rolled: torch.Tensor, mask:
                             torch.Generator().manual_seed(int(seed)), stage="seamless", progress=progress, cancel=cancel,
                             preview_channels=slice(0, min(3, rolled.shape[1])), constrain=constrain, start=start,
                             histogram=False)
-    out = run_correspondence(job)
-    import os
-    if os.environ.get('LEVEL'):
-        out = level_seam_steps(out, band, float(os.environ['LEVEL']))
-        out = out * mask + rolled * (1 - mask)
-    return out
-
-
-def level_seam_steps(x: torch.Tensor, band: float, sigma_frac: float = 0.25, across: int = 2) -> torch.Tensor:
-    """Remove the slow colour step across the old seam lines (the cross of the rolled image).
-
-    The band joins two sides of the photo that need not share a colour (a lighting gradient
-    across the image): its patches continue each side's colour, and the two meet at the old seam
-    with a step. The step, smoothed along the line, is shared out over the band as two opposite
-    linear ramps (zero at the band's edges), so the colour turns gradually across the band while
-    every edge and grain of the synthesised detail stays as it was.
-    """
-    _, _, h, w = x.shape
-    out = x.clone()
-    for axis, n, m in ((3, w, h), (2, h, w)):
-        line = n // 2
-        a = out.narrow(axis, line - across, across).mean(dim=axis, keepdim=True)  # just before the line
-        b = out.narrow(axis, line, across).mean(dim=axis, keepdim=True)           # just after it
-        step = b - a                                                              # (1, C, H, 1) or (1, C, 1, W)
-        sigma = max(1.0, sigma_frac * band * m)
-        flat = step.flatten(2)
-        filt = WrapFilter(1, flat.shape[2], (True, True))
-        step = filt.blur(flat[:, :, None, :], sigma)[:, :, 0, :].view_as(step)
-        half = max(1.0, band * n / 2)
-        pos = torch.arange(n, dtype=x.dtype, device=x.device) + 0.5 - line
-        ramp = (1 - pos.abs() / half).clamp(min=0) * torch.sign(pos) * -0.5   # +½ before, −½ after
-        shape = [1, 1, 1, 1]
-        shape[axis] = n
-        out = out + step * ramp.view(shape)
-    return out.clamp(0, 1)
+    return run_correspondence(job)
