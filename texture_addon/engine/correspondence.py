@@ -348,8 +348,8 @@ def vote(bank: Bank, field: torch.Tensor, weight: torch.Tensor, height: int, wid
     (robust weights: a badly matched patch has less say, which keeps edges sharp where good matches
     agree). The overlap-add runs offset by offset: for each (dy, dx) of the window, every output
     pixel's proposal is one gather from the (cache-sized) reference images, added into a shifted
-    slice of the accumulator — 1.5–1.7× faster at 1024² than gathering whole patch columns and
-    folding them, and no temporary larger than one image.
+    slice of the accumulator — 3.4× faster at 1024² than gathering whole patch columns and
+    folding them (three votes: 3.7 s → 1.1 s on 2 cores), and no temporary larger than one image.
     """
     r = radius
     dev = weight.device

@@ -57,7 +57,6 @@ class CorrespondencePreset:
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
     finest_patch: int = 0        # patch side at the finest level (0: ``patch``)
     finest_rounds: int = 0       # PatchMatch rounds at the finest level (0: ``rounds``)
-    finest_vote: int = -1        # vote radius at the finest level's updates (-1: the patch's)
 
 
 LARGE_PIXELS = 2_000_000
@@ -262,9 +261,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             floor = float(dist.mean()) * 0.05 + 1e-6
             weight = (dist + floor).pow_(-p.robust / 2) if p.robust > 0 else torch.ones_like(dist)
             last_update = li == len(levels) - 1 and it == level.iterations - 1
-            finest = li == len(levels) - 1
-            r_vote = p.final_radius if (last_update and p.final_radius >= 0) else (
-                min(radius, p.finest_vote) if finest and p.finest_vote >= 0 else radius)
+            r_vote = p.final_radius if (last_update and p.final_radius >= 0) else radius
             x = vote(bank, field, weight, h, w, job.periodic, r_vote)
             if job.histogram:
                 x = match_histograms(x, refs, job.weights, p.histogram)
