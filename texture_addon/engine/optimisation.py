@@ -271,7 +271,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             if job.progress is not None:
                 last = it == level.iterations - 1
                 preview = _preview(x, job.preview_channels) if (last or (it + 1) % every == 0) else None
-                job.progress(ProgressInfo(job.stage, li + 1, len(levels), done, total, float(dist.mean()), preview))
+                job.progress(ProgressInfo(job.stage, li + 1, len(levels), done, total, float(dist.mean()), preview, last))
             if job.cancel is not None:
                 job.cancel.raise_if_cancelled()
         prev = (h, w)

@@ -21,7 +21,9 @@ class ProgressInfo:
 
     ``step`` counts steps over all levels (1-based) out of ``total_steps``, so ``step/total_steps``
     is a fair progress fraction. ``preview`` is a small float32 RGB (h, w, 3) image in [0, 1],
-    present only on steps where the engine chose to render one (a few per level).
+    present only on steps where the engine chose to render one (a few per level). ``level_end``
+    marks a level's last step, so a caller that throttles its updates still shows every level
+    finishing, however fast the engine runs.
     """
 
     stage: str
@@ -31,6 +33,7 @@ class ProgressInfo:
     total_steps: int
     loss: float
     preview: Optional[np.ndarray] = None
+    level_end: bool = False
 
 
 ProgressCallback = Callable[[ProgressInfo], None]

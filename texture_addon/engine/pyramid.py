@@ -129,7 +129,7 @@ def run_pyramid(job: PyramidJob) -> torch.Tensor:
                 if job.progress is not None:
                     last = step == level.steps - 1
                     preview = _preview(x, job.preview_channels) if (last or (step + 1) % preview_every == 0) else None
-                    job.progress(ProgressInfo(job.stage, index + 1, len(job.levels), done, total, float(loss), preview))
+                    job.progress(ProgressInfo(job.stage, index + 1, len(job.levels), done, total, float(loss), preview, last))
                 if job.cancel is not None:
                     job.cancel.raise_if_cancelled()
         assert x is not None

@@ -112,7 +112,7 @@ class ProgressForwarder:
     def __call__(self, info: Any) -> None:
         now = time.monotonic()
         total = max(1, int(info.total_steps))
-        boundary = info.level != self._last_level or info.step >= total
+        boundary = info.level != self._last_level or info.step >= total or info.level_end
         if boundary or now - self._last_progress >= PROGRESS_INTERVAL:
             self._last_progress, self._last_level = now, info.level
             elapsed = now - self.started
