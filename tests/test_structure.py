@@ -62,3 +62,24 @@ def test_measures_tell_structure_from_statistics():
     ref = cells(SIDE)
     stats = synthesize([ref], width=SIDE, seed=1, method="patch", quality="draft", typical_origin=False)
     assert closed_cells(stats) < 0.7 * closed_cells(ref)
+
+
+def test_outputs_larger_than_the_reference_iterate_longer_at_the_coarsest_level():
+    """Regions started apart must have time to merge in phase (brick courses), in proportion to area."""
+    import torch
+
+    from texture_addon.engine.optimisation import CorrespondenceJob, plan
+    from texture_addon.engine.presets import CORRESPONDENCE_PRESETS
+
+    ref = torch.rand(1, 3, 128, 128)
+    preset = CORRESPONDENCE_PRESETS["default"]
+
+    def coarsest(side: int) -> int:
+        job = CorrespondenceJob([ref], [1.0], side, side, (True, True), preset, torch.Generator())
+        return plan(job)[0].iterations
+
+    same = coarsest(128)
+    assert same == preset.coarse_iterations
+    assert coarsest(256) == 4 * same                              # four times the area
+    assert coarsest(1024) == round(preset.coarsest_area_cap * same)  # capped
+    assert coarsest(64) == same                                   # never fewer

@@ -57,6 +57,7 @@ class CorrespondencePreset:
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
     finest_patch: int = 0        # patch side at the finest level (0: ``patch``)
     finest_rounds: int = 0       # PatchMatch rounds at the finest level (0: ``rounds``)
+    coarsest_area_cap: float = 8.0  # coarsest iterations × min(this, output area ÷ reference area)
 
 
 LARGE_PIXELS = 2_000_000
@@ -110,6 +111,13 @@ def plan(job: CorrespondenceJob) -> list[CorrespondenceLevel]:
         its = [max(1, round(p.coarse_iterations * ratio ** i)) for i in range(count)]
         if job.height * job.width > LARGE_PIXELS and p.large_fine_iterations:
             its[-1] = p.large_fine_iterations
+    # An output larger than the reference is pieced together at the coarsest level from regions
+    # started independently; where two meet out of phase, brick courses and rows shift along a
+    # line that no finer level can mend. Iterated longer, the regions merge (1024² bricks from a
+    # 256² reference: dislocations along diagonal lines with 10 iterations, none with 80), and the
+    # coarsest level is the cheap one: it gets more iterations in proportion to the area.
+    area = job.height * job.width / max(r.shape[2] * r.shape[3] for r in job.references)
+    its[0] = round(its[0] * min(max(1.0, area), p.coarsest_area_cap))
     levels = []
     for i in range(count):
         f = 1.0 / 2 ** (count - 1 - i)
