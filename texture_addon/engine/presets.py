@@ -63,7 +63,8 @@ LARGE_PIXELS = 2_000_000
 # normalisation were chosen by eye on examples/, on the procedural cells and dots of
 # tests/structure_refs.py and on procedural large discs, never on benchmark/references.
 CORRESPONDENCE_PRESETS = {
-    "draft": CorrespondencePreset(coarse_iterations=6, fine_iterations=1, patch=7, rounds=1, large_fine_iterations=1),
+    "draft": CorrespondencePreset(coarse_iterations=6, fine_iterations=1, patch=7, rounds=1, large_fine_iterations=1,
+                                  coarsest_area_cap=2.0),
     "default": CorrespondencePreset(coarse_iterations=10, fine_iterations=3, patch=11, finest_patch=9, rounds=2,
                                     finest_rounds=1, large_fine_iterations=1),
     "high": CorrespondencePreset(coarse_iterations=16, fine_iterations=5, patch=11, rounds=3, large_fine_iterations=2),
