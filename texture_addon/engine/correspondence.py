@@ -48,6 +48,25 @@ def _pad(x: torch.Tensor, r: int, periodic: tuple[bool, bool]) -> torch.Tensor:
     return x
 
 
+def _sample_patches(image: torch.Tensor, size: int, count: int, generator: torch.Generator) -> torch.Tensor:
+    """(S, C·k²) patches lying fully inside ``image`` (1, C, H, W), at most ``count`` drawn at random.
+
+    The draw picks centres first and gathers only those patches: unfolding every patch of a 256²
+    image at 11×11 to keep 8000 of them wrote 87 MB for nothing.
+    """
+    _, c, h, w = image.shape
+    vh, vw = h - size + 1, w - size + 1
+    total = vh * vw
+    if total <= count:
+        return F.unfold(image, size)[0].t()
+    pick = torch.randint(0, total, (count,), generator=generator).to(image.device)
+    off = torch.arange(size, device=image.device)
+    ys = (pick // vw)[:, None, None] + off[None, :, None]   # (S, k, 1)
+    xs = (pick % vw)[:, None, None] + off[None, None, :]    # (S, 1, k)
+    patches = image[0][:, ys, xs]                            # (C, S, k, k)
+    return patches.permute(1, 0, 2, 3).reshape(count, c * size * size)
+
+
 @dataclass
 class PatchSpace:
     """A PCA basis of k×k patches: ``features`` projects images onto it with one convolution."""
@@ -66,20 +85,20 @@ class PatchSpace:
         cols = []
         per = max(256, sample // len(references))
         for ref in references:
-            u = F.unfold(ref * scale[None, :, None, None], size)[0]  # (C·k², M)
-            if u.shape[1] > per:
-                u = u[:, torch.randint(0, u.shape[1], (per,), generator=generator).to(u.device)]
-            cols.append(u)
-        data = torch.cat(cols, dim=1).t()  # (S, C·k²)
+            cols.append(_sample_patches(ref * scale[None, :, None, None], size, per, generator))
+        data = torch.cat(cols, dim=0)  # (S, C·k²)
         mu = data.mean(dim=0)
         centred = data - mu
-        cov = (centred.t() @ centred).double() / max(1, centred.shape[0] - 1)
+        cov = (centred.t() @ centred) / max(1, centred.shape[0] - 1)
+        # Single precision: only the leading components are kept, and they come out the same to
+        # well below a grey level; double cost 4× as long (27 ms against 7 ms for 11×11×3 patches,
+        # ~0.1 s of a 0.7 s 256² job over its four levels).
         evals, evecs = torch.linalg.eigh(cov)
         order = torch.argsort(evals, descending=True)[: min(dims, evecs.shape[1])]
         basis = evecs[:, order]
         # Fix each component's sign so results never depend on the eigen-solver's whim.
         signs = torch.sign(basis[basis.abs().argmax(dim=0), torch.arange(basis.shape[1])])
-        basis = (basis * signs[None, :]).float()
+        basis = basis * signs[None, :]
         filters = basis.t().reshape(-1, c, size, size).contiguous()
         mean = mu @ basis
         return PatchSpace(size, filters, mean, scale)

@@ -58,6 +58,8 @@ class CorrespondencePreset:
     finest_patch: int = 0        # patch side at the finest level (0: ``patch``)
     finest_rounds: int = 0       # PatchMatch rounds at the finest level (0: ``rounds``)
     coarsest_area_cap: float = 8.0  # coarsest iterations × min(this, output area ÷ reference area)
+    exact_pairs: int = 0         # levels with up to this many (output × reference) patch pairs are searched
+                                 # exhaustively (0: correspondence.EXACT_LIMIT)
 
 
 LARGE_PIXELS = 2_000_000
@@ -242,7 +244,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
         if job.constrain is not None:
             x = job.constrain(x, level)
         bank = new_bank
-        exact = n * bank.count <= correspondence.EXACT_LIMIT
+        exact = n * bank.count <= (p.exact_pairs or correspondence.EXACT_LIMIT)
         every = max(1, math.ceil(level.iterations / PREVIEWS_PER_LEVEL))
         for it in range(level.iterations):
             q = space.features(x, job.periodic)
@@ -271,7 +273,10 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             last_update = li == len(levels) - 1 and it == level.iterations - 1
             r_vote = p.final_radius if (last_update and p.final_radius >= 0) else radius
             x = vote(bank, field, weight, h, w, job.periodic, r_vote)
-            if job.histogram:
+            # Not after the last vote: its pixels are the references' own, and pushing each channel's
+            # histogram onto theirs then shifts whatever the output holds in another proportion —
+            # draft's cream ground between coloured dots went from blue 198 to 176.
+            if job.histogram and not last_update:
                 x = match_histograms(x, refs, job.weights, p.histogram)
             if job.constrain is not None:
                 x = job.constrain(x, level)
