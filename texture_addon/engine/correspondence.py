@@ -171,6 +171,22 @@ class Bank:
         x = torch.minimum(torch.clamp(cx - r, min=0), vw - 1)
         return self.start[owner] + y * vw + x
 
+    def inside(self, owner: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:
+        """Whether centre (cy, cx) of reference ``owner`` is a whole patch (what :meth:`index` clamps)."""
+        r = self.radius
+        if self.references == 1:
+            vh, vw = self.single
+            return (cy >= r) & (cy < vh + r) & (cx >= r) & (cx < vw + r)
+        return (cy >= r) & (cy < self.valid[owner, 0] + r) & (cx >= r) & (cx < self.valid[owner, 1] + r)
+
+    def shifted_inside(self, idx: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+        """Whether the patch ``(dy, dx)`` away from each patch in ``idx`` lies inside its reference."""
+        if self.references == 1:
+            vh, vw = self.single
+            y, x = idx // vw + dy, idx % vw + dx
+            return (y >= 0) & (y < vh) & (x >= 0) & (x < vw)
+        return self.inside(self.owner[idx], self.cy[idx] + dy, self.cx[idx] + dx)
+
     def shifted(self, idx: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
         """The patch ``(dy, dx)`` away from each patch in ``idx``, in the same reference."""
         if self.references == 1:
@@ -284,7 +300,9 @@ def coherence_penalty(bank: Bank, field: torch.Tensor, height: int, width: int, 
     inside = torch.ones(height, width, dtype=torch.bool, device=field.device)
     for dy, dx in ((span, 0), (-span, 0), (0, span), (0, -span)):
         there = torch.roll(grid, shifts=(-dy, -dx), dims=(0, 1))
-        same = bank.shifted(grid.reshape(-1), dy, dx).view(height, width) == there
+        flat = grid.reshape(-1)
+        same = (bank.shifted(flat, dy, dx) == there.reshape(-1)) & bank.shifted_inside(flat, dy, dx)
+        same = same.view(height, width)
         if not periodic[0] and dy:
             same[(slice(-dy, None) if dy > 0 else slice(None, -dy))] = False
         if not periodic[1] and dx:
@@ -293,13 +311,15 @@ def coherence_penalty(bank: Bank, field: torch.Tensor, height: int, width: int, 
     return inside.reshape(-1)
 
 
-def _neighbour_candidates(field: torch.Tensor, bank: Bank, height: int, width: int, jump: int) -> list[torch.Tensor]:
-    """Propagation: a neighbour's match, shifted back by the offset to that neighbour."""
+def _neighbour_candidates(field: torch.Tensor, bank: Bank, height: int, width: int,
+                          jump: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Propagation: a neighbour's match, shifted back by the offset to that neighbour, and whether
+    that shifted patch exists (a neighbour matched at the reference's edge has no continuation)."""
     grid = field.view(height, width)
     out = []
     for dy, dx in ((jump, 0), (-jump, 0), (0, jump), (0, -jump)):
         nb = torch.roll(grid, shifts=(-dy, -dx), dims=(0, 1)).reshape(-1)  # match at p + (dy, dx)
-        out.append(bank.shifted(nb, -dy, -dx))
+        out.append((bank.shifted(nb, -dy, -dx), bank.shifted_inside(nb, -dy, -dx)))
     return out
 
 
@@ -324,10 +344,12 @@ def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, wi
 
     best_d = cost(best)
 
-    def consider(cand: torch.Tensor) -> None:
+    def consider(cand: torch.Tensor, ok: Optional[torch.Tensor] = None) -> None:
         nonlocal best, best_d
         d = cost(cand)
         better = d < best_d
+        if ok is not None:
+            better &= ok
         best = torch.where(better, cand, best)
         best_d = torch.where(better, d, best_d)
 
@@ -337,8 +359,8 @@ def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, wi
         for jump in (1, 2, 4):
             if check is not None:
                 check()
-            for cand in _neighbour_candidates(best, bank, height, width, jump):
-                consider(cand)
+            for cand, ok in _neighbour_candidates(best, bank, height, width, jump):
+                consider(cand, ok)
         owner = bank.owner[best]
         radius = int(bank.full.max())
         tries = []
@@ -348,7 +370,8 @@ def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, wi
         for rad in tries:
             oy = torch.randint(-rad, rad + 1, (n,), generator=generator).to(dev)
             ox = torch.randint(-rad, rad + 1, (n,), generator=generator).to(dev)
-            consider(bank.index(owner, bank.cy[best] + oy, bank.cx[best] + ox))
+            cy, cx = bank.cy[best] + oy, bank.cx[best] + ox
+            consider(bank.index(owner, cy, cx), bank.inside(owner, cy, cx))
         consider(torch.randint(0, bank.count, (n,), generator=generator).to(dev))
     return best, best_d
 

@@ -1,0 +1,46 @@
+"""PatchMatch never proposes patches that fall off a reference.
+
+Clamping an out-of-range candidate onto the reference's border turned every random try that
+overshot into the same few edge and corner patches; with the occurrence penalty lagging one
+iteration behind, whole regions of a grass output then took one corner patch (1221 pixels of a
+256² output on one patch), which showed as streaks.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from texture_addon.engine.correspondence import Bank, PatchSpace, _neighbour_candidates, patchmatch
+
+
+def _bank(side: int = 40, patch: int = 5) -> tuple[Bank, PatchSpace, torch.Generator]:
+    g = torch.Generator().manual_seed(0)
+    ref = torch.rand(1, 3, side, side, generator=g)
+    space = PatchSpace.fit([ref], patch, 12, g)
+    return Bank([ref], space), space, g
+
+
+def test_propagated_candidates_off_the_reference_are_flagged():
+    bank, _, _ = _bank()
+    vh, vw = bank.single
+    field = torch.full((8 * 8,), 3 * vw + (vw - 1), dtype=torch.long)  # every pixel on the right edge
+    flags = {}
+    for (cand, ok), name in zip(_neighbour_candidates(field, bank, 8, 8, 1), ("below", "above", "right", "left")):
+        flags[name] = bool(ok.all()), bool(ok.any())
+    # the right neighbour's match shifted back one step left stays inside; the left one's would
+    # continue past the right edge
+    assert flags["right"] == (True, True)
+    assert flags["left"] == (False, False)
+
+
+def test_random_search_does_not_pile_onto_reference_corners():
+    bank, space, g = _bank()
+    out = torch.rand(1, 3, 64, 64, generator=g)
+    q = space.features(out, (True, True))
+    field = torch.randint(0, bank.count, (64 * 64,), generator=g)
+    best, _ = patchmatch(q, bank, field, 64, 64, None, g, rounds=2)
+    vh, vw = bank.single
+    corners = torch.tensor([0, vw - 1, (vh - 1) * vw, vh * vw - 1])
+    share = torch.isin(best, corners).float().mean().item()
+    uniform = 4 / bank.count
+    assert share < 3 * uniform, f"{share:.4f} of pixels on the 4 corner patches (uniform {uniform:.4f})"
