@@ -62,8 +62,9 @@ def threads_for_level(pixels: int, device: torch.device) -> int:
 
     With OMP_WAIT_POLICY=PASSIVE (needed so a busy neighbour process does not stall us) every
     parallel region pays a wake-up of the sleeping threads, and a small level is thousands of tiny
-    regions. Measured on 2 cores, 256² default: 4.5 s on two threads, 3.8 s on one; 512² levels
-    and up gain from the second thread.
+    regions. Measured on 2 cores, 256² default (statistics method, before the short spin set in
+    ``engine/__init__``): 4.5 s on two threads, 3.8 s on one; 512² levels and up gain from the
+    second thread.
     """
     if device.type != "cpu" or pixels >= SMALL_LEVEL_PIXELS:
         return available_threads()
