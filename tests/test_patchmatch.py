@@ -44,3 +44,22 @@ def test_random_search_does_not_pile_onto_reference_corners():
     share = torch.isin(best, corners).float().mean().item()
     uniform = 4 / bank.count
     assert share < 3 * uniform, f"{share:.4f} of pixels on the 4 corner patches (uniform {uniform:.4f})"
+
+
+def test_a_copy_that_drifts_by_a_pixel_is_still_a_copy():
+    """The copy breaker flags pixels deep inside a copy even where its offset drifts by 1 px, as the
+    eye and the benchmark's copy figure see it; an unrelated match breaks the copy."""
+    from texture_addon.engine.correspondence import coherence_penalty
+
+    bank, _, _ = _bank()
+    vh, vw = bank.single
+    ys, xs = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")
+    drifted = ys + (xs >= 8).long()          # the right half is copied from one row lower
+    field = (drifted * vw + xs).reshape(-1)
+    flags = coherence_penalty(bank, field, 16, 16, 3, (False, False)).view(16, 16)
+    assert bool(flags[3:13, 3:13].all())
+    assert not bool(flags[:3].any()) and not bool(flags[:, 13:].any())  # too near a non-wrapping edge
+    field = field.clone()
+    field[8 * 16 + 8] = 30 * vw + 30          # one pixel matched elsewhere
+    flags = coherence_penalty(bank, field, 16, 16, 3, (False, False)).view(16, 16)
+    assert not bool(flags[8, 5]) and not bool(flags[5, 8]) and bool(flags[5, 5])
