@@ -359,7 +359,10 @@ def test_variants_one_set_per_seed_and_bad_input_reported_once(cluster, tmp_path
 
 def test_ctrl_c_cancels_the_submitted_tasks(cluster, tmp_path):
     c, client = cluster
-    entries = {f"C_{i}": {"refs": [str(EXAMPLES / "wood.png")], "seed": 100 + i} for i in range(6)}
+    # Tasks long enough that the interrupt lands while the first ones run: at the manifest's
+    # 64² draft every task took 0.6 s and all six had finished before it arrived.
+    entries = {f"C_{i}": {"refs": [str(EXAMPLES / "wood.png")], "seed": 100 + i, "size": 512, "quality": "default"}
+               for i in range(6)}
     manifest = write_manifest(tmp_path / "c.toml", entries)
     out = tmp_path / "out"
     proc = subprocess.Popen(bake_cmd("--manifest", manifest, "--out", out, "--scheduler",
