@@ -73,7 +73,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         art = nt.nodes.new("ShaderNodeTexImage"); art.name = "Artist Image"; art.image = photo
         nt.links.new(art.outputs["Color"], nt.nodes["Principled BSDF"].inputs["Base Color"])
         s = mat.texture_forge
-        s.size_preset = "CUSTOM"; s.width = 192; s.height = 192; s.quality = "default"; s.seed = 1
+        s.size_preset = "CUSTOM"; s.width = 384; s.height = 384; s.quality = "default"; s.seed = 1  # runs ~1 s: still running at Cancel
         s.storage = "PACK"
 
         RESULT["poll_no_refs"] = report_error(lambda: bpy.ops.texture_forge.generate())

@@ -50,7 +50,9 @@ def quick_spec(reference: str, out: Path, **changes) -> JobSpec:
 
 
 def long_spec(reference: str, out: Path) -> JobSpec:
-    return quick_spec(reference, out, width=128, height=128, quality="default")
+    # Long enough to be still running when a test cancels, kills or sends a second job: 128²
+    # default now finishes in about 0.2 s, inside the window those tests need.
+    return quick_spec(reference, out, width=512, height=512, quality="default")
 
 
 def wait_for(job: Job, kind: str, timeout: float = 60.0) -> list[dict]:
