@@ -359,15 +359,18 @@ def test_variants_one_set_per_seed_and_bad_input_reported_once(cluster, tmp_path
 
 def test_ctrl_c_cancels_the_submitted_tasks(cluster, tmp_path):
     c, client = cluster
-    # Tasks long enough that the interrupt lands while the first ones run: at the manifest's
-    # 64² draft every task took 0.6 s and all six had finished before it arrived.
-    entries = {f"C_{i}": {"refs": [str(EXAMPLES / "wood.png")], "seed": 100 + i, "size": 512, "quality": "default"}
+    # Tasks long enough that the interrupt lands while the first ones run (64² draft: 0.6 s each).
+    entries = {f"C_{i}": {"refs": [str(EXAMPLES / "wood.png")], "seed": 100 + i, "size": 256, "quality": "default"}
                for i in range(6)}
     manifest = write_manifest(tmp_path / "c.toml", entries)
     out = tmp_path / "out"
+    # Ctrl-C in a terminal reaches a process whose SIGINT is at its default. A test suite started
+    # in the background (``make test &``, some CI runners) passes SIGINT on as *ignored*, and an
+    # ignored SIGINT stays ignored in every child: the bake would never see the interrupt.
     proc = subprocess.Popen(bake_cmd("--manifest", manifest, "--out", out, "--scheduler",
                                      c.scheduler_address), cwd=tmp_path, env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
