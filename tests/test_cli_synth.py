@@ -167,3 +167,25 @@ def test_output_tiles(tmp_path, ref_png):
     assert run_cli("synth", ref_png, "-o", out, "--size", 128, "--seed", 3, *FAST).returncode == 0
     arr = np.asarray(Image.open(out), np.float64) / 255
     assert seam_score(arr) < 1.3
+
+
+def test_a_finished_command_leaves_without_tearing_torch_down(tmp_path, ref_png):
+    """Interpreter teardown after torch costs ~0.3 s per process; the CLI skips it once its files
+    are in place. An exit handler registered in the process shows which way it left."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out, marker = tmp_path / "t.png", tmp_path / "teardown-ran"
+    code = ("import atexit, runpy, sys; m = sys.argv[1]; atexit.register(lambda: open(m, 'w').close()); "
+            "sys.argv = ['texture_addon', *sys.argv[2:]]; runpy.run_module('texture_addon', run_name='__main__')")
+    args = [sys.executable, "-c", code, str(marker), "synth", str(ref_png), "-o", str(out), "--size", "64", *FAST]
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(out).size == (64, 64) and "100.0%" in r.stderr
+    assert not marker.exists()
+    # an input error still leaves with its status (2), the same quick way
+    r = subprocess.run([*args[:5], str(tmp_path / "missing.png"), "-o", str(out)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 2 and "not found" in r.stderr and not marker.exists()

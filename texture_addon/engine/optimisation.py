@@ -134,13 +134,20 @@ def _scaled(ref: torch.Tensor, factor: float, patch: int) -> torch.Tensor:
     return resize(ref, max(patch + 1, round(h * factor)), max(patch + 1, round(w * factor)))
 
 
-def match_histograms(x: torch.Tensor, references: Sequence[torch.Tensor], weights: Sequence[float],
-                     strength: float = 1.0) -> torch.Tensor:
+def channel_quantiles(references: Sequence[torch.Tensor], weights: Sequence[float], pixels: int) -> torch.Tensor:
+    """Each channel's quantiles (C, ≤ 65536) of the references' mixture, for an output of ``pixels``.
+
+    Computed once per level: sorting the references' pixels anew for every push cost 1 ms of each
+    1.5 ms push at 256².
+    """
+    return mixture_quantiles([r[0].flatten(1) for r in references], weights, min(pixels, 65536))
+
+
+def match_histograms(x: torch.Tensor, quantiles: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
     """Each channel's distribution pushed onto the references' mixture (monotone 1-D transport)."""
     c = x.shape[1]
     y = x[0].flatten(1)
-    q = mixture_quantiles([r[0].flatten(1) for r in references], weights, min(y.shape[1], 65536))
-    t = transport_targets(y, q)
+    t = transport_targets(y, quantiles)
     if strength != 1.0:
         t = y + strength * (t - y)
     return t.view(1, c, *x.shape[2:]).clamp_(0, 1)
@@ -229,6 +236,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
         radius = size // 2
         n = h * w
         biases = _Biases(new_bank, job.weights, p.occurrence)
+        quantiles = channel_quantiles(refs, job.weights, n) if job.histogram else None
         if field is None:
             if job.start is not None:
                 x = resize(job.start, h, w, *job.periodic)
@@ -240,7 +248,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             field = upsample_field(bank, new_bank, field, prev[0], prev[1], h, w)
             x = vote(new_bank, field, torch.ones(n, device=dev), h, w, job.periodic, radius)
             if job.histogram:
-                x = match_histograms(x, refs, job.weights, p.histogram)
+                x = match_histograms(x, quantiles, p.histogram)
         if job.constrain is not None:
             x = job.constrain(x, level)
         bank = new_bank
@@ -277,7 +285,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             # histogram onto theirs then shifts whatever the output holds in another proportion —
             # draft's cream ground between coloured dots went from blue 198 to 176.
             if job.histogram and not last_update:
-                x = match_histograms(x, refs, job.weights, p.histogram)
+                x = match_histograms(x, quantiles, p.histogram)
             if job.constrain is not None:
                 x = job.constrain(x, level)
             done += 1
