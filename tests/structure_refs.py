@@ -66,6 +66,29 @@ def dots(side: int = 128, radius: float = 5.0, count: int = 28, seed: int = 2) -
     return img.astype(np.float32)
 
 
+
+def blades(side: int = 128, seed: int = 3) -> np.ndarray:
+    """Thin bright strokes, mostly upright, on dark soil: fine detail that a smear erases first."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    big = side * 2
+    im = Image.new("L", (big, big), 50)
+    draw = ImageDraw.Draw(im)
+    for _ in range(int(1400 * (side / 128) ** 2)):
+        x, y = rng.uniform(0, big, 2)
+        angle, length = rng.normal(np.pi / 2, 0.7), rng.uniform(8, 24)
+        grey = int(np.clip(rng.normal(160, 50), 20, 250))
+        draw.line([x, y, x + length * np.cos(angle), y - length * np.sin(angle)], fill=grey, width=1)
+    a = np.asarray(im.crop((side // 2, side // 2, side // 2 + side, side // 2 + side)), np.float32) / 255
+    return np.stack([a * 0.8, a, a * 0.6], -1)
+
+
+def sharpness(img: np.ndarray) -> float:
+    """Mean absolute difference between neighbouring pixels (grey): what a smear lowers."""
+    g = img.mean(-1)
+    return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
+
 def _components(mask: np.ndarray, periodic: bool = True) -> tuple[np.ndarray, int]:
     """4-connected labels of a boolean mask (wrap-around when ``periodic``), by union-find."""
     h, w = mask.shape
