@@ -65,11 +65,12 @@ def test_flat_ground_keeps_its_colour_at_draft():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_fine_blades_stay_sharp(seed):
-    """Breaking copies at the finest level interleaved two sources pixel by pixel, which the vote
-    averaged into a smear: 0.82-0.85 of the reference's sharpness, against 0.88-0.90 now."""
+    """Breaking copies at full strength at the finest level interleaved two sources pixel by pixel,
+    which the vote averaged into a smear: 0.82-0.85 of the reference's sharpness (seeds 0-3),
+    against 0.87-0.89 with the gentler penalty there."""
     ref = blades(SIDE, seed)
     out = synthesize([ref], width=SIDE, seed=seed, typical_origin=False)
-    assert sharpness(out) > 0.865 * sharpness(ref)
+    assert sharpness(out) > 0.86 * sharpness(ref)
 
 
 def test_measures_tell_structure_from_statistics():
