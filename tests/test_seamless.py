@@ -37,16 +37,55 @@ def case(request, example):
     return request.param, img, make_seamless(img, quality="default")
 
 
+def local_seam(img: np.ndarray, span: int = 8) -> float:
+    """The wrap line's gradient over the median of the ``span`` lines on each side of it (worse axis).
+
+    The plain seam score compares the wrap line with every line of the image, so a band that is
+    busier than the image's average (stones' outlines continued across it) scores above 1 without
+    any seam; next to its own neighbours a real seam still stands out several times over."""
+    grey, worst = img.mean(-1), 0.0
+    for a in (grey, grey.T):
+        d = np.abs(a - np.roll(a, -1, 0)).mean(1)  # d[i]: line i to line i+1; d[-1] is the wrap
+        worst = max(worst, float(d[-1] / np.median(np.concatenate([d[-1 - span:-1], d[:span]]))))
+    return worst
+
+
 def test_seam_disappears_and_centre_is_kept(case):
     name, img, out = case
     assert out.shape == img.shape and out.dtype == np.float32
-    before, after = seam_score(img), seam_score(out)
+    before, after = local_seam(img), local_seam(out)
     c = slice(SIDE // 4, 3 * SIDE // 4)
     centre = psnr(out[c, c], img[c, c])
-    print(f"{name}: seam {before:.2f} -> {after:.2f}; centre PSNR {centre:.1f} dB")
-    assert before > 1.5, "the test image must not tile to begin with"
-    assert after < 1.10
+    print(f"{name}: local seam {before:.2f} -> {after:.2f}, seam {seam_score(img):.2f} -> {seam_score(out):.2f}; "
+          f"centre PSNR {centre:.1f} dB")
+    assert seam_score(img) > 1.5 and before > 3.0, "the test image must not tile to begin with"
+    assert after < 1.25  # an ordinary line among its neighbours (0.8-1.1 over seeds; 6.7-7.4 before)
+    assert seam_score(out) < 1.3
     assert centre > 45.0
+
+
+def test_statistics_band_still_hides_the_seam(example):
+    img = example("stones", 256)[:SIDE, 40:40 + SIDE]
+    out = make_seamless(img, quality="default", method="patch")
+    assert seam_score(out) < 1.10 and local_seam(out) < 1.25
+
+
+def test_default_band_continues_the_structure_better_than_the_statistics_band(example):
+    """Why ``nn`` is the default: the statistics band reads as a blurred, streaky cross that breaks
+    brick courses. Scored on the middle half of the re-centred output, where the band crosses (on
+    9 test images ``nn`` scored better on 7; stones and a gradient photo the other way, by 0.03-0.06,
+    with the streaky cross still visible there)."""
+    from texture_addon.evaluation.structure import structure_score
+
+    img = example("bricks", 256)[:SIDE, 40:40 + SIDE]
+    q = SIDE // 4
+
+    def band_figure(out: np.ndarray) -> float:
+        centred = np.roll(out, (SIDE // 2, SIDE // 2), (0, 1))
+        return structure_score(centred[q:-q, q:-q], img, periodic=False).structure
+
+    default, statistics = band_figure(make_seamless(img)), band_figure(make_seamless(img, method="patch"))
+    assert default < statistics - 0.02, (default, statistics)
 
 
 def test_band_is_new_texture_not_a_cross_fade(case):
@@ -82,7 +121,10 @@ def test_cli_round_trip_and_bad_inputs(tmp_path):
     r = run_cli("seamless", src, "-o", out, "--band", "0.2", "--quality", "draft")
     assert r.returncode == 0, r.stderr
     result = load_rgb(out)
-    assert result.shape == (96, 96, 3) and seam_score(result) < 1.2
+    assert result.shape == (96, 96, 3) and local_seam(result) < 1.3
+    r = run_cli("seamless", src, "-o", out, "--band", "0.2", "--quality", "draft", "--method", "patch")
+    assert r.returncode == 0, r.stderr
+    assert seam_score(load_rgb(out)) < 1.2
 
     bad = tmp_path / "bad.png"
     for args, words in [
@@ -115,3 +157,18 @@ def test_correspondence_band_leaves_no_colour_step(seed):
     assert psnr(out[c, c], img[c, c]) > 45.0
     assert _low_pass_seam(out) < 1.45
     assert seam_score(out) < 1.15
+
+
+@pytest.mark.parametrize("shape, band", [((64, 64), 0.15), ((100, 200), 0.3), ((37, 41), 0.5), ((128, 96), 0.05)])
+def test_band_surroundings_are_the_band_dilated_by_its_width(shape, band):
+    """The running-sum dilation agrees with a plain max-pool (its O(width²)-per-pixel original)."""
+    import torch
+    import torch.nn.functional as F
+
+    from texture_addon.engine.resample import resize
+    from texture_addon.engine.seamless import resize_mask_ring
+
+    for mask in (band_mask(*shape, band), resize(band_mask(*shape, band), shape[0] // 2, shape[1] // 2, True, True).clamp(0, 1)):
+        width = max(1, round(float((mask > 0.5).float().mean(dim=3).min()) * mask.shape[3]))
+        brute = F.max_pool2d(F.pad(mask, (width,) * 4, mode="circular"), 2 * width + 1, stride=1) > 0
+        assert torch.equal(resize_mask_ring(mask) > 0, brute)

@@ -32,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quality", choices=QUALITIES, default="default")
     p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--method", choices=("nn", "patch"), default="nn",
+                   help="nn: fill the band with the image's own patches (default); patch: match its patch statistics")
     p.set_defaults(run=run)
 
 
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.seamless import make_seamless
 
     result = make_seamless(image, band=args.band, seed=args.seed, quality=args.quality, device=args.device,
-                           progress=ProgressPrinter(sys.stderr))
+                           progress=ProgressPrinter(sys.stderr), method=args.method)
     save_png(out, result)
     sys.stderr.write(f"wrote {out}\n")
     return 0

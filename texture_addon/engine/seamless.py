@@ -146,11 +146,22 @@ def settle_colours(x: torch.Tensor, known: torch.Tensor, mask: torch.Tensor, gen
 
 
 def resize_mask_ring(mask: torch.Tensor) -> torch.Tensor:
-    """The band widened to three times its width (periodic): where its surroundings are."""
+    """The band widened to three times its width (periodic): where its surroundings are.
+
+    A dilation of the band's support by a (2·width + 1)² square, as two running box sums over
+    cumulative sums: O(pixels). A max-pool with that kernel costs O(pixels · width²) — 15 of the
+    18 s of a 512² job, and hours at 4096².
+    """
     inside = (mask > 0.5).float()
     width = max(1, round(float(inside.mean(dim=3).min()) * mask.shape[3]))  # a row away from the cross
-    k = 2 * width + 1
-    return F.max_pool2d(F.pad(mask, (width, width, width, width), mode="circular"), k, stride=1)
+    support = (mask > 0).double()
+    for dim in (2, 3):
+        n = support.shape[dim]
+        reps = -(-width // n)  # the window may be wider than the image: wrap as often as needed
+        padded = torch.cat([support] * (2 * reps + 1), dim=dim).narrow(dim, reps * n - width, n + 2 * width)
+        total = F.pad(torch.cumsum(padded, dim), (0, 0, 1, 0) if dim == 2 else (1, 0))
+        support = total.narrow(dim, 2 * width + 1, n) - total.narrow(dim, 0, n)
+    return (support > 0.5).to(mask.dtype)
 
 
 def make_seamless(
@@ -161,17 +172,21 @@ def make_seamless(
     device: str = "auto",
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
-    method: str = "patch",
+    method: str = "nn",
 ) -> np.ndarray:
     """Return ``image`` (H, W, C) made tileable, same size, float32 in [0, 1].
 
     Pixels farther than ``band``/2 of the side from the image's borders are kept exactly; the band
-    along the borders is re-synthesised from the image's own patch statistics so that it continues
-    the texture across the wrap. ``method`` ``patch`` (default) matches the band's patch statistics;
-    ``nn`` fills the band's detail with the image's own patches by texture optimisation and its
-    smooth part by interpolation. ``nn`` is not the default yet: on the test images its seam score
-    varies from 0.8 to 1.2 with the image (``patch``: 0.66–0.93, by blurring the band a little); see
-    docs/open_work.md. Raises :class:`InputError` for unusable input or parameters.
+    along the borders is re-synthesised from the image itself so that it continues the texture
+    across the wrap. ``method`` ``nn`` (default) fills the band's detail with the image's own
+    patches by texture optimisation and its smooth part by interpolation; ``patch`` matches the
+    band's patch statistics. ``patch`` was the default until the band was judged by eye and by the
+    structure figure rather than by the seam score alone: its band reads as a streaky, blurred
+    cross on every test image, where ``nn`` continues stones, bricks, blades and cells (structure
+    figure of the band better on 7 of 9 test images, 4× faster). The plain seam score prefers
+    ``patch`` (0.7–1.0 against 0.7–1.2) because a blurred band has weak edges everywhere, the wrap
+    line included; beside the lines next to it, ``nn``'s wrap line is an ordinary one (0.8–1.1 of
+    their median gradient; 7× before). Raises :class:`InputError` for unusable input or parameters.
     """
     band = float(band)
     lo, hi = BAND_RANGE
