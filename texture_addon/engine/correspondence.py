@@ -23,13 +23,13 @@ from typing import Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-#: Distance evaluations per chunk of the exact search (rows × reference patches). Each 4 MB block is
-#: one matrix product with every per-column term (norms, bias, completeness scale) folded into the
-#: reference side, then an argmin: the products are compute-bound (64² output × 54² patches, 2
-#: cores: ~10 ms per full product), so the column minima are recomputed in blocks rather than kept
-#: in a 48 MB matrix (22.9 → 18.4 ms per search), and folding the elementwise passes into the
-#: product took another 3–13 % (18.8 → 18.2 ms; 128² × 54²: 90 → 78 ms), same matches.
+#: Distance evaluations per chunk of the exact search (rows × reference patches). A 4 MB block stays
+#: in cache through its half-dozen passes (product, norms, bias, scale, argmin); computing the
+#: products twice (once for completeness's column minima) in such blocks beats one pass over a
+#: kept 48 MB matrix: 64² output × 54² patches, 2 cores: 22.9 → 18.4 ms per search, same matches.
 EXACT_CHUNK = 1 << 20
+#: Up to this many pairs the exhaustive search keeps its whole distance matrix (one product).
+KEEP_MATRIX = 1 << 20
 #: Up to this many (output × reference) pairs a level is searched exhaustively; above it, by
 #: PatchMatch (propagation + random search), which costs O(candidates) per pixel.
 EXACT_LIMIT = 1 << 27
@@ -258,33 +258,37 @@ def exact_search(q: torch.Tensor, bank: Bank, bias: Optional[torch.Tensor],
     :func:`coherence_penalty`).
     """
     n = q.shape[0]
-    dev = q.device
-    qn = (q * q).sum(dim=1, keepdim=True)
-    f = bank.features
-    rows = max(1, EXACT_CHUNK // max(1, bank.count))
+    ft = bank.features.t().contiguous()
+    qn = (q * q).sum(dim=1)
+    # Small problems keep the whole distance matrix, so completeness needs one product, not two.
+    rows = n if n * bank.count <= KEEP_MATRIX else max(1, EXACT_CHUNK // max(1, bank.count))
+
+    def block_distances(start: int) -> torch.Tensor:
+        d = torch.addmm(bank.norms[None, :], q[start:start + rows], ft, alpha=-2.0)
+        return d.add_(qn[start:start + rows, None]).clamp_min_(0)
+
+    kept = block_distances(0) if rows >= n else None
     scale = None
     if completeness > 0:
-        # Column minima of ‖q‖² − 2 q·r (+ ‖r‖² afterwards) as one product per block: [q, ‖q‖²]·[−2r; 1].
-        qa = torch.cat([q, qn], dim=1)
-        ra = torch.cat([f * -2.0, torch.ones(bank.count, 1, device=dev)], dim=1).t().contiguous()
-        col = torch.full((bank.count,), float("inf"), device=dev)
+        col = torch.full((bank.count,), float("inf"), device=q.device)
         for s in range(0, n, rows):
-            col = torch.minimum(col, torch.mm(qa[s:s + rows], ra).amin(dim=0))
-        col = col.add_(bank.norms).clamp_min_(0)
+            d = kept if kept is not None else block_distances(s)
+            col = torch.minimum(col, d.amin(dim=0))
         scale = 1.0 / (completeness * col.median().clamp_min(1e-8) + col)
-    # The whole cost (‖q‖² + ‖r‖² − 2 q·r + bias_r) · scale_r as one product per block, with the
-    # per-column terms folded into the reference side: [q, ‖q‖², 1]·[−2 s r; s; s (‖r‖² + b)]. The
-    # elementwise passes over each block (add, clamp, bias, scale) cost more than the product itself.
-    s_r = scale if scale is not None else torch.ones(bank.count, device=dev)
-    const = bank.norms if bias is None else bank.norms + bias
-    qa = torch.cat([q, qn, torch.ones(n, 1, device=dev)], dim=1)
-    ra = torch.cat([f * (-2.0 * s_r[:, None]), s_r[:, None], (const * s_r)[:, None]], dim=1).t().contiguous()
-    best_i = torch.empty(n, dtype=torch.long, device=dev)
+    best_i = torch.empty(n, dtype=torch.long, device=q.device)
     for s in range(0, n, rows):
-        cost = torch.mm(qa[s:s + rows], ra)
+        # The block is ours alone: turn it into the cost in place, (d + bias) · scale (+ keep).
+        # Fresh temporaries of this size cost more in page faults than the arithmetic.
+        cost = kept if kept is not None else block_distances(s)
+        if bias is not None:
+            cost.add_(bias[None, :])
+        if scale is not None:
+            cost.mul_(scale[None, :])
         if keep is not None:
             prev, pen = keep[0][s:s + rows], keep[1][s:s + rows]
-            cost[torch.arange(prev.shape[0], device=dev), prev] += pen * s_r[prev]
+            if scale is not None:
+                pen = pen * scale[prev]
+            cost[torch.arange(prev.shape[0], device=q.device), prev] += pen
         best_i[s:s + rows] = cost.argmin(dim=1)
     best_d = distances(q, bank, best_i, None)
     return best_i, best_d
