@@ -178,3 +178,43 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     xyz = m @ c / np.array([0.9505, 1.0, 1.089])
     f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
     return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def tiles(side: int = 64, period: int = 16, grout: int = 2, seed: int = 4) -> np.ndarray:
+    """Square tiles on a regular grid with light grout, each tile a slightly different blue, fine grain."""
+    rng = np.random.default_rng(seed)
+    n = side // period + 1
+    tones = rng.uniform(0.40, 0.50, (n, n)).astype(np.float32)
+    yy, xx = np.mgrid[0:side, 0:side]
+    img = tones[yy // period, xx // period][..., None] * np.array([0.7, 1.0, 1.1], np.float32)
+    img[(yy % period < grout) | (xx % period < grout)] = np.array([0.85, 0.83, 0.78], np.float32)
+    return np.clip(img + rng.normal(0, 0.01, img.shape).astype(np.float32), 0, 1).astype(np.float32)
+
+
+def basket_weave(side: int = 96, block: int = 24, strands: int = 3, seed: int = 5) -> np.ndarray:
+    """Blocks of ``strands`` parallel strands, vertical and horizontal in a checkerboard: the grey
+    image nearly repeats every strand, the pattern only every other block (diagonally)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side]
+    vertical = ((yy // block) + (xx // block)) % 2 == 0
+    across = np.where(vertical, xx, yy) % block
+    gap = (across % (block // strands)) < 2
+    edge = (np.where(vertical, yy, xx) % block) < 1
+    img = np.full((side, side, 3), np.array([0.78, 0.64, 0.38], np.float32), np.float32)
+    img[gap | edge] = np.array([0.25, 0.18, 0.10], np.float32)
+    return np.clip(img + rng.normal(0, 0.02, img.shape).astype(np.float32), 0, 1).astype(np.float32)
+
+
+def shifted_correlation(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Per 16×16 block, the correlation of a periodic image with itself shifted by (dy, dx) (wrapping):
+    ≈1 everywhere on a dislocation-free regular texture, low along a dislocation."""
+    g = img.mean(-1)
+    s = np.roll(g, (-dy, -dx), (0, 1))
+    h, w = g.shape
+    out = []
+    for y in range(0, h - 15, 16):
+        for x in range(0, w - 15, 16):
+            a, b = g[y:y + 16, x:x + 16], s[y:y + 16, x:x + 16]
+            a, b = a - a.mean(), b - b.mean()
+            out.append(float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-8)))
+    return np.array(out)

@@ -26,6 +26,7 @@ import torch
 from . import correspondence
 from .correspondence import Bank, PatchSpace, coherence_penalty, exact_search, patchmatch, upsample_field, vote
 from .device import configure_threads
+from .lattice import find_lattice, phase_field
 from .progress import CancelToken, ProgressCallback, ProgressInfo
 from .pyramid import _preview
 from .resample import resize
@@ -171,6 +172,29 @@ def _initial_field(bank: Bank, n: int, weights: Sequence[float], generator: torc
     return field.to(bank.features.device)
 
 
+#: Outputs at least this many times the reference's area start a periodic reference in one phase.
+PHASE_START_AREA = 2.0
+
+
+def _phase_start(job: CorrespondenceJob, level_ref: torch.Tensor, bank: Bank, h: int, w: int) -> Optional[torch.Tensor]:
+    """The coarsest level's start for a large output of one periodic reference (see engine/lattice.py).
+
+    Outputs up to twice the reference's area keep the random start: one or two regions have few
+    walls to leave, and the benchmark's 256² runs stay as they were.
+    """
+    if len(job.references) != 1:
+        return None
+    ref = job.references[0]
+    if job.height * job.width < PHASE_START_AREA * ref.shape[2] * ref.shape[3]:
+        return None
+    found = find_lattice(ref)
+    if found is None:
+        return None
+    scale = torch.tensor([level_ref.shape[2] / ref.shape[2], level_ref.shape[3] / ref.shape[3]])
+    field = phase_field(found * scale[None, :], bank.single, h, w, job.generator)
+    return field.to(bank.features.device)
+
+
 class _Biases:
     """Occurrence and reference-share penalties, updated after every search."""
 
@@ -242,7 +266,9 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             if job.start is not None:
                 x = resize(job.start, h, w, *job.periodic)
             else:
-                field = _initial_field(new_bank, n, job.weights, gen)
+                field = _phase_start(job, refs[0], new_bank, h, w)
+                if field is None:
+                    field = _initial_field(new_bank, n, job.weights, gen)
                 x = vote(new_bank, field, torch.ones(n, device=dev), h, w, job.periodic, 0)
         else:
             assert prev is not None and bank is not None
