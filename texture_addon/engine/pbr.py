@@ -65,7 +65,7 @@ class WrapFilter:
         if sigma <= 0:
             return a
         spec = torch.fft.rfft2(self._extend(a))
-        g = torch.exp(-2.0 * math.pi**2 * sigma**2 * (self.fy**2 + self.fx**2)).to(a.dtype)
+        g = torch.exp(-2.0 * math.pi**2 * sigma**2 * (self.fy**2 + self.fx**2)).to(device=a.device, dtype=a.dtype)
         out = torch.fft.irfft2(spec * g, s=self.shape)
         return out[..., : self.h, : self.w]
 

@@ -1,0 +1,29 @@
+"""Device placement without a GPU: PyTorch's ``meta`` device carries shapes and devices but no data,
+so a constant built on the CPU and mixed into a GPU tensor fails here as it would on CUDA.
+
+Found on a CUDA machine (scripts/check_cuda.py): make_seamless's blur mixed a CPU Gaussian into a
+GPU spectrum. Only the parts that need no values can run on ``meta``; the whole engine is checked
+on a GPU by scripts/check_cuda.py.
+"""
+
+import torch
+
+from texture_addon.engine import correspondence
+from texture_addon.engine.pbr import WrapFilter
+
+
+def test_fourier_blur_stays_on_the_image_device():
+    a = torch.zeros(1, 3, 16, 12, device="meta")
+    for periodic in ((True, True), (False, False), (True, False)):
+        out = WrapFilter(16, 12, periodic).blur(a, 2.0)
+        assert out.device.type == "meta" and out.shape == a.shape
+
+
+def test_gpu_gets_its_own_block_sizes():
+    cpu, gpu = torch.device("cpu"), torch.device("meta")
+    assert correspondence._block(1, 2, cpu) == 1
+    assert correspondence._block(1, 2, gpu) == 2
+    # Larger on the GPU: launches, not the heap's mmap threshold, decide there.
+    assert correspondence.GPU_GATHER_CHUNK > correspondence.GATHER_CHUNK
+    assert correspondence.GPU_VOTE_CHUNK > correspondence.VOTE_CHUNK
+    assert correspondence.GPU_FOLD_VOTE_LIMIT > correspondence.FOLD_VOTE_LIMIT
