@@ -104,3 +104,17 @@ def test_set_bench_unknown_reference_is_one_clear_line(tmp_path):
     proc = run_set_bench(tmp_path, "--refs", "nosuch", "--peers", "none")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == "error: no such reference in benchmark/references: nosuch"
+
+
+# ---- the GPU check (scripts/check_cuda.py): runnable, and it reports a failing mode -------------
+
+def test_gpu_check_script_runs_every_mode_on_the_cpu(tmp_path):
+    """CI has no GPU; ``--device cpu`` runs the same script so it stays usable on a GPU machine."""
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_cuda.py"), "--device", "cpu",
+                           "--parts", "modes", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "FAILED" not in proc.stdout, proc.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert len(results["modes_ok"]) == 12 and "seamless" in results["modes_ok"]
+    assert "mode cancel: cancelled" in proc.stdout
+    assert (tmp_path / "modes.png").stat().st_size > 10_000

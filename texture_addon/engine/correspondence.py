@@ -230,6 +230,17 @@ def falloff(radius: int, device: torch.device) -> torch.Tensor:
 #: 1024² synthesis 9.8 → 7.3 s (default) and 2.6 → 1.8 s (draft); no change up to 512².
 GATHER_CHUNK = 1 << 14
 
+#: On a GPU there is no mmap threshold and every block is a few kernel launches, so blocks are
+#: 16× larger there (gather 2¹⁸ rows, vote 2²² floats: tens of MB, fine on an 8 GB card). H200,
+#: bricks, default, in one process: 1024² 2.4 → 1.9 s, 2048² 4.8 → 3.4 s, same peak memory;
+#: 64× larger again gained nothing more.
+GPU_GATHER_CHUNK = 1 << 18
+GPU_VOTE_CHUNK = 1 << 22
+
+
+def _block(cpu: int, gpu: int, device: torch.device) -> int:
+    return cpu if device.type == "cpu" else gpu
+
 
 def distances(q: torch.Tensor, bank: Bank, idx: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
     """‖q_p − f_{idx_p}‖² (+ bias of the reference patch) for each row p.
@@ -239,10 +250,11 @@ def distances(q: torch.Tensor, bank: Bank, idx: torch.Tensor, bias: Optional[tor
     """
     n = q.shape[0]
     d = torch.empty(n, dtype=q.dtype, device=q.device)
-    for s in range(0, n, GATHER_CHUNK):
-        g = bank.features.index_select(0, idx[s:s + GATHER_CHUNK])
-        g.sub_(q[s:s + GATHER_CHUNK]).square_()
-        torch.sum(g, dim=1, out=d[s:s + GATHER_CHUNK])
+    chunk = _block(GATHER_CHUNK, GPU_GATHER_CHUNK, q.device)
+    for s in range(0, n, chunk):
+        g = bank.features.index_select(0, idx[s:s + chunk])
+        g.sub_(q[s:s + chunk]).square_()
+        torch.sum(g, dim=1, out=d[s:s + chunk])
     if bias is not None:
         d += bias[idx]
     return d
@@ -411,14 +423,14 @@ def vote(bank: Bank, field: torch.Tensor, weight: torch.Tensor, height: int, wid
     flat, centre, stride = bank.pixels()
     c = flat.shape[0]
     g = falloff(r, dev)                             # (k²,)
-    if c * g.numel() * height * width <= FOLD_VOTE_LIMIT:
+    if c * g.numel() * height * width <= _block(FOLD_VOTE_LIMIT, GPU_FOLD_VOTE_LIMIT, dev):
         return _vote_folded(bank, field, weight, height, width, periodic, r)
     num = torch.zeros(c, height + 2 * r, width + 2 * r, device=dev)
     den = torch.zeros(1, height + 2 * r, width + 2 * r, device=dev)
     fimg = field.view(height, width)
     wimg = weight.view(height, width)
     single = bank.references == 1
-    rows = max(1, VOTE_CHUNK // max(1, c * width))
+    rows = max(1, _block(VOTE_CHUNK, GPU_VOTE_CHUNK, dev) // max(1, c * width))
     for y0 in range(0, height, rows):
         y1 = min(height, y0 + rows)
         f = fimg[y0:y1].reshape(-1)
@@ -444,6 +456,9 @@ def vote(bank: Bank, field: torch.Tensor, weight: torch.Tensor, height: int, wid
 #: (2 cores: 3.3 → 1.0 ms per vote at 32², 4.3 → 3.2 ms at 64²), while at 128² and above the loop's
 #: cache-sized passes win (10 vs 20 ms).
 FOLD_VOTE_LIMIT = 1 << 21
+#: On a GPU the loop is launch-bound (each offset is five kernel launches of microseconds' work), so
+#: the single gather-and-fold is used up to 2²⁸ floats (1 GB: every level up to 1024² at radius 3).
+GPU_FOLD_VOTE_LIMIT = 1 << 28
 
 
 def _vote_folded(bank: Bank, field: torch.Tensor, weight: torch.Tensor, height: int, width: int,
