@@ -16,6 +16,10 @@ noise with its histogram), copy share (share of pixels in ≥ 24×24 verbatim co
 engine's own patch figure (multi-scale 7×7 patch sliced Wasserstein ÷ noise floor), which the
 engine optimises and so flatters it. Ratios are ours ÷ peer: below 1 favours ours.
 
+With both ``default`` and ``draft`` asked for, it also prints their time ratio twice: as whole
+processes, and as jobs sent to one warm worker process (how the add-on runs them; see
+:func:`worker_speed`).
+
 Writes ``OUT/contact_sheet.png`` (reference | ours tiled 2×2 | each peer, tiled 2×2 when it
 tiles), ``OUT/results.json`` and every output image under ``OUT/images``.
 """
@@ -255,6 +259,53 @@ def speed_lines(rows: list[Row]) -> list[str]:
     return out
 
 
+def worker_speed(refs: list[str], sizes: list[int], device: str, out_dir: Path, timeout: float,
+                 reps: int = 2) -> list[str]:
+    """Draft vs default as the add-on runs them: jobs sent to one warm worker process.
+
+    Blender keeps its engine process between presses of Generate, so from the second job on an
+    artist waits for loading the references, synthesis and writing the files, not for Python and
+    torch to start (about 1 s here, more than a third of a 256² whole process). Each job is timed
+    from ``start`` to its final message; default and draft alternate, best of ``reps``.
+    """
+    sys.path.insert(0, str(ROOT))
+    from texture_addon.contract.spec import JobSpec, ReferenceSpec
+    from texture_addon.worker.blender_side.client import WorkerClient
+
+    client = WorkerClient(python=sys.executable, device=device, idle_timeout=600.0,
+                          log_dir=str(out_dir / "worker_logs"))
+    staging = out_dir / "worker_jobs"
+    staging.mkdir(parents=True, exist_ok=True)
+
+    def job(ref: str, size: int, quality: str) -> float:
+        spec = JobSpec(references=[ReferenceSpec(str(REFERENCES / f"{ref}.png"))], output_dir=str(staging),
+                       name=f"{ref}_{size}_{quality}", width=size, height=size, quality=quality, device=device)
+        start = time.perf_counter()
+        final = client.start(spec).wait(timeout)
+        if final.get("type") != "result":
+            raise RuntimeError(f"worker job {ref} {size}² {quality}: {final}")
+        return time.perf_counter() - start
+
+    lines = []
+    try:
+        job(refs[0], 64, "draft")  # the first job starts the process; not timed
+        for size in sizes:
+            ratios, best = [], {}
+            for ref in refs:
+                times: dict[str, list[float]] = {"default": [], "draft": []}
+                for _ in range(reps):
+                    for quality in ("default", "draft"):
+                        times[quality].append(job(ref, size, quality))
+                best[ref] = {q: min(v) for q, v in times.items()}
+                ratios.append(best[ref]["default"] / best[ref]["draft"])
+            each = ", ".join(f"{r} {b['default']:.2f} s / {b['draft']:.2f} s" for r, b in best.items())
+            lines.append(f"{size}²: default ÷ draft time {np.mean(ratios):.2f}× through the worker "
+                         f"(default / draft: {each}; target ≥ 3)")
+    finally:
+        client.shutdown()
+    return lines
+
+
 LABEL = 40  # px above each picture: up to three short lines (pillow's default font)
 
 
@@ -397,6 +448,10 @@ def run(refs: list[str], sizes: list[int], qualities: list[str], peers: list[str
     if speed:
         print("\nSpeed (ours, whole processes, same run):")
         for line in speed:
+            print("  " + line)
+    if "default" in qualities and "draft" in qualities:
+        print("\nSpeed (ours, jobs sent to one warm worker process, as the add-on runs them):")
+        for line in worker_speed(refs, sizes, device, out_dir, timeout):
             print("  " + line)
     sheet = out_dir / "contact_sheet.png"
     contact_sheet(rows, tools, images, sheet, sheet_scale)

@@ -106,6 +106,21 @@ def test_set_bench_unknown_reference_is_one_clear_line(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == "error: no such reference in benchmark/references: nosuch"
 
 
+def test_set_bench_times_draft_and_default_through_the_worker(tmp_path):
+    """Both presets asked for: whole processes and, as the add-on runs them, jobs on one warm worker."""
+    import re
+
+    proc = run_set_bench(tmp_path, "--refs", "dots", "--peers", "none", "--quality", "default,draft")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "64²: default ÷ draft time" in proc.stdout.split("warm worker")[0]   # whole processes
+    line = next(ln for ln in proc.stdout.splitlines() if "through the worker" in ln)
+    ratio, default_s, draft_s = re.search(r"([\d.]+)× through the worker \(default / draft: dots ([\d.]+) s / ([\d.]+) s",
+                                         line).groups()
+    assert float(default_s) > float(draft_s) > 0 and abs(float(ratio) / (float(default_s) / float(draft_s)) - 1) < 0.05  # times are rounded
+    # the worker wrote its outputs like a Blender job would
+    assert (tmp_path / "b" / "worker_jobs" / "dots_64_draft_basecolor.png").is_file()
+
+
 # ---- the GPU check (scripts/check_cuda.py): runnable, and it reports a failing mode -------------
 
 def test_gpu_check_script_runs_every_mode_on_the_cpu(tmp_path):
