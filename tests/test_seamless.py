@@ -150,13 +150,21 @@ def _low_pass_seam(img: np.ndarray, sigma: float = 4.0) -> float:
 @pytest.mark.parametrize("seed", [3, 5])
 def test_correspondence_band_leaves_no_colour_step(seed):
     """Patches from each side of the old seam continue that side's colour; on a colour gradient
-    they used to meet in a step (low-pass seam 1.6–1.8). The smooth part is interpolated instead."""
+    they used to meet in a step (low-pass seam 1.6–1.8). The smooth part is interpolated instead.
+
+    Judged over three engine seeds: one draw's plain seam score spreads widely (0.67–1.28 over six
+    images × three seeds on the CPU; a CUDA run drew 1.22 where the CPU's seed 0 gave 1.07), so a
+    single seed's bar only held by luck. The untreated images score 4.3–4.4."""
     img = photo_like(seed=seed)
-    out = make_seamless(img, quality="default", method="nn")
     c = slice(SIDE // 4, 3 * SIDE // 4)
-    assert psnr(out[c, c], img[c, c]) > 45.0
-    assert _low_pass_seam(out) < 1.45
-    assert seam_score(out) < 1.15
+    plain, low = [], []
+    for engine_seed in (0, 1, 2):
+        out = make_seamless(img, quality="default", method="nn", seed=engine_seed)
+        assert psnr(out[c, c], img[c, c]) > 45.0
+        plain.append(seam_score(out))
+        low.append(_low_pass_seam(out))
+    assert max(low) < 1.5 and np.mean(low) < 1.35, low
+    assert np.mean(plain) < 1.15, plain
 
 
 @pytest.mark.parametrize("shape, band", [((64, 64), 0.15), ((100, 200), 0.3), ((37, 41), 0.5), ((128, 96), 0.05)])
