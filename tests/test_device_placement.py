@@ -27,3 +27,17 @@ def test_gpu_gets_its_own_block_sizes():
     assert correspondence.GPU_GATHER_CHUNK > correspondence.GATHER_CHUNK
     assert correspondence.GPU_VOTE_CHUNK > correspondence.VOTE_CHUNK
     assert correspondence.GPU_FOLD_VOTE_LIMIT > correspondence.FOLD_VOTE_LIMIT
+
+
+def test_gpu_fold_vote_only_while_the_card_has_room(monkeypatch):
+    """A 1024² fold peaked at 3.4 GiB on the H200; a small card must fall back to the loop."""
+    cuda = torch.device("cuda")
+    free = {"bytes": 100 * 2**30}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 141 * 2**30))
+    assert correspondence._fold_limit(cuda) == correspondence.GPU_FOLD_VOTE_LIMIT
+    free["bytes"] = 2 * 2**30  # a 4 GB laptop card with half of it in use
+    limit = correspondence._fold_limit(cuda)
+    assert correspondence.FOLD_VOTE_LIMIT < limit < 3 * 49 * 1024 * 1024 < correspondence.GPU_FOLD_VOTE_LIMIT
+    free["bytes"] = 0
+    assert correspondence._fold_limit(cuda) == correspondence.FOLD_VOTE_LIMIT  # never below the CPU's
+    assert correspondence._fold_limit(torch.device("cpu")) == correspondence.FOLD_VOTE_LIMIT

@@ -423,7 +423,7 @@ def vote(bank: Bank, field: torch.Tensor, weight: torch.Tensor, height: int, wid
     flat, centre, stride = bank.pixels()
     c = flat.shape[0]
     g = falloff(r, dev)                             # (k²,)
-    if c * g.numel() * height * width <= _block(FOLD_VOTE_LIMIT, GPU_FOLD_VOTE_LIMIT, dev):
+    if c * g.numel() * height * width <= _fold_limit(dev):
         return _vote_folded(bank, field, weight, height, width, periodic, r)
     num = torch.zeros(c, height + 2 * r, width + 2 * r, device=dev)
     den = torch.zeros(1, height + 2 * r, width + 2 * r, device=dev)
@@ -457,8 +457,21 @@ def vote(bank: Bank, field: torch.Tensor, weight: torch.Tensor, height: int, wid
 #: cache-sized passes win (10 vs 20 ms).
 FOLD_VOTE_LIMIT = 1 << 21
 #: On a GPU the loop is launch-bound (each offset is five kernel launches of microseconds' work), so
-#: the single gather-and-fold is used up to 2²⁸ floats (1 GB: every level up to 1024² at radius 3).
+#: the single gather-and-fold is used up to 2²⁸ floats (1 GB: every level up to 1024² at radius 3)…
 GPU_FOLD_VOTE_LIMIT = 1 << 28
+#: … and only while the card has room: on the H200 a 1024² fold peaked at 3.4 GiB for 0.6 GB of
+#: proposals (indices, weights and the fold's output beside them), so about 24 bytes of free
+#: memory per float. A small card falls back to the loop instead of running out of memory.
+FOLD_BYTES_PER_FLOAT = 24
+
+
+def _fold_limit(device: torch.device) -> int:
+    if device.type == "cpu":
+        return FOLD_VOTE_LIMIT
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return max(FOLD_VOTE_LIMIT, min(GPU_FOLD_VOTE_LIMIT, free // FOLD_BYTES_PER_FLOAT))
+    return GPU_FOLD_VOTE_LIMIT
 
 
 def _vote_folded(bank: Bank, field: torch.Tensor, weight: torch.Tensor, height: int, width: int,
