@@ -137,8 +137,10 @@ def _timed(ref: np.ndarray, size: int, quality: str, dev: str) -> tuple[float, f
     return seconds, peak, out
 
 
-def _speed(sizes: list[int], cpu_sizes: set[int]) -> list[dict]:
+def _speed(sizes: list[int], cpu_sizes: set[int]) -> tuple[list[dict], dict[int, np.ndarray]]:
+    """Rows of timings, and the GPU's default-preset outputs by size (to look at)."""
     ref = load_rgb(EXAMPLES / "bricks.png")
+    outputs: dict[int, np.ndarray] = {}
     engine.synthesize([ref], width=128, device=GPU)  # warm-up: context, kernels, allocator
     rows = []
     for size in sizes:
@@ -151,17 +153,14 @@ def _speed(sizes: list[int], cpu_sizes: set[int]) -> list[dict]:
                     seconds, peak, out = _timed(ref, size, quality, dev)
                     row[key] = {"seconds": seconds, "peak_gib": peak}
                     if key == "cuda" and quality == "default":
-                        _speed.outputs[size] = out
+                        outputs[size] = out
                 except Exception:  # noqa: BLE001
                     row[key] = {"error": traceback.format_exc().strip().splitlines()[-1]}
             if "cpu" in row and "seconds" in row.get("cpu", {}) and "seconds" in row.get("cuda", {}):
                 row["cpu_over_cuda"] = row["cpu"]["seconds"] / row["cuda"]["seconds"]
             print(f"speed {row}", flush=True)
             rows.append(row)
-    return rows
-
-
-_speed.outputs = {}
+    return rows, outputs
 
 
 def _profile(out_dir: Path, size: int) -> None:
@@ -241,8 +240,8 @@ def main() -> int:
         results["picture"] = _same_picture(args.refs.split(","))
     if "speed" in parts:
         sizes = [int(s) for s in args.sizes.split(",")] + ([4096] if args.large else [])
-        results["speed"] = _speed(sizes, {int(s) for s in args.cpu_sizes.split(",") if s})
-        for size, img in _speed.outputs.items():
+        results["speed"], outputs = _speed(sizes, {int(s) for s in args.cpu_sizes.split(",") if s})
+        for size, img in outputs.items():
             if size in (512, 2048):
                 save_png(out_dir / f"bricks_{size}_cuda.png", img)
     if "profile" in parts:
