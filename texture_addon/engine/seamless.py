@@ -145,6 +145,28 @@ def settle_colours(x: torch.Tensor, known: torch.Tensor, mask: torch.Tensor, gen
     return out * mask + known * (1 - mask)
 
 
+def settle_levels(x: torch.Tensor, known: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Move each channel of the band's pixels onto the distribution of the pixels around it.
+
+    The correspondence band's votes average disagreeing patches and lose contrast; this gives it
+    back. Per channel and monotone, so a soft edge stays a soft edge. The 3-D sliced transport of
+    :func:`settle_colours` sent the in-between pixels of a half-covered disc some to the disc's
+    colour and some to the ground's, which stippled every cut disc; share of band pixels more than
+    0.15 off their 3×3 median on gradient-and-disc images, 4 images × 3 seeds: 0.008–0.043 with
+    it, 0.002–0.005 with this (the untouched image: 0.006), band structure figure 0.535 → 0.517.
+    """
+    inside = mask.flatten() > 0.5
+    around = (resize_mask_ring(mask) > 0).flatten() & ~inside
+    if int(inside.sum()) < 16 or int(around.sum()) < 16:
+        return x * mask + known * (1 - mask)
+    pixels = x.flatten(2)[0][:, inside]
+    context = known.flatten(2)[0][:, around]
+    quantiles = mixture_quantiles([context], [1.0], min(pixels.shape[1], 65536))
+    out = x.flatten(2).clone()
+    out[0][:, inside] = transport_targets(pixels, quantiles)
+    return out.view_as(x) * mask + known * (1 - mask)
+
+
 def resize_mask_ring(mask: torch.Tensor) -> torch.Tensor:
     """The band widened to three times its width (periodic): where its surroundings are.
 
@@ -297,13 +319,11 @@ def _band_by_correspondence(reference: torch.Tensor, rolled: torch.Tensor, mask:
     smooth = wrap.blur(detail, max(1.0, band * min(h, w) / 2))
     start = smooth * mask + detail * (1 - mask)
 
-    generator = torch.Generator().manual_seed(int(seed) + 1)
-
     def constrain(x: torch.Tensor, level) -> torch.Tensor:
-        # Averaged votes lose contrast inside the band; its colours are moved back onto those of
+        # Averaged votes lose contrast inside the band; its levels are moved back onto those of
         # the pixels around it (not the whole image's: a photo's colours drift across it).
         known, m = constraint.at(x.shape[2], x.shape[3])
-        return settle_colours(x, known, m, generator)
+        return settle_levels(x, known, m)
 
     job = CorrespondenceJob([detail_ref], [1.0], h, w, (True, True), CORRESPONDENCE_PRESETS[quality],
                             torch.Generator().manual_seed(int(seed)), stage="seamless", progress=progress, cancel=cancel,
