@@ -209,3 +209,22 @@ def test_band_surroundings_are_the_band_dilated_by_its_width(shape, band):
         width = max(1, round(float((mask > 0.5).float().mean(dim=3).min()) * mask.shape[3]))
         brute = F.max_pool2d(F.pad(mask, (width,) * 4, mode="circular"), 2 * width + 1, stride=1) > 0
         assert torch.equal(resize_mask_ring(mask) > 0, brute)
+
+
+def test_band_levels_are_settled_monotonically_and_the_kept_pixels_untouched():
+    """The band's averaged votes lose contrast; settling gives it back one channel at a time by a
+    monotone map, so a smooth ramp stays a ramp (a 3-D colour transport bent it: steps of -0.006)."""
+    import torch
+
+    from texture_addon.engine.seamless import settle_levels
+
+    h = w = 64
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    known = torch.stack([xx, 1 - xx, 0.5 * yy + 0.25])[None]
+    mask = band_mask(h, w, 0.3)
+    x = known * 0.5 + 0.25  # the band's estimate: the right order, half the contrast
+    out = settle_levels(x, known, mask)
+    inside, outside = mask[0, 0] > 0.5, mask[0, 0] == 0
+    assert torch.equal(out[:, :, outside], known[:, :, outside])
+    assert float(torch.diff(out[0, 0, h // 2]).min()) >= -1e-6  # a row along the band's arm
+    assert float(out[0, 0][inside].std()) > 2 * float(x[0, 0][inside].std())
