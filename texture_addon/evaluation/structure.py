@@ -117,13 +117,18 @@ class _Grid:
 
 
 class _Index:
-    """Every PATCH×PATCH patch of one reference image, PCA-reduced, for nearest-neighbour search."""
+    """Every PATCH×PATCH patch of one reference image, PCA-reduced, for nearest-neighbour search.
 
-    def __init__(self, ref: torch.Tensor) -> None:
+    ``extra`` images add their patches after the reference's own (:meth:`corner` speaks of the
+    reference's only): the half-resolution index holds all four 2×2 pairings of the reference.
+    """
+
+    def __init__(self, ref: torch.Tensor, extra: tuple[torch.Tensor, ...] = ()) -> None:
         h, w = ref.shape[1:]
         if h < PATCH or w < PATCH:
             raise ValueError(f"reference too small for {PATCH}×{PATCH} patches: {w}×{h}")
-        self.patches = F.unfold(ref[None], PATCH)[0].T.contiguous()  # (L, C·P·P), row-major corners
+        parts = [F.unfold(img[None], PATCH)[0].T for img in (ref, *extra)]
+        self.patches = torch.cat(parts).contiguous()  # (L, C·P·P), row-major corners, ref first
         self.wv = w - PATCH + 1
         self.mean = self.patches.mean(0)
         self.basis = _principal_directions(self.patches - self.mean, PCA_DIMS)
@@ -184,8 +189,13 @@ class StructureJudge:
     def __init__(self, reference: np.ndarray) -> None:
         with torch.no_grad():
             full = _tensor(reference)
-            self.levels = [full, _half(full)]
-            self.index = [_Index(x) for x in self.levels]
+            # Half resolution in all four 2×2 pairings: output content lies at any offset from
+            # the reference's, and a 3-px grout line box-averaged in the other pairing is another
+            # line. With the reference's one pairing only, the coarse figure of one tiling output
+            # moved 0.16–0.44 (tiles) as the output was rolled by a pixel.
+            halves = [_half(full[:, a:, b:]) for a in (0, 1) for b in (0, 1)]
+            self.levels = [full, halves[0]]
+            self.index = [_Index(full), _Index(halves[0], tuple(h for h in halves[1:] if min(h.shape[1:]) >= PATCH))]
             self.noise = []
             for level, (x, index) in enumerate(zip(self.levels, self.index)):
                 noise = _noise_like(x, 2 * x.shape[1], 2 * x.shape[2], seed=level)
