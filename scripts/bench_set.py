@@ -190,7 +190,7 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 def table(rows: list[Row], tools: list[str]) -> str:
-    head = ["reference", "tool", "wall s", "plug-in s", "structure", "fine", "coarse", "copy", "patch",
+    head = ["reference", "tool", "wall s", "plug-in s", "structure", "fine", "coarse", "copy", "soft", "patch",
             "structure ours÷tool", "time ours÷tool"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
@@ -206,7 +206,7 @@ def table(rows: list[Row], tools: list[str]) -> str:
             t_ref = r.get("plugin_seconds") if tool == "resynth" else r["seconds"]
             cells = [row.ref, tool, fmt(r["seconds"], ".2f"), fmt(r.get("plugin_seconds"), ".2f"),
                      fmt(r["structure"], ".3f"), fmt(r["fine"], ".3f"), fmt(r["coarse"], ".3f"), fmt(r["copy_share"], ".2f"),
-                     fmt(r.get("patch"), ".3f"),
+                     fmt(r.get("soft"), ".2f"), fmt(r.get("patch"), ".3f"),
                      fmt(ratio(ours.get("structure"), r["structure"]) if peer else None, ".2f"),
                      fmt(ratio(ours.get("seconds"), t_ref) if peer and not ours.get("error") else None, ".2f")]
             lines.append("| " + " | ".join(cells) + " |")
@@ -227,10 +227,12 @@ def summary(rows: list[Row], tools: list[str]) -> list[str]:
         times = [o["seconds"] / p[key] for o, p in pairs if p.get(key)]
         copy_o = np.mean([o["copy_share"] for o, _ in pairs])
         copy_p = np.mean([p["copy_share"] for _, p in pairs])
+        soft_o = np.mean([o.get("soft", np.nan) for o, _ in pairs])
+        soft_p = np.mean([p.get("soft", np.nan) for _, p in pairs])
         what = "its plug-in time" if peer == "resynth" else "its whole process"
         out.append(f"vs {peer}: ours ≤ {peer} on the structure figure on {better}/{len(pairs)} references; "
                    f"mean structure ours {np.mean([o['structure'] for o, _ in pairs]):.3f} vs {np.mean([p['structure'] for _, p in pairs]):.3f}; "
-                   f"mean copy share ours {copy_o:.2f} vs {copy_p:.2f}; "
+                   f"mean copy share ours {copy_o:.2f} vs {copy_p:.2f}; mean soft share ours {soft_o:.2f} vs {soft_p:.2f}; "
                    f"mean time ratio ours (whole process) ÷ {what} {np.mean(times):.2f}× "
                    f"(geometric {np.exp(np.mean(np.log(times))):.2f}×)" if times else "")
     return out

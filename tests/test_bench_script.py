@@ -66,10 +66,11 @@ def test_set_bench_peer_path_with_a_stand_in_peer(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = rows_of(proc.stdout)
     ours, peer = rows[("dots", "ours")], rows[("dots", "gmic")]
-    # wall s, plug-in s, structure, fine, coarse, copy, patch, ratios
-    assert float(ours[2]) > 0 and 0.05 < float(ours[4]) < 1.5 and 0 <= float(ours[7]) <= 1 and float(ours[8]) > 0
+    # wall s, plug-in s, structure, fine, coarse, copy, soft, patch, ratios
+    assert float(ours[2]) > 0 and 0.05 < float(ours[4]) < 1.5 and 0 <= float(ours[7]) <= 1 and float(ours[9]) > 0
+    assert 0 <= float(ours[8]) <= 1 and 0 <= float(peer[8]) <= 1  # soft shares
     assert float(peer[4]) < 0.02 and float(peer[7]) > 0.95  # the copy is seen as a copy
-    assert float(peer[9]) > 1 and float(peer[10]) > 0  # ours ÷ peer: structure, time
+    assert float(peer[10]) > 1 and float(peer[11]) > 0  # ours ÷ peer: structure, time
     assert "vs gmic: ours ≤ gmic on the structure figure on 0/1 references" in proc.stdout
     from PIL import Image
 

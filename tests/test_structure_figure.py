@@ -144,6 +144,22 @@ def test_photograph_gravel_and_inputs_of_any_kind():
     assert grey.structure > 0 and judge.score(other, periodic=False) == a  # repeatable
 
 
+def test_soft_share_sees_haze_on_a_photograph():
+    """Another crop of the same gravel is about as contrasted as the reference (≈ 0.10 soft by
+    construction); a 3×3 box blur of it turns most of it soft, noise none of it."""
+    from PIL import Image
+
+    photo = np.asarray(Image.open(ROOT / "benchmark" / "references" / "gravel.png").convert("RGB"))
+    photo = photo.astype(np.float32) / 255
+    ref, other = photo[:SIDE, :SIDE], photo[SIDE + 20:2 * SIDE + 20, SIDE + 20:2 * SIDE + 20]
+    judge = StructureJudge(ref)
+    assert abs(judge.score(ref, periodic=False).soft - 0.10) < 0.01
+    crisp = judge.score(other, periodic=False).soft
+    hazy = judge.score(blurred(other, 1), periodic=False).soft
+    assert crisp < 0.15 and hazy > 0.3, (crisp, hazy)
+    assert judge.score(noise_like(other)).soft < 0.01
+
+
 def test_engine_never_imports_the_evaluation():
     """The engine must not optimise the figure it is judged by."""
     import re

@@ -5,6 +5,6 @@ the optimiser did its job, not how the texture looks; these figures are for the 
 for tests that guard what a person sees.
 """
 
-from .structure import StructureJudge, StructureScore, structure_score
+from .structure import StructureJudge, StructureScore, soft_share, structure_score
 
-__all__ = ["StructureJudge", "StructureScore", "structure_score"]
+__all__ = ["StructureJudge", "StructureScore", "soft_share", "structure_score"]

@@ -20,6 +20,12 @@ the share of output pixels covered by a 24×24 (or larger) window over which the
 reference patch has one offset (±1 px) and is a near-exact match (distance under
 ``COPY_TOLERANCE`` of the noise distance). A tiled reference scores ≈1; a new texture, 0.
 
+The **soft** share sits beside both: the share of the output whose local contrast (RMS grey
+gradient over 9×9 px) is below the reference's 10th percentile (so the reference scores 0.10). It
+is what the eye calls hazy or smeared, which the structure figure forgives: L2 nearest neighbours
+prefer a blurred patch to a sharp one slightly out of place. Grain lowers it too, so it is read
+beside the structure figure, never alone.
+
 Outputs that tile are judged with wrap-around patches (their content across the tile's edge is
 part of the texture). Nearest neighbours: patches are reduced to ``PCA_DIMS`` principal
 components of the reference's patches, searched by chunked matrix products over every patch of
@@ -51,6 +57,8 @@ NOISE_QUERIES = 2048
 COPY_WINDOW = 24
 COPY_TOLERANCE = 0.2
 CHUNK = 512
+SOFT_WINDOW = 9
+SOFT_PERCENTILE = 10.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class StructureScore:
     fine: float  # 15×15 at full resolution ÷ noise
     coarse: float  # 15×15 at half resolution ÷ noise
     copy_share: float  # share of output pixels in ≥ 24×24 verbatim-copied regions
+    soft: float = 0.0  # share of the output less contrasted than the reference's flattest tenth
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -175,6 +184,17 @@ def _principal_directions(x: torch.Tensor, dims: int, iterations: int = 3) -> to
     return q @ vh.T[:, :dims]
 
 
+def local_contrast(x: torch.Tensor, periodic: bool) -> torch.Tensor:
+    """(H, W) RMS grey-level gradient over SOFT_WINDOW² windows of a (3, H, W) image."""
+    g = x.mean(0)
+    gy, gx = torch.roll(g, -1, 0) - g, torch.roll(g, -1, 1) - g
+    if not periodic:  # no wrap-around difference at the far edges
+        gy[-1], gx[:, -1] = gy[-2], gx[:, -2]
+    r = SOFT_WINDOW // 2
+    e = F.pad((gy * gy + gx * gx)[None, None], (r, r, r, r), mode="circular" if periodic else "replicate")
+    return F.avg_pool2d(e, SOFT_WINDOW, stride=1)[0, 0].clamp_min(0).sqrt()
+
+
 def _noise_like(ref: torch.Tensor, h: int, w: int, seed: int) -> torch.Tensor:
     """White noise with exactly the reference's colour histogram (its pixels, shuffled)."""
     flat = ref.reshape(ref.shape[0], -1)
@@ -196,6 +216,7 @@ class StructureJudge:
             halves = [_half(full[:, a:, b:]) for a in (0, 1) for b in (0, 1)]
             self.levels = [full, halves[0]]
             self.index = [_Index(full), _Index(halves[0], tuple(h for h in halves[1:] if min(h.shape[1:]) >= PATCH))]
+            self.soft_floor = float(torch.quantile(local_contrast(full, False).flatten(), SOFT_PERCENTILE / 100))
             self.noise = []
             for level, (x, index) in enumerate(zip(self.levels, self.index)):
                 noise = _noise_like(x, 2 * x.shape[1], 2 * x.shape[2], seed=level)
@@ -217,7 +238,9 @@ class StructureJudge:
                     shape = (grid.gh, grid.gw)
                     close = (dist <= COPY_TOLERANCE * self.noise[0]).view(shape)
                     copy = _copy_share((ry - grid.ys).view(shape), (rx - grid.xs).view(shape), close, grid.stride, periodic)
-        return StructureScore(structure=(ratios[0] + ratios[1]) / 2, fine=ratios[0], coarse=ratios[1], copy_share=copy)
+            soft = float((local_contrast(out, periodic) < self.soft_floor).float().mean())
+        return StructureScore(structure=(ratios[0] + ratios[1]) / 2, fine=ratios[0], coarse=ratios[1], copy_share=copy,
+                              soft=soft)
 
 
 def _copy_share(oy: torch.Tensor, ox: torch.Tensor, close: torch.Tensor, stride: int, periodic: bool) -> float:
@@ -248,6 +271,14 @@ def _copy_share(oy: torch.Tensor, ox: torch.Tensor, close: torch.Tensor, stride:
         for b in range(w):
             covered |= torch.roll(anchors, (a, b), (0, 1))
     return float(covered.float().mean())
+
+
+def soft_share(output: np.ndarray, reference: np.ndarray, periodic: bool = True) -> float:
+    """One-off convenience: the ``soft`` figure alone (see the module's docstring)."""
+    with torch.no_grad():
+        ref = _tensor(reference)
+        floor = torch.quantile(local_contrast(ref, False).flatten(), SOFT_PERCENTILE / 100)
+        return float((local_contrast(_tensor(output), periodic) < floor).float().mean())
 
 
 def structure_score(output: np.ndarray, reference: np.ndarray, periodic: bool = True) -> StructureScore:
