@@ -12,6 +12,7 @@ import pytest
 
 from structure_refs import background_delta_e, blades, blobs, cells, closed_cells, dots, sharpness
 from texture_addon.engine import synthesize
+from texture_addon.evaluation import soft_share
 
 SIDE = 128
 
@@ -71,6 +72,18 @@ def test_fine_blades_stay_sharp(seed):
     ref = blades(SIDE, seed)
     out = synthesize([ref], width=SIDE, seed=seed, typical_origin=False)
     assert sharpness(out) > 0.86 * sharpness(ref)
+
+
+def test_fine_blades_are_not_hazy():
+    """Dense blades keep their contrast everywhere: with the occurrence penalty at the finest level,
+    pixels were pushed off their best match onto incoherent second choices and the vote averaged
+    them into faint ghost blades — 0.21-0.28 of the output softer than the reference's 10th
+    percentile of local contrast (seeds 0-3, mean 0.25), against 0.17-0.22 (mean 0.19) without."""
+    shares = []
+    for seed in range(4):
+        ref = blades(SIDE, seed)
+        shares.append(soft_share(synthesize([ref], width=SIDE, seed=seed, typical_origin=False), ref))
+    assert np.mean(shares) < 0.22, shares
 
 
 def test_measures_tell_structure_from_statistics():
