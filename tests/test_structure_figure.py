@@ -169,3 +169,11 @@ def test_engine_never_imports_the_evaluation():
     for path in (ROOT / "texture_addon" / "engine").rglob("*.py"):
         assert not importing.search(path.read_text()), path
     assert importing.search("from ..evaluation import structure") and importing.search("import texture_addon.evaluation")
+
+
+def test_soft_share_takes_a_reference_over_sixteen_million_pixels():
+    """``torch.quantile`` refuses more than 2²⁴ values; a 4200×4100 reference is 17.2 M pixels."""
+    from texture_addon.evaluation import soft_share
+
+    ref = np.random.default_rng(0).random((4200, 4100, 3), dtype=np.float32)
+    assert abs(soft_share(ref[:256, :256], ref, periodic=False) - 0.10) < 0.02

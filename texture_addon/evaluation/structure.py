@@ -184,6 +184,13 @@ def _principal_directions(x: torch.Tensor, dims: int, iterations: int = 3) -> to
     return q @ vh.T[:, :dims]
 
 
+def _percentile(values: torch.Tensor, q: float) -> float:
+    """The ``q``-th percentile (lower value) of ``values``; ``torch.quantile`` refuses over 2²⁴ values."""
+    flat = values.flatten()
+    k = max(1, min(flat.numel(), int(round(q / 100 * (flat.numel() - 1))) + 1))
+    return float(flat.kthvalue(k).values)
+
+
 def local_contrast(x: torch.Tensor, periodic: bool) -> torch.Tensor:
     """(H, W) RMS grey-level gradient over SOFT_WINDOW² windows of a (3, H, W) image."""
     g = x.mean(0)
@@ -216,7 +223,7 @@ class StructureJudge:
             halves = [_half(full[:, a:, b:]) for a in (0, 1) for b in (0, 1)]
             self.levels = [full, halves[0]]
             self.index = [_Index(full), _Index(halves[0], tuple(h for h in halves[1:] if min(h.shape[1:]) >= PATCH))]
-            self.soft_floor = float(torch.quantile(local_contrast(full, False).flatten(), SOFT_PERCENTILE / 100))
+            self.soft_floor = _percentile(local_contrast(full, False), SOFT_PERCENTILE)
             self.noise = []
             for level, (x, index) in enumerate(zip(self.levels, self.index)):
                 noise = _noise_like(x, 2 * x.shape[1], 2 * x.shape[2], seed=level)
@@ -277,7 +284,7 @@ def soft_share(output: np.ndarray, reference: np.ndarray, periodic: bool = True)
     """One-off convenience: the ``soft`` figure alone (see the module's docstring)."""
     with torch.no_grad():
         ref = _tensor(reference)
-        floor = torch.quantile(local_contrast(ref, False).flatten(), SOFT_PERCENTILE / 100)
+        floor = _percentile(local_contrast(ref, False), SOFT_PERCENTILE)
         return float((local_contrast(_tensor(output), periodic) < floor).float().mean())
 
 
