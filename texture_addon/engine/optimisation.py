@@ -10,7 +10,8 @@ refined.
 
 Two penalties shape the search: an *occurrence* cost on reference patches that many output
 patches already use (Zhou et al. 2023's remedy against copying one area over and over, which
-also keeps flat areas from taking over), and, with several references, a per-reference cost that
+also keeps flat areas from taking over; above the finest level only, where the layout is
+decided), and, with several references, a per-reference cost that
 is adjusted each iteration until every reference holds its weight's share of the output (the
 mixture Σ wᵢ φᵢ).
 """
