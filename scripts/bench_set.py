@@ -350,7 +350,8 @@ def contact_sheet(rows: list[Row], tools: list[str], images: Path, path: Path, s
                 img, note = tiled, "2x2 tiled"
             else:
                 note = "no tiling"
-            cells.append(_label(sized(img), f"{tool}, {note}\nstructure {r['structure']:.3f}\ncopy {r['copy_share']:.2f}"))
+            soft = f"  soft {r['soft']:.2f}" if r.get("soft") is not None else ""
+            cells.append(_label(sized(img), f"{tool}, {note}\nstructure {r['structure']:.3f}\ncopy {r['copy_share']:.2f}{soft}"))
         h = max(c.height for c in cells)
         strip = Image.new("RGB", (sum(c.width for c in cells) + 8 * (len(cells) - 1), h), "white")
         x = 0
