@@ -56,6 +56,7 @@ class CorrespondencePreset:
     copy_span: int = 4           # pixels deep inside a copy this wide (at the finest scale) are pushed off it
     copy_penalty: float = 6.0    # … by this many mean match distances (0: off)
     finest_copy_penalty: float = 2.0  # the same at the finest level (see _run)
+    finest_copy_span: int = 0    # copy_span at the finest level (0: copy_span)
     finest_occurrence: float = 0.0  # occurrence penalty at the finest level of several (see _run)
     histogram: float = 1.0       # how far each update's channel histograms move onto the references'
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
@@ -303,10 +304,13 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             # seeds, structure figure / copy share at finest strength 6 → 2 → 0: procedural blades
             # 0.512/0.00 → 0.495/0.04 → 0.491/0.06, grass crops 0.533/0.00 → 0.529/0.03 →
             # 0.528/0.04, stones, cells, coins, dots, lichen within ±0.001. Without it copies
-            # grew past the benchmark's bar (mean copy share 0.041 → 0.07; at 2: 0.05).
+            # grew past the benchmark's bar (mean copy share 0.041 → 0.07; at 2: 0.05). Default now
+            # flags only regions over ~33 px there (finest_copy_span 16), which it can push hard
+            # (24) without the smear: few pixels move, and they move as a region.
             strength = p.finest_copy_penalty if li == len(levels) - 1 else p.copy_penalty
             if field is not None and strength > 0:
-                span = max(2, round(p.copy_span * level.factor))  # 1 broke stones into dangling lines
+                span_px = p.finest_copy_span if (li == len(levels) - 1 and p.finest_copy_span) else p.copy_span
+                span = max(2, round(span_px * level.factor))  # 1 broke stones into dangling lines
                 keep = coherence_penalty(bank, field, h, w, span, job.periodic).to(q.dtype) * (strength * biases.scale)
             prev = field
             if exact or field is None:
