@@ -53,10 +53,10 @@ class CorrespondencePreset:
     completeness: float = 0.3    # GPNN normalisation at exhaustively searched levels (0: off)
     large_fine_iterations: int = 0  # replaces fine_iterations when the finest level is huge
     coarsest_side: int = COARSEST_REFERENCE_SIDE
-    copy_span: int = 4           # pixels deep inside a copy this wide (at the finest scale) are pushed off it
-    copy_penalty: float = 6.0    # … by this many mean match distances (0: off)
-    finest_copy_penalty: float = 2.0  # the same at the finest level (see _run)
-    finest_copy_span: int = 0    # copy_span at the finest level (0: copy_span)
+    copy_span: int = 8           # pixels deep inside a copy this wide (at the finest scale) are pushed off it
+    copy_penalty: float = 9.0    # … by this many mean match distances (0: off)
+    finest_copy_penalty: float = 24.0  # the same at the finest level (see _run)
+    finest_copy_span: int = 16   # copy_span at the finest level (0: copy_span)
     finest_occurrence: float = 0.0  # occurrence penalty at the finest level of several (see _run)
     histogram: float = 1.0       # how far each update's channel histograms move onto the references'
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)

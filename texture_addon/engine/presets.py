@@ -66,16 +66,16 @@ LARGE_PIXELS = 2_000_000
 # Draft searches exhaustively only up to 8 M patch pairs (the 32² and 64² levels of a 256² job; the
 # 64² level's search was a third of draft's time), PatchMatch above: 256² draft 0.25 → 0.17 s,
 # 512² 1.1 → ~0.5 s, at the price of a few more dots joined from two colours.
-# Default breaks only large copies (docs/engine.md, "Copies broken up"): regions under ~17 px (the
-# levels above the finest) or ~33 px (the finest) are left whole, larger ones pushed harder. Eleven
-# tuning images × four seeds: structure figure 0.2830 → 0.2799, copy share 0.072 → 0.059, soft
-# share 0.168 → 0.156. Draft and high keep the earlier small-span, gentle settings (not re-tuned).
+# Every quality breaks only large copies (CorrespondencePreset's defaults; docs/engine.md, "Copies
+# broken up"): regions under ~17 px (the levels above the finest) or ~33 px (the finest) are left
+# whole, larger ones pushed harder. Eleven tuning images × four seeds, structure figure / copy
+# share / soft share: default 0.2830 / 0.072 / 0.168 → 0.2799 / 0.059 / 0.156; high 0.2601 /
+# 0.099 / 0.187 → 0.2549 / 0.094 / 0.163; draft 0.3599 / 0.026 / 0.153 → 0.3579 / 0.021 / 0.152.
 CORRESPONDENCE_PRESETS = {
     "draft": CorrespondencePreset(coarse_iterations=6, fine_iterations=1, patch=7, rounds=1, large_fine_iterations=1,
                                   coarsest_area_cap=2.0, exact_pairs=1 << 23),
     "default": CorrespondencePreset(coarse_iterations=10, fine_iterations=3, patch=11, finest_patch=9, rounds=2,
-                                    finest_rounds=1, large_fine_iterations=1, copy_span=8, copy_penalty=9.0,
-                                    finest_copy_span=16, finest_copy_penalty=24.0),
+                                    finest_rounds=1, large_fine_iterations=1),
     "high": CorrespondencePreset(coarse_iterations=16, fine_iterations=5, patch=11, rounds=3, large_fine_iterations=2),
 }
 
