@@ -117,7 +117,7 @@ def test_outputs_larger_than_the_reference_iterate_longer_at_the_coarsest_level(
         return plan(job)[0].iterations
 
     same = coarsest(128)
-    assert same == preset.coarse_iterations
+    assert same == (preset.coarsest_iterations or preset.coarse_iterations)
     assert coarsest(256) == 4 * same                              # four times the area
     assert coarsest(1024) == round(preset.coarsest_area_cap * same)  # capped
     assert coarsest(64) == same                                   # never fewer

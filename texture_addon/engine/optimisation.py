@@ -43,8 +43,9 @@ PREVIEWS_PER_LEVEL = 2
 
 @dataclass(frozen=True)
 class CorrespondencePreset:
-    coarse_iterations: int       # EM iterations at the coarsest level
+    coarse_iterations: int       # EM iterations at the coarsest level (with coarsest_iterations: the next one)
     fine_iterations: int         # at the finest level (levels between: geometric)
+    coarsest_iterations: int = 0  # the coarsest level's own count (0: coarse_iterations; see plan)
     patch: int = 7
     dims: int = 24               # PCA dimensions of a patch
     rounds: int = 2              # PatchMatch rounds per iteration (fine levels)
@@ -113,11 +114,17 @@ def plan(job: CorrespondenceJob) -> list[CorrespondenceLevel]:
     p = job.preset
     if count == 1:
         its = [max(p.coarse_iterations // 2, p.fine_iterations)]
+    elif p.coarsest_iterations:
+        # The coarsest level is the cheap one and settles the layout; the next (at 256², the 64²
+        # level, searched exhaustively: a third of the whole synthesis) only refines it. Eleven
+        # tuning images × four seeds, 256²: 10, 7, 4, 3 iterations → 16, 5, 4, 3 gave structure
+        # figure 0.2799 → 0.2756, copies 0.059 → 0.061 (with the coarse copy penalty 9 → 12),
+        # synthesis time −11 % on 2 cores.
+        its = [p.coarsest_iterations] + _geometric(p.coarse_iterations, p.fine_iterations, count - 1)
     else:
-        ratio = (p.fine_iterations / p.coarse_iterations) ** (1 / (count - 1))
-        its = [max(1, round(p.coarse_iterations * ratio ** i)) for i in range(count)]
-        if job.height * job.width > LARGE_PIXELS and p.large_fine_iterations:
-            its[-1] = p.large_fine_iterations
+        its = _geometric(p.coarse_iterations, p.fine_iterations, count)
+    if count > 1 and job.height * job.width > LARGE_PIXELS and p.large_fine_iterations:
+        its[-1] = p.large_fine_iterations
     # An output larger than the reference is pieced together at the coarsest level from regions
     # started independently; where two meet out of phase, brick courses and rows shift along a
     # line that no finer level can mend. Iterated longer, the regions merge (1024² bricks from a
@@ -139,6 +146,14 @@ def plan(job: CorrespondenceJob) -> list[CorrespondenceLevel]:
             n += 1
         levels.append(CorrespondenceLevel(f, h, w, n))
     return levels
+
+
+def _geometric(first: int, last: int, count: int) -> list[int]:
+    """``count`` iteration counts falling geometrically from ``first`` to ``last``."""
+    if count == 1:
+        return [last]
+    ratio = (last / first) ** (1 / (count - 1))
+    return [max(1, round(first * ratio ** i)) for i in range(count)]
 
 
 def _searched_exhaustively(job: CorrespondenceJob, factor: float, pixels: int) -> bool:

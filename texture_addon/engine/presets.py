@@ -74,8 +74,9 @@ LARGE_PIXELS = 2_000_000
 CORRESPONDENCE_PRESETS = {
     "draft": CorrespondencePreset(coarse_iterations=6, fine_iterations=1, patch=7, rounds=1, large_fine_iterations=1,
                                   coarsest_area_cap=2.0, exact_pairs=1 << 23),
-    "default": CorrespondencePreset(coarse_iterations=10, fine_iterations=3, patch=11, finest_patch=9, rounds=2,
-                                    finest_rounds=1, large_fine_iterations=1),
+    "default": CorrespondencePreset(coarsest_iterations=16, coarse_iterations=5, fine_iterations=3, patch=11,
+                                    finest_patch=9, rounds=2, finest_rounds=1, large_fine_iterations=1,
+                                    copy_penalty=12.0, coarsest_area_cap=5.0),
     "high": CorrespondencePreset(coarse_iterations=16, fine_iterations=5, patch=11, rounds=3, large_fine_iterations=2),
 }
 
