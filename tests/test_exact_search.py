@@ -67,3 +67,21 @@ def test_exact_search_returns_the_least_cost_match(monkeypatch, completeness, wi
     assert (best == cost.argmin(dim=1)).float().mean() > 0.99
     raw = torch.cdist(q.double(), bank.features.double()).square()[torch.arange(n), best]
     assert torch.allclose(dist.double(), raw, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("columns", [5, 64, 128, 130, 64 * 7 + 63])
+def test_grouped_argmin_is_argmin_ties_included(columns):
+    """The search's grouped argmin returns exactly ``argmin``'s index, first minimum on ties."""
+    g = torch.Generator().manual_seed(columns)
+    # Few distinct values, so most rows have their minimum several times, across groups and tail.
+    cost = torch.randint(0, 6, (300, columns), generator=g).float()
+    cost[0] = 1.0                                           # a row that is all ties
+    cost[1, -1] = -1.0                                      # the minimum alone in the tail
+    if columns > 64:
+        cost[2, 63] = cost[2, 64] = -1.0                    # a tie across a group boundary
+    expect = cost.argmin(dim=1)
+    got = correspondence._row_argmin(cost)
+    assert torch.equal(got, expect)
+    assert got[0] == 0 and got[1] == columns - 1
+    if columns > 64:
+        assert got[2] == 63

@@ -293,9 +293,40 @@ def exact_search(q: torch.Tensor, bank: Bank, bias: Optional[torch.Tensor],
         if keep is not None:
             prev, pen = keep[0][s:s + rows], keep[1][s:s + rows]
             cost[torch.arange(prev.shape[0], device=q.device), prev] += pen * scale[prev]
-        best_i[s:s + rows] = cost.argmin(dim=1)
+        best_i[s:s + rows] = _row_argmin(cost)
     best_d = distances(q, bank, best_i, None)
     return best_i, best_d
+
+
+#: Columns per group in :func:`_row_argmin`.
+ARGMIN_GROUP = 64
+
+
+def _row_argmin(cost: torch.Tensor) -> torch.Tensor:
+    """``cost.argmin(dim=1)``, the same indices, in a quarter of the time on a CPU.
+
+    Torch's CPU argmin is scalar code: over a 4 MB block it took 1.1 ms where ``amin`` takes
+    0.08 ms, which made it the largest pass of the exhaustive search after the product. So the
+    row's minimum is found per group of :data:`ARGMIN_GROUP` columns with ``amin``, the first group
+    holding the row's minimum by an argmin over the few group minima, and the column by an argmin
+    inside that group only (0.3 ms). The first minimal column lies in the first minimal group, so
+    ties resolve to the same index as argmin's. Columns past the last whole group are searched
+    apart and win only when strictly smaller. GPUs keep the plain argmin (already fast there; the
+    split would only add launches).
+    """
+    n, m = cost.shape
+    groups = m // ARGMIN_GROUP
+    if cost.device.type != "cpu" or groups < 2:
+        return cost.argmin(dim=1)
+    whole = groups * ARGMIN_GROUP
+    grouped = cost[:, :whole].unflatten(1, (groups, ARGMIN_GROUP))
+    low, group = grouped.amin(dim=2).min(dim=1)
+    inside = grouped[torch.arange(n, device=cost.device), group].argmin(dim=1)
+    best = group * ARGMIN_GROUP + inside
+    if whole < m:
+        tail_low, tail = cost[:, whole:].min(dim=1)
+        best = torch.where(tail_low < low, tail + whole, best)
+    return best
 
 
 def _augmented(q: torch.Tensor) -> torch.Tensor:
