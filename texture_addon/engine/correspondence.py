@@ -390,14 +390,17 @@ def _neighbour_candidates(field: torch.Tensor, bank: Bank, height: int, width: i
 def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, width: int,
                bias: Optional[torch.Tensor], generator: torch.Generator, rounds: int = 2,
                random_tries: int = 3, check: Optional[Callable[[], None]] = None,
-               keep: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+               keep: Optional[torch.Tensor] = None,
+               extra: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Improve ``field`` (N,) by vectorised PatchMatch: every pixel at once, wrap-around.
 
     Each round tries the neighbours' matches (jumps 1, 2, 4: a good match spreads quickly through
     the whole image in a few rounds) and random matches around the current one at shrinking radii,
     plus one uniform draw over all references. ``check`` runs between passes (cancellation).
     ``keep`` (N,) is added to the cost of keeping ``field``'s own match (see
-    :func:`coherence_penalty`). Returned distances include the biases.
+    :func:`coherence_penalty`). ``extra`` = (candidate, usable) per pixel is tried before the
+    first round, so propagation can spread it (see ``lattice.shifted_by_periods``). Returned
+    distances include the biases.
     """
     prev = field
     best = field.clone()
@@ -417,6 +420,8 @@ def patchmatch(q: torch.Tensor, bank: Bank, field: torch.Tensor, height: int, wi
         best = torch.where(better, cand, best)
         best_d = torch.where(better, d, best_d)
 
+    if extra is not None:
+        consider(*extra)
     n = q.shape[0]
     dev = q.device
     for _ in range(rounds):

@@ -27,7 +27,7 @@ import torch
 from . import correspondence
 from .correspondence import Bank, PatchSpace, coherence_penalty, exact_search, patchmatch, upsample_field, vote
 from .device import configure_threads
-from .lattice import find_lattice, phase_field
+from .lattice import find_lattice, phase_field, shifted_by_periods
 from .progress import CancelToken, ProgressCallback, ProgressInfo
 from .pyramid import _preview
 from .resample import resize
@@ -58,6 +58,8 @@ class CorrespondencePreset:
     copy_penalty: float = 9.0    # … by this many mean match distances (0: off)
     finest_copy_penalty: float = 24.0  # the same at the finest level (see _run)
     finest_copy_span: int = 16   # copy_span at the finest level (0: copy_span)
+    lattice_steps: bool = True   # copies of a periodic reference may move by whole periods (see _LatticeSteps)
+    lattice_copy_span: int = 4   # finest_copy_span when they can (see _run)
     finest_occurrence: float = 0.0  # occurrence penalty at the finest level of several (see _run)
     histogram: float = 1.0       # how far each update's channel histograms move onto the references'
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
@@ -233,6 +235,36 @@ def _phase_start(job: CorrespondenceJob, level_ref: torch.Tensor, bank: Bank, h:
     return field.to(bank.features.device)
 
 
+class _LatticeSteps:
+    """Period-step candidates for copied regions of one periodic reference (``lattice.shifted_by_periods``).
+
+    The lattice is looked for only once some pixel is flagged as copied at a PatchMatch level, and
+    only for a single reference (with several, a copy of one is no lattice of the blend).
+    """
+
+    def __init__(self, job: CorrespondenceJob) -> None:
+        self.reference = job.references[0] if len(job.references) == 1 and job.preset.lattice_steps else None
+        self.vectors: Optional[torch.Tensor] = None
+        self.searched = False
+
+    def found(self) -> bool:
+        if self.reference is None:
+            return False
+        if not self.searched:
+            self.searched = True
+            self.vectors = find_lattice(self.reference)
+        return self.vectors is not None
+
+    def steps(self, bank: Bank, field: torch.Tensor, level_ref: torch.Tensor, h: int, w: int,
+              keep: torch.Tensor, generator: torch.Generator) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
+        flagged = keep > 0
+        if not bool(flagged.any()) or not self.found():
+            return None
+        ref = self.reference
+        scale = torch.tensor([level_ref.shape[2] / ref.shape[2], level_ref.shape[3] / ref.shape[3]])
+        return shifted_by_periods(bank, field, self.vectors * scale[None, :], h, w, flagged, generator)
+
+
 class _Biases:
     """Occurrence and reference-share penalties, updated after every search."""
 
@@ -287,6 +319,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
     configure_threads()
     x: Optional[torch.Tensor] = None
     prev = None
+    lattice = _LatticeSteps(job)
     for li, level in enumerate(levels):
         if job.cancel is not None:
             job.cancel.raise_if_cancelled()
@@ -345,6 +378,8 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             strength = p.finest_copy_penalty if li == len(levels) - 1 else p.copy_penalty
             if field is not None and strength > 0:
                 span_px = p.finest_copy_span if (li == len(levels) - 1 and p.finest_copy_span) else p.copy_span
+                if li == len(levels) - 1 and not exact and lattice.found():
+                    span_px = p.lattice_copy_span
                 span = max(2, round(span_px * level.factor))  # 1 broke stones into dangling lines
                 keep = coherence_penalty(bank, field, h, w, span, job.periodic).to(q.dtype) * (strength * biases.scale)
             prev = field
@@ -352,8 +387,10 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
                 field, dist = exact_search(q, bank, bias, p.completeness, None if keep is None else (prev, keep))
             else:
                 rounds = p.finest_rounds if (li == len(levels) - 1 and p.finest_rounds) else p.rounds
+                extra = lattice.steps(bank, field, refs[0], h, w, keep, gen) if keep is not None else None
                 field, dist = patchmatch(q, bank, field, h, w, bias, gen, rounds=rounds,
-                                         check=job.cancel.raise_if_cancelled if job.cancel else None, keep=keep)
+                                         check=job.cancel.raise_if_cancelled if job.cancel else None, keep=keep,
+                                         extra=extra)
                 if bias is not None:
                     dist = dist - bias[field]
                 if keep is not None:
