@@ -60,6 +60,7 @@ class CorrespondencePreset:
     finest_copy_span: int = 16   # copy_span at the finest level (0: copy_span)
     lattice_steps: bool = True   # copies of a periodic reference may move by whole periods (see _LatticeSteps)
     lattice_copy_span: int = 4   # finest_copy_span when they can (see _run)
+    pca_sample: int = 8000       # patches sampled per level to fit the PCA basis
     finest_occurrence: float = 0.0  # occurrence penalty at the finest level of several (see _run)
     histogram: float = 1.0       # how far each update's channel histograms move onto the references'
     final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
@@ -238,8 +239,9 @@ def _phase_start(job: CorrespondenceJob, level_ref: torch.Tensor, bank: Bank, h:
 class _LatticeSteps:
     """Period-step candidates for copied regions of one periodic reference (``lattice.shifted_by_periods``).
 
-    The lattice is looked for only once some pixel is flagged as copied at a PatchMatch level, and
-    only for a single reference (with several, a copy of one is no lattice of the blend).
+    The lattice is looked for once per job, when a PatchMatch level first needs it (the finest
+    level's copy span depends on it; 15–35 ms for a 256² reference without one), and only for a
+    single reference (with several, a copy of one is no lattice of the blend).
     """
 
     def __init__(self, job: CorrespondenceJob) -> None:
@@ -327,7 +329,7 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
         dev = job.references[0].device
         size = p.finest_patch if (li == len(levels) - 1 and p.finest_patch) else p.patch
         refs = [_scaled(r, level.factor, size) for r in job.references]
-        space = PatchSpace.fit(refs, size, p.dims, gen, job.channel_weights)
+        space = PatchSpace.fit(refs, size, p.dims, gen, job.channel_weights, sample=p.pca_sample)
         new_bank = Bank(refs, space)
         radius = size // 2
         n = h * w

@@ -74,9 +74,14 @@ LARGE_PIXELS = 2_000_000
 # Default then took its own schedule (optimisation.plan: 16 coarsest iterations, then 5 → 3) with
 # the coarse copy penalty at 12 to hold the copies: 0.2756 / 0.061 / 0.157, 11 % less time; its
 # coarsest area scaling is capped at 5× so that large outputs keep the 80 iterations they had.
+# Draft fits its PCA bases on 2000 sampled patches (7×7: 147 values, whose leading directions a
+# 2000-patch sample already finds: tests/test_patchmatch.py) and skips the lattice steps (a preview
+# is not held to the copy bar): 256² draft ~10 % faster (paired runs, median ratios 0.87–0.90),
+# tuning images 0.3574 / 0.023 / 0.150 → 0.3556 / 0.028 / 0.152 (two seeds).
 CORRESPONDENCE_PRESETS = {
     "draft": CorrespondencePreset(coarse_iterations=6, fine_iterations=1, patch=7, rounds=1, large_fine_iterations=1,
-                                  coarsest_area_cap=2.0, exact_pairs=1 << 23),
+                                  coarsest_area_cap=2.0, exact_pairs=1 << 23, pca_sample=2000,
+                                  lattice_steps=False),
     "default": CorrespondencePreset(coarsest_iterations=16, coarse_iterations=5, fine_iterations=3, patch=11,
                                     finest_patch=9, rounds=2, finest_rounds=1, large_fine_iterations=1,
                                     copy_penalty=12.0, coarsest_area_cap=5.0),
