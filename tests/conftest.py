@@ -11,6 +11,10 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# Torch is imported the way the CLI and the worker import it (texture_addon/engine/torch_import.py),
+# so the in-process tests run on the same torch as the product's processes.
+import texture_addon.engine  # noqa: E402,F401
+
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402

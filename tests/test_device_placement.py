@@ -10,6 +10,11 @@ import torch
 
 from texture_addon.engine import correspondence
 from texture_addon.engine.pbr import WrapFilter
+from texture_addon.engine.torch_import import load_deferred
+
+# The engine's processes import torch without its meta kernels (engine/torch_import.py); these
+# tests run operators on the meta device, so they load them.
+load_deferred()
 
 
 def test_fourier_blur_stays_on_the_image_device():

@@ -24,35 +24,9 @@ from .allocator import keep_freed_memory as _keep_freed_memory
 _keep_freed_memory()
 
 
-def _import_torch_without_collecting() -> None:
-    """Import torch with the cyclic garbage collector paused, then freeze what it built.
+from .torch_import import import_torch as _import_torch
 
-    Importing torch creates a few hundred thousand objects that live as long as the process, and
-    the collector walks them again and again while they appear (350 young and 2 full collections
-    on the way); none of it is garbage. Paused, the import takes ~6 % less CPU (2 cores: 2.34 →
-    2.21 s median of 12), which the CLI and the worker pay on every start.
-
-    Pausing alone only postpones the walk: every object of the import is then young, and the
-    first young collection after it (0.12 s) and the middle-generation one that follows (0.15 s)
-    walk them all during the first synthesis. ``gc.freeze()`` moves them to the permanent
-    generation, which no collection walks, so that quarter second is gone from every start. The
-    price is that cyclic garbage alive at that moment (the import's own, ~7 000 objects) is never
-    freed — once per process, well under a megabyte. The collector's on/off state is restored, so
-    Blender's process, importing this for a bake, keeps its own.
-    """
-    import gc
-
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        import torch  # noqa: F401
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
-
-
-_import_torch_without_collecting()
+_import_torch()
 
 from ..errors import Cancelled, InputError
 from .metrics import noise_like, patch_distance, seam_rank, seam_score
