@@ -160,3 +160,11 @@ def test_meta_kernels_can_be_loaded_on_request():
                          check=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r == {"before": "missing", "after": [1, 1, 8, 5], "left": []}, r
+
+
+def test_this_test_process_runs_on_the_engines_deferred_import():
+    """conftest imports the engine first, so the in-process tests run on the torch the CLI and
+    the worker get; a test that needs the meta kernels loads them in a process of its own."""
+    from texture_addon.engine.torch_import import deferred_and_not_loaded
+
+    assert "torch._meta_registrations" in deferred_and_not_loaded()
