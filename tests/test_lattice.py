@@ -147,3 +147,34 @@ def test_copies_of_a_tiled_floor_are_broken_by_period_steps(monkeypatch):
     assert figures[True][0] < 0.6 * figures[False][0]
     assert figures[False][0] > 0.1
     assert figures[True][1] < figures[False][1] + 0.02
+
+
+def test_patch_sides_per_level():
+    p = optimisation.CorrespondencePreset(coarse_iterations=4, fine_iterations=2, patch=11, finest_patch=9,
+                                          phase_patch=15)
+    assert [optimisation.patch_side(p, i, 4, True) for i in range(4)] == [15, 11, 11, 9]
+    assert [optimisation.patch_side(p, i, 4, False) for i in range(4)] == [11, 11, 11, 9]
+    assert optimisation.patch_side(p, 0, 1, True) == 9  # a single level is the finest
+    assert optimisation.patch_side(dataclasses.replace(p, phase_patch=0), 0, 4, True) == 11
+
+
+def _first_patch_side(monkeypatch, ref: np.ndarray, **kw) -> int:
+    sides = []
+    fit = optimisation.PatchSpace.fit
+
+    def spy(refs, size, *a, **k):
+        sides.append(size)
+        return fit(refs, size, *a, **k)
+
+    monkeypatch.setattr(optimisation.PatchSpace, "fit", spy)
+    synthesize([ref], width=kw.pop("width", 192), seed=0, **kw)
+    monkeypatch.undo()
+    return sides[0]
+
+
+def test_a_large_output_started_in_phase_gets_more_context_at_its_coarsest_level(monkeypatch):
+    # 15×15 there: the 11×11 search strung a brick wall's short diagonal runs of dark bricks into a
+    # zigzag of tone bands across 2048²–4096² outputs (docs/engine.md, "One phase for large outputs").
+    assert _first_patch_side(monkeypatch, tiles()) == 15            # 9× the reference's area, a lattice
+    assert _first_patch_side(monkeypatch, tiles(), width=64) == 11  # the reference's own size
+    assert _first_patch_side(monkeypatch, cells(64)) == 11          # no lattice

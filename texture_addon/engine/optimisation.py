@@ -60,6 +60,7 @@ class CorrespondencePreset:
     finest_copy_span: int = 16   # copy_span at the finest level (0: copy_span)
     lattice_steps: bool = True   # copies of a periodic reference may move by whole periods (see _LatticeSteps)
     lattice_copy_span: int = 4   # finest_copy_span when they can (see _run)
+    phase_patch: int = 0         # coarsest patch side when a large output starts in one phase (0: ``patch``)
     pca_sample: int = 8000       # patches sampled per level to fit the PCA basis
     finest_occurrence: float = 0.0  # occurrence penalty at the finest level of several (see _run)
     histogram: float = 1.0       # how far each update's channel histograms move onto the references'
@@ -217,23 +218,46 @@ def _initial_field(bank: Bank, n: int, weights: Sequence[float], generator: torc
 PHASE_START_AREA = 2.0
 
 
-def _phase_start(job: CorrespondenceJob, level_ref: torch.Tensor, bank: Bank, h: int, w: int) -> Optional[torch.Tensor]:
-    """The coarsest level's start for a large output of one periodic reference (see engine/lattice.py).
+def phase_lattice(job: CorrespondenceJob) -> Optional[torch.Tensor]:
+    """The lattice (2, 2) in reference pixels when the coarsest level starts in one phase, else None.
 
-    Outputs up to twice the reference's area keep the random start: one or two regions have few
-    walls to leave, and the benchmark's 256² runs stay as they were.
+    Only a single periodic reference, and only outputs of at least :data:`PHASE_START_AREA` times
+    its area: one or two regions have few walls to leave, and the benchmark's 256² runs stay as
+    they were.
     """
     if len(job.references) != 1:
         return None
     ref = job.references[0]
     if job.height * job.width < PHASE_START_AREA * ref.shape[2] * ref.shape[3]:
         return None
-    found = find_lattice(ref)
-    if found is None:
-        return None
+    return find_lattice(ref)
+
+
+def _phase_start(job: CorrespondenceJob, found: torch.Tensor, level_ref: torch.Tensor, bank: Bank,
+                 h: int, w: int) -> torch.Tensor:
+    """The coarsest level's start for a large output of one periodic reference (see engine/lattice.py)."""
+    ref = job.references[0]
     scale = torch.tensor([level_ref.shape[2] / ref.shape[2], level_ref.shape[3] / ref.shape[3]])
     field = phase_field(found * scale[None, :], bank.single, h, w, job.generator)
     return field.to(bank.features.device)
+
+
+def patch_side(preset: CorrespondencePreset, level: int, levels: int, in_phase: bool) -> int:
+    """The patch side searched at a level.
+
+    The finest level matches detail only (``finest_patch``). The coarsest level of a large output
+    started in one phase gets ``phase_patch``: with 11×11 patches there (a third of the 32-px
+    reference) the search strung the reference's short diagonal runs of dark bricks into runs
+    across the whole output, which meet as a regular zigzag of tone bands — 2048² and 4096² bricks
+    from the 256² example, seen shrunk; the start did not matter (three kinds of start, the same
+    zigzag). 15×15 patches see two courses and two bricks of context and leave the shades
+    scattered, the zigzag gone at 4096² (13: still runs; 17: other references' figures worse).
+    """
+    if level == levels - 1 and preset.finest_patch:
+        return preset.finest_patch
+    if level == 0 and levels > 1 and in_phase and preset.phase_patch:
+        return preset.phase_patch
+    return preset.patch
 
 
 class _LatticeSteps:
@@ -322,12 +346,13 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
     x: Optional[torch.Tensor] = None
     prev = None
     lattice = _LatticeSteps(job)
+    in_phase = phase_lattice(job) if job.start is None else None
     for li, level in enumerate(levels):
         if job.cancel is not None:
             job.cancel.raise_if_cancelled()
         h, w = level.height, level.width
         dev = job.references[0].device
-        size = p.finest_patch if (li == len(levels) - 1 and p.finest_patch) else p.patch
+        size = patch_side(p, li, len(levels), in_phase is not None)
         refs = [_scaled(r, level.factor, size) for r in job.references]
         space = PatchSpace.fit(refs, size, p.dims, gen, job.channel_weights, sample=p.pca_sample)
         new_bank = Bank(refs, space)
@@ -348,8 +373,9 @@ def _run(job: CorrespondenceJob) -> torch.Tensor:
             if job.start is not None:
                 x = resize(job.start, h, w, *job.periodic)
             else:
-                field = _phase_start(job, refs[0], new_bank, h, w)
-                if field is None:
+                if in_phase is not None:
+                    field = _phase_start(job, in_phase, refs[0], new_bank, h, w)
+                else:
                     field = _initial_field(new_bank, n, job.weights, gen)
                 x = vote(new_bank, field, torch.ones(n, device=dev), h, w, job.periodic, 0)
         else:
