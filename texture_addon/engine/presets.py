@@ -82,7 +82,8 @@ LARGE_PIXELS = 2_000_000
 # (optimisation.patch_side): 4096² bricks lost their zigzag of tone bands. Lattice images at 1024²
 # (bricks example, the tuning bricks, tiles and weave; seed 0), structure / copies: 0.060 / 0.063
 # → 0.057 / 0.074, 0.052 / 0.276 → 0.055 / 0.289, 0.050 / 0.085 → 0.052 / 0.101, 0.057 / 0.073 →
-# 0.058 / 0.056. Draft (a preview) and high (untested) keep their patch there.
+# 0.058 / 0.056. High the same (2048² bricks: the zigzag gone; 1024² bricks, tiles, weave:
+# structure 0.047 → 0.050, 0.045 → 0.045, 0.047 → 0.047). Draft, a preview, keeps its 7×7 there.
 CORRESPONDENCE_PRESETS = {
     "draft": CorrespondencePreset(coarse_iterations=6, fine_iterations=1, patch=7, rounds=1, large_fine_iterations=1,
                                   coarsest_area_cap=2.0, exact_pairs=1 << 23, pca_sample=2000,
@@ -90,7 +91,8 @@ CORRESPONDENCE_PRESETS = {
     "default": CorrespondencePreset(coarsest_iterations=16, coarse_iterations=5, fine_iterations=3, patch=11,
                                     finest_patch=9, rounds=2, finest_rounds=1, large_fine_iterations=1,
                                     copy_penalty=12.0, coarsest_area_cap=5.0, phase_patch=15),
-    "high": CorrespondencePreset(coarse_iterations=16, fine_iterations=5, patch=11, rounds=3, large_fine_iterations=2),
+    "high": CorrespondencePreset(coarse_iterations=16, fine_iterations=5, patch=11, rounds=3, large_fine_iterations=2,
+                                 phase_patch=15),
 }
 
 
