@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 
-.PHONY: venv test demo bench bench-engine peers extension blender clean
+.PHONY: venv test check lint demo bench bench-engine peers extension blender clean
 
 venv: $(STAMP)
 
@@ -14,8 +14,16 @@ $(STAMP): requirements.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-test: venv
+test: venv lint
 	$(PY) -m pytest -q -ra
+
+# The quick tier while working: lint and everything but real Blender, the installer and the farm
+# (tests/conftest.py, FULL_TIER_FILES). CI runs `make test`.
+check: venv lint
+	$(PY) -m pytest -q -ra -m "not full"
+
+lint: venv
+	$(VENV)/bin/ruff check .
 
 demo: venv
 	$(PY) scripts/demo.py --out out

@@ -78,3 +78,26 @@ def folder(name: str) -> str:
 
     safe = re.sub(r'[\\/:*?"<>|\s]+', "_", name).strip("._") or "texture"
     return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+# The quick tier (`make check`) leaves out what needs a real Blender binary, the engine installer
+# and a real farm: those start whole programs (Blender under a virtual display, pip into fresh
+# venvs, a Dask cluster) and are most of `make test`'s time. Everything else — engine, CLI, worker
+# processes, the add-on through the bpy module — stays in the quick tier. Marked here, by file, so
+# a new test file is in the quick tier unless it is one of these.
+FULL_TIER_FILES = {
+    "test_real_blender_headless.py",
+    "test_real_blender_preferences.py",
+    "test_real_blender_ui.py",
+    "test_engine_installer.py",
+    "test_blender_engine_install.py",
+    "test_extension_package.py",
+    "test_farm_dask.py",
+    "test_flamenco_job.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in FULL_TIER_FILES or item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.full)

@@ -17,7 +17,6 @@ import hashlib
 import importlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time

@@ -8,7 +8,6 @@ in test_blender_engine_install.py.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
