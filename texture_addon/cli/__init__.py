@@ -15,7 +15,7 @@ from typing import Sequence
 from ..errors import Cancelled, InputError
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ("synth", "stylize", "seamless", "pbr")
+COMMANDS = ("synth", "stylize", "seamless", "pbr", "prepare", "heal")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -41,7 +41,7 @@ def load_material(files: dict[str, str]) -> dict[str, np.ndarray]:
 def run(args: argparse.Namespace) -> int:
     from ..references import write_maps
     from .pbr import check_output_dir
-    from .synth import tiling
+    from .synth import flatten_references, tiling
 
     if getattr(args, "refs", None):
         raise InputError("--material replaces reference images; give either REF files or --material, not both")
@@ -55,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     files = parse_material(args.material)
     out = check_output_dir(args.output)
     maps = load_material(files)  # every file is read (and size-checked by the engine) before any compute
+    if getattr(args, "flatten", False):
+        if "basecolor" not in maps:
+            raise InputError("--flatten evens out the basecolor map's light; give basecolor=FILE in --material")
+        maps["basecolor"] = flatten_references([maps["basecolor"]])[0]  # the other maps are data, not light
 
     from ..engine.material import synthesize_material
 

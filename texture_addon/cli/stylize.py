@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, help="comma-separated weight per style, e.g. 1,0.5")
     p.add_argument("--strength", type=_strength, default=0.7, help="0 = content … 1 = style (default 0.7)")
     p.add_argument("--preserve-colors", action="store_true", help="transfer the style on luminance only")
+    p.add_argument("--flatten", action="store_true", help="even out each style image's light first")
     p.add_argument("--tile", action="store_true", help="make the result tileable")
     p.add_argument("--size", type=size_arg, default=None, help="longer side of the output (default: the content's)")
     p.add_argument("--seed", type=int, default=0)
@@ -38,12 +39,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..references import load_rgb, save_png
-    from .synth import check_output_file
+    from .synth import check_output_file, flatten_references
 
     weights = parse_weights(args.weights, len(args.style), what="style")
     out = check_output_file(args.output)
     content = load_rgb(args.content)
     styles = [load_rgb(p) for p in args.style]  # every input is read before any compute
+    if getattr(args, "flatten", False):
+        styles = flatten_references(styles)  # the references; the content keeps its own light
 
     from ..engine.stylize import stylize
 

@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", choices=("draft", "default", "high"), default="default")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--pbr", action="store_true", help="also derive height, normal, roughness and AO maps into the folder -o")
+    p.add_argument("--flatten", action="store_true",
+                   help="even out each reference's light first (with --material: the basecolor map's)")
     p.add_argument("--material", nargs="+", default=None, metavar="MAP=FILE",
                    help="synthesise aligned maps of a reference material, e.g. basecolor=a.png normal=b.png")
     p.set_defaults(run=run)
@@ -54,6 +56,13 @@ def check_output_file(path: str) -> Path:
     return out
 
 
+def flatten_references(refs: list) -> list:
+    """Each reference with its light evened out (``--flatten``), before any synthesis."""
+    from ..references.prepare import flatten
+
+    return [flatten(r) for r in refs]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..references import load_rgb, save_png
 
@@ -68,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--vgg-weights needs --method cnn")
     out = None if args.pbr else check_output_file(args.output)
     refs = [load_rgb(p) for p in args.refs]  # fails fast on bad files, before any compute
+    if getattr(args, "flatten", False):
+        refs = flatten_references(refs)
 
     from ..engine import synthesize
 
