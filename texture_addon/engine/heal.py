@@ -19,7 +19,6 @@ Rules that make it a heal and not a blur:
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
