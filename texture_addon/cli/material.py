@@ -40,7 +40,7 @@ def load_material(files: dict[str, str]) -> dict[str, np.ndarray]:
 
 def run(args: argparse.Namespace) -> int:
     from ..references import write_maps
-    from .pbr import check_output_dir
+    from .common import check_output_dir
     from .synth import tiling
 
     if getattr(args, "refs", None):
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "weights", None):
         raise InputError("--weights applies to reference images, not to --material")
     files = parse_material(args.material)
-    out = check_output_dir(args.output)
+    out = check_output_dir(args.output, files.values())
     maps = load_material(files)  # every file is read (and size-checked by the engine) before any compute
 
     from ..engine.material import synthesize_material

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from .common import ProgressPrinter, parse_weights, size_arg
+from .common import ProgressPrinter, check_output_file, parse_weights, size_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,18 +42,6 @@ def tiling(args: argparse.Namespace) -> str:
     return args.tile or "both"
 
 
-def check_output_file(path: str) -> Path:
-    out = Path(path)
-    if out.suffix.lower() != ".png":
-        raise InputError(f"output must be a .png file: {out}")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output folder does not exist: {parent}")
-    if out.is_dir():
-        raise InputError(f"output path is a directory: {out}")
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from ..references import load_rgb, save_png
 
@@ -66,7 +54,14 @@ def run(args: argparse.Namespace) -> int:
     weights = parse_weights(args.weights, len(args.refs))
     if args.vgg_weights and args.method != "cnn":
         raise InputError("--vgg-weights needs --method cnn")
-    out = None if args.pbr else check_output_file(args.output)
+    inputs = [*args.refs, args.vgg_weights]
+    if args.pbr:
+        from .common import check_output_dir
+
+        check_output_dir(args.output, inputs)
+        out = None
+    else:
+        out = check_output_file(args.output, inputs)
     refs = [load_rgb(p) for p in args.refs]  # fails fast on bad files, before any compute
 
     from ..engine import synthesize
