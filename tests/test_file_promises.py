@@ -290,3 +290,41 @@ def test_two_processes_updating_one_record_lose_nothing(tmp_path):
 def test_temporary_names_are_unique_per_write(tmp_path):
     a, b = files.new_temp(tmp_path / "x.json"), files.new_temp(tmp_path / "x.json")
     assert a != b and a.exists() and b.exists()
+
+
+# --------------------------------------------------------------------------- two scenes, one folder
+
+@pytest.mark.blender
+def test_two_scenes_baked_at_once_in_one_folder_keep_their_own_textures(tmp_path):
+    """X.blend and Y.blend beside each other, each with a material 'Wood', baked by two processes at
+    once: each keeps its own //textures/<blend>/ files and record; a re-bake replaces its own."""
+    from test_bake import BAKE, make_scene
+
+    scenes = {n: make_scene(tmp_path / f"{n}.blend", {"Wood": str(ROOT / "examples" / ref)})
+              for n, ref in (("X", "bricks.png"), ("Y", "wood.png"))}
+
+    def start(name: str, *extra: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, str(BAKE), "--blend", str(scenes[name]), "--out",
+                                 f"//raw_{name}", "--save", *extra], cwd=tmp_path, env=env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    procs = [start("X"), start("Y")]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    textures = tmp_path / "textures"
+    assert sorted(p.name for p in textures.iterdir()) == ["X", "Y"]
+    listing = {n: sorted(p.name for p in (textures / n).iterdir() if not p.name.startswith(".")) for n in "XY"}
+    assert listing["X"] == listing["Y"] == sorted(f"Wood_{m}.png" for m in ("basecolor", "normal", "roughness"))
+    assert (textures / "X" / "Wood_basecolor.png").read_bytes() != (textures / "Y" / "Wood_basecolor.png").read_bytes()
+    for n in "XY":
+        record = json.loads((textures / n / ".texture_forge_files.json").read_text())
+        assert sorted(record) == listing[n]
+        assert not [p for p in (textures / n).iterdir() if ".part" in p.name]
+        for folder in (tmp_path / f"raw_{n}").iterdir():  # the material's raw maps: a normal folder
+            assert stat.S_IMODE(folder.stat().st_mode) == files.folder_mode(), folder
+    before = contents(textures / "Y")
+    again = start("X", "--force")
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err[-2000:]
+    assert sorted(p.name for p in (textures / "X").iterdir() if not p.name.startswith(".")) == listing["X"]
+    assert contents(textures / "Y") == before
