@@ -18,7 +18,10 @@ command-line flags (and manifest entries) override them and are written to the m
 Output: one progress line per material and stage on stderr, a JSON summary on stdout — always,
 also on failure (then ``"ok": false`` and ``"error"`` says why); exit 0 when every material was
 baked (or was up to date), 1 when anything failed (a material, the engine, the preview, saving;
-the other materials are still baked and saved), 2 on usage errors. Under ``blender -b -P`` an
+the other materials are still baked and saved), 2 on usage errors, 128 + the signal after SIGTERM,
+SIGHUP or Ctrl-C, which end the bake cleanly (staging removed, every set old or new, whole; see
+docs/files.md). ``--save`` refuses (exit 2, before baking) to rewrite a .blend saved by another
+Blender major.minor version unless ``--allow-upgrade``: the Blender that made it could not open it. Under ``blender -b -P`` an
 exception in a script does not change Blender's exit status, so this script ends Blender itself
 with its own status (after flushing its output). Raw outputs stay in ``<out>/<material>-<hash>/``
 with a ``bake.json`` sidecar holding a hash of the settings, the input files and the engine's
