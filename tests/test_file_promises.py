@@ -328,3 +328,31 @@ def test_two_scenes_baked_at_once_in_one_folder_keep_their_own_textures(tmp_path
     assert again.returncode == 0, err[-2000:]
     assert sorted(p.name for p in (textures / "X").iterdir() if not p.name.startswith(".")) == listing["X"]
     assert contents(textures / "Y") == before
+
+
+@pytest.mark.blender
+def test_sigterm_during_a_bake_ends_it_cleanly(tmp_path):
+    """bake.py killed by SIGTERM while the engine runs: exit 143, JSON summary, no staging or
+    temporary file left, the .blend untouched."""
+    from test_bake import BAKE, make_scene
+
+    blend = make_scene(tmp_path / "S.blend", {"Wood": str(ROOT / "examples" / "wood.png")})
+    before = blend.read_bytes()
+    proc = subprocess.Popen([sys.executable, str(BAKE), "--blend", str(blend), "--out", "//raw", "--save",
+                             "--size", "512", "--quality", "default"], cwd=tmp_path, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "[Wood] started" in line:
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, "".join(seen) + err
+    summary = json.loads(out)
+    assert summary["ok"] is False and "SIGTERM" in summary["error"]
+    assert [l for l in err.splitlines() if "Traceback" in l] == []
+    assert [p.name for p in (tmp_path / "raw").iterdir()] == []  # no staging folder left
+    assert not (tmp_path / "textures").exists() or not list((tmp_path / "textures").rglob("*.part"))
+    assert blend.read_bytes() == before
