@@ -18,7 +18,10 @@ command-line flags (and manifest entries) override them and are written to the m
 Output: one progress line per material and stage on stderr, a JSON summary on stdout — always,
 also on failure (then ``"ok": false`` and ``"error"`` says why); exit 0 when every material was
 baked (or was up to date), 1 when anything failed (a material, the engine, the preview, saving;
-the other materials are still baked and saved), 2 on usage errors. Under ``blender -b -P`` an
+the other materials are still baked and saved), 2 on usage errors, 128 + the signal after SIGTERM,
+SIGHUP or Ctrl-C, which end the bake cleanly (staging removed, every set old or new, whole; see
+docs/files.md). ``--save`` refuses (exit 2, before baking) to rewrite a .blend saved by another
+Blender major.minor version unless ``--allow-upgrade``: the Blender that made it could not open it. Under ``blender -b -P`` an
 exception in a script does not change Blender's exit status, so this script ends Blender itself
 with its own status (after flushing its output). Raw outputs stay in ``<out>/<material>-<hash>/``
 with a ``bake.json`` sidecar holding a hash of the settings, the input files and the engine's
@@ -114,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", choices=("draft", "default", "high"))
     p.add_argument("--out", default=None, help="folder for raw outputs (default: ./texture_forge_out)")
     p.add_argument("--save", action="store_true", help="save the .blend after baking")
+    p.add_argument("--allow-upgrade", action="store_true",
+                   help="let --save rewrite a .blend made by another Blender version in this one's "
+                        "format (that version may no longer open it)")
     p.add_argument("--pack", action="store_true", help="pack the images into the .blend")
     p.add_argument("--preview", help="render each material on a sphere and a plane into this PNG")
     p.add_argument("--manifest", help="JSON or TOML file describing many materials")
@@ -275,8 +281,12 @@ def has_settings(material) -> bool:
 
 # --------------------------------------------------------------------------- preview render
 
-def render_preview(materials, path: str, size: int = 192, samples: int = 16) -> str:
-    """Each material on a sphere and a plane under neutral light (Cycles, CPU), side by side."""
+def render_preview(materials, path: str, files, size: int = 192, samples: int = 16) -> str:
+    """Each material on a sphere and a plane under neutral light (Cycles, CPU), side by side.
+
+    ``files`` is the add-on's ``files`` module: the sheet is written atomically, with a
+    temporary name of its own.
+    """
     import bpy
     import numpy as np
 
@@ -325,7 +335,7 @@ def render_preview(materials, path: str, size: int = 192, samples: int = 16) -> 
     tiles = []
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".part.png")
+    tmp = files.new_temp(out, suffix=".png")
     try:
         for mat in materials:
             for obj in (sphere, plane):
@@ -342,9 +352,10 @@ def render_preview(materials, path: str, size: int = 192, samples: int = 16) -> 
         sheet = np.concatenate(tiles, axis=0) if tiles else np.zeros((size, size * 2, 4), np.float32)
         result = bpy.data.images.new("TF Preview Sheet", sheet.shape[1], sheet.shape[0], alpha=True)
         result.pixels.foreach_set(np.ascontiguousarray(sheet[::-1]).ravel())
-        result.filepath_raw = str(out)
         result.file_format = "PNG"
-        result.save()
+        with files.atomic_write(out, suffix=".png") as sheet_tmp:
+            result.filepath_raw = str(sheet_tmp)
+            result.save()
         bpy.data.images.remove(result)
     finally:
         if tmp.exists():
@@ -377,6 +388,42 @@ def _new_material(name: str):
     return mat
 
 
+def check_save_version(args: argparse.Namespace) -> None:
+    """UsageError when ``--save`` would rewrite the open .blend in a format its own Blender can't open.
+
+    A .blend is saved in the running Blender's format: one made by Blender 4.3 and saved by 5.0
+    (the ``bpy`` module) no longer opens in 4.3, and one from a newer Blender loses what this one
+    does not know. So unless ``--allow-upgrade`` says so, ``--save`` needs the same major.minor
+    version as the file (``bpy.data.version``), checked before anything is baked or written.
+    """
+    import bpy
+
+    if not args.save or args.allow_upgrade or not bpy.data.filepath:
+        return
+    made, running = tuple(bpy.data.version[:2]), tuple(bpy.app.version[:2])
+    if made == running:
+        return
+    name = os.path.basename(bpy.data.filepath)
+    made_s, running_s = ".".join(map(str, made)), ".".join(map(str, running))
+    why = (f"Blender {made_s} could not open it any more" if made < running
+           else f"what Blender {running_s} does not know would be lost")
+    raise UsageError(f"--save would rewrite {name} (saved by Blender {made_s}) in Blender {running_s}'s "
+                     f"format and {why}; bake with Blender {made_s} (blender -b {name} -P scripts/bake.py "
+                     f"-- --save), or add --allow-upgrade; nothing was baked or written")
+
+
+def check_writable(folder: str, what: str, files) -> None:
+    """UsageError (before any baking) unless a file can be created in ``folder`` or, when it does
+    not exist yet, in the nearest folder above it that does."""
+    path = os.path.abspath(folder)
+    while not os.path.isdir(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    try:
+        files.check_writable(path)
+    except Exception as exc:  # the package's InputError: its message is the line
+        raise UsageError(f"{what}: {exc}") from None
+
+
 def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush=True)) -> dict:
     """Open/prepare the scene, bake, preview and save as ``args`` says; returns the summary.
 
@@ -394,6 +441,7 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
         if not os.path.isfile(args.blend):
             raise UsageError(f"blend file not found: {args.blend}")
         bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+    check_save_version(args)
     args.ref = [blend_relative(r, "--ref") for r in args.ref]
     for r in args.ref:
         if not os.path.isfile(r):
@@ -406,6 +454,16 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
     manifest = load_manifest(args.manifest) if args.manifest else []
     blender = load_addon()
     from importlib import import_module
+    files = import_module(blender.__name__.rsplit(".", 1)[0] + ".files")
+    with files.terminate_cleanly():  # SIGTERM/SIGHUP unwind like Ctrl-C: staging cleaned, sets whole
+        return _bake_with(args, blender, files, manifest, out_dir, log)
+
+
+def _bake_with(args: argparse.Namespace, blender, files, manifest: list[dict], out_dir: str, log) -> dict:
+    """:func:`bake` once the add-on is loaded."""
+    import bpy
+    from importlib import import_module
+
     batch = import_module(blender.__name__ + ".batch")
     manifest = _expand_variants(manifest, blender.__name__)
     python, source = engine_python(args, blender)
@@ -441,6 +499,15 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
+    # Every folder the bake writes into is checked now, not after the synthesis.
+    check_writable(out_dir, "--out", files)
+    if bpy.data.filepath and not args.pack:
+        check_writable(os.path.join(os.path.dirname(bpy.data.filepath), "textures"),
+                       "the textures folder next to the .blend", files)
+    if args.save:
+        check_writable(os.path.dirname(bpy.data.filepath) if bpy.data.filepath else out_dir, "--save", files)
+    if args.preview:
+        check_writable(os.path.dirname(args.preview), "--preview", files)
     t0 = time.monotonic()
     if args.scheduler:
         farm = import_module(blender.__name__ + ".farm_bake")
@@ -457,7 +524,7 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
     if args.preview:
         log(f"rendering preview of {len(chosen)} material(s)")
         try:
-            summary["preview"] = render_preview(chosen, os.path.abspath(args.preview))
+            summary["preview"] = render_preview(chosen, os.path.abspath(args.preview), files)
         except Exception as exc:
             summary["ok"] = False
             summary["preview_error"] = f"{type(exc).__name__}: {exc}"
@@ -524,10 +591,11 @@ def main(argv: list[str] | None = None) -> int:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
             summary = None if code == 0 else failure_summary(f"exited with status {code}")
         except BaseException as exc:  # noqa: BLE001 - a farm must see a failure, never exit 0
-            traceback.print_exc(file=sys.stderr)
+            if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C, SIGTERM: the one line below says it
+                traceback.print_exc(file=sys.stderr)
             text = str(exc).strip().replace("\n", " ") or type(exc).__name__
-            summary, code = failure_summary(f"{type(exc).__name__}: {text}"), 130 if isinstance(
-                exc, KeyboardInterrupt) else 1
+            summary, code = failure_summary(f"{type(exc).__name__}: {text}"), getattr(
+                exc, "exit_code", 130) if isinstance(exc, KeyboardInterrupt) else 1
             print(f"bake.py: error: {summary['error']}", file=sys.stderr, flush=True)
         if summary is not None:
             sys.stdout.flush()

@@ -89,6 +89,7 @@ FULL_TIER_FILES = {
     "test_real_blender_headless.py",
     "test_real_blender_preferences.py",
     "test_real_blender_ui.py",
+    "test_real_blender_save.py",
     "test_engine_installer.py",
     "test_blender_engine_install.py",
     "test_extension_package.py",

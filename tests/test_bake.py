@@ -255,7 +255,7 @@ def test_farm_split_tasks_then_one_save_wires_everything(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [m["status"] for m in summary["materials"]] == ["skipped", "skipped"]
     assert summary["startup_seconds"] == 0.0
-    textures = sorted(p.name for p in (tmp_path / "textures").iterdir() if not p.name.startswith("."))
+    textures = sorted(p.name for p in (tmp_path / "textures" / "scene").iterdir() if not p.name.startswith("."))
     assert textures == sorted(f"{n}_{m}.png" for n in ("A", "B") for m in MAPS)
 
 

@@ -159,20 +159,20 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
         bpy.ops.wm.save_as_mainfile(filepath=WORK + "/scene.blend")
         mat = bpy.data.materials["Bricks"]
-        os.makedirs(WORK + "/textures", exist_ok=True)
-        with open(WORK + "/textures/Bricks_roughness.png", "wb") as f:
+        os.makedirs(WORK + "/textures/scene", exist_ok=True)
+        with open(WORK + "/textures/scene/Bricks_roughness.png", "wb") as f:
             f.write(b"an artist's own file")
         mo.apply_outputs(mat, {{"basecolor": good["basecolor"], "roughness": good["height"]}}, storage="AUTO")
-        listing = sorted(os.listdir(WORK + "/textures"))
+        listing = sorted(os.listdir(WORK + "/textures/scene"))
         S2 = snapshot(mat)
         try:
             mo.apply_outputs(mat, {{"basecolor": good["basecolor"], "height": BAD}}, storage="AUTO")
             RESULT["bad_apply_files"] = "no error"
         except Exception as exc:
             RESULT["bad_apply_files"] = type(exc).__name__
-        RESULT["bad_apply_files_equal"] = snapshot(mat) == S2 and sorted(os.listdir(WORK + "/textures")) == listing
+        RESULT["bad_apply_files_equal"] = snapshot(mat) == S2 and sorted(os.listdir(WORK + "/textures/scene")) == listing
         RESULT["textures_listing"] = listing
-        RESULT["artist_file_kept"] = open(WORK + "/textures/Bricks_roughness.png", "rb").read() == b"an artist's own file"
+        RESULT["artist_file_kept"] = open(WORK + "/textures/scene/Bricks_roughness.png", "rb").read() == b"an artist's own file"
         RESULT["roughness_path"] = mo.find_our_image(mat, "roughness").filepath
 
         # File names unique per material: "a b" and "a_b".
@@ -290,9 +290,9 @@ def test_a_result_that_cannot_be_loaded_changes_nothing(result: dict) -> None:
 
 def test_only_our_files_are_overwritten_and_names_are_unique(result: dict) -> None:
     assert result["artist_file_kept"]
-    assert result["roughness_path"] == "//textures/Bricks_roughness-2.png"
+    assert result["roughness_path"] == "//textures/scene/Bricks_roughness-2.png"
     a, b = result["ab_paths"]
-    assert a != b and a.startswith("//textures/a_b_basecolor-") and b == "//textures/a_b_basecolor.png"
+    assert a != b and a.startswith("//textures/scene/a_b_basecolor-") and b == "//textures/scene/a_b_basecolor.png"
 
 
 def test_a_duplicated_material_gets_its_own_identity(result: dict) -> None:

@@ -98,7 +98,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         RESULT["art_sum_after"] = float(pixels(art).sum())
         RESULT["art_node"] = [art_node.image.name, list(art_node.location)]
 
-        # Saved .blend: files in //textures/, byte-exact copies (16-bit height stays 16-bit).
+        # Saved .blend: files in //textures/<blend name>/, byte-exact copies (16-bit height stays 16-bit).
         bpy.ops.wm.save_as_mainfile(filepath=WORK + "/scene.blend")
         mat = bpy.data.materials["Bricks"]
         mo.apply_outputs(mat, OUTPUTS, storage="AUTO")
@@ -106,7 +106,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         RESULT["artist_image_after_save"] = art.name
         RESULT["saved_height_err"] = float(np.abs(pixels(mo.find_our_image(mat, "height"))[..., 0]
                                                  - np.load(WORK + "/../worker_out/height16.npy") / 65535.0).max())
-        RESULT["textures_dir"] = sorted(os.listdir(WORK + "/textures"))
+        RESULT["textures_dir"] = sorted(os.listdir(WORK + "/textures/scene"))
     '''
     return harness.run_scenario(body, zip_path, work / "run")
 
@@ -180,7 +180,7 @@ def test_saved_blend_writes_textures_folder(result: dict) -> None:
     for name in ("Bricks_basecolor.001", "Bricks_height", "Bricks_normal", "Bricks_roughness", "Bricks_ao"):
         info = imgs[name]
         assert info["source"] == "FILE" and not info["packed"], info
-        assert info["filepath"].startswith("//textures/") and info["size"] == [W, H]
+        assert info["filepath"].startswith("//textures/scene/") and info["size"] == [W, H]
     assert imgs["Bricks_height"]["colorspace"] == "Non-Color"
     assert "Bricks_height.png" in result["textures_dir"]
     assert result["saved_height_err"] < 1e-4

@@ -259,7 +259,7 @@ def test_asset_library_reopens_with_assets_catalogs_and_previews(four):
         assert m["preview_std"] > 0.02, m  # a rendered sphere, not a blank image
         assert m["images"] >= len(MAPS) and m["images_ok"], m
         # the textures were copied next to the library and are referenced relatively
-        assert m["paths"] == sorted(f"//textures/{name}_{x}.png" for x in MAPS), m
+        assert m["paths"] == sorted(f"//textures/library/{name}_{x}.png" for x in MAPS), m
 
 
 # --------------------------------------------------------------------------- faults

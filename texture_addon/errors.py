@@ -19,3 +19,13 @@ class InputError(TextureForgeError):
 
 class Cancelled(TextureForgeError):
     """A job was cancelled through its :class:`~texture_addon.engine.cancel.CancelToken`."""
+
+
+class OutputError(TextureForgeError):
+    """A file could not be written (disk full, a folder turned read-only) while writing it.
+
+    Its message names the file and the reason in one line; nothing partial is left behind
+    (texture_addon/files.py). The CLI exits 1 with it. An output that is unusable from the start
+    (a missing or read-only folder, an output that is also an input) is an :class:`InputError`,
+    reported before any work.
+    """

@@ -119,10 +119,18 @@ def mark_owner(folder: str) -> None:
         f.write(_owner_text())
 
 
-def make_scratch_dir(parent: str, prefix: str) -> str:
-    """A new private folder under ``parent`` owned by this process (``tempfile.mkdtemp`` + owner)."""
+def make_scratch_dir(parent: str, prefix: str, shared: bool = False) -> str:
+    """A new folder under ``parent`` owned by this process (``tempfile.mkdtemp`` + owner).
+
+    Private (0700) unless ``shared``: a folder that becomes a user's output (a bake's staging
+    folder, swapped in as the material's folder) gets the normal mode a ``mkdir`` would give.
+    """
     os.makedirs(parent, exist_ok=True)
     path = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    if shared:
+        from .files import share_folder
+
+        share_folder(path)
     mark_owner(path)
     return path
 

@@ -4,7 +4,8 @@ Artists look for materials in Blender's Asset Browser, so a farm bake should lan
 materials go into ``DIR/<name>.blend`` marked as assets, each in the catalog of its manifest
 ``section`` (catalogs are defined by UUID in ``DIR/blender_assets.cats.txt``, which is merged with
 what is already there, never rewritten from scratch), with a rendered preview and their textures
-copied into ``DIR/textures/`` (paths in the library are relative, so the folder can move).
+copied into ``DIR/textures/<name>/`` (paths in the library are relative, so the folder can move;
+one folder per library .blend, so two scenes never replace each other's textures).
 
 Previews are rendered here with Cycles on the CPU (a sphere, low samples) and stored in the
 material's preview: ``asset_generate_preview()`` needs a GPU context, which background Blender
@@ -21,6 +22,8 @@ from typing import Callable, Mapping, Sequence
 
 import bpy
 import numpy as np
+
+from .. import files
 
 CATS_FILE = "blender_assets.cats.txt"
 TEXTURES = "textures"
@@ -94,16 +97,7 @@ def ensure_catalogs(library_dir: str, catalog_paths: Sequence[str]) -> dict[str,
 
 
 def _write_text_atomic(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tf_", suffix=".part", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the library is shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    files.write_text(path, text)  # normal mode (the library is shared), never half-written
 
 
 # --------------------------------------------------------------------------- previews
@@ -193,9 +187,13 @@ def _material_images(material: bpy.types.Material) -> list[bpy.types.Image]:
     return [n.image for n in tree.nodes if n.bl_idname == "ShaderNodeTexImage" and n.image]
 
 
-def _copy_textures(materials: Sequence[bpy.types.Material], library_dir: str) -> int:
-    """Copy file-backed images into ``DIR/textures/`` and point the images at the copies."""
-    tex_dir = os.path.join(library_dir, TEXTURES)
+def _copy_textures(materials: Sequence[bpy.types.Material], library_dir: str, stem: str) -> int:
+    """Copy file-backed images into ``DIR/textures/<stem>/`` and point the images at the copies.
+
+    One folder per library .blend (``stem``), so two scenes written into one library never
+    replace each other's textures, whatever their materials are called.
+    """
+    tex_dir = os.path.join(library_dir, TEXTURES, stem)
     copied = 0
     seen: set[str] = set()
     for mat in materials:
@@ -209,11 +207,7 @@ def _copy_textures(materials: Sequence[bpy.types.Material], library_dir: str) ->
             os.makedirs(tex_dir, exist_ok=True)
             dst = os.path.join(tex_dir, os.path.basename(src))
             if os.path.abspath(src) != os.path.abspath(dst):
-                fd, tmp = tempfile.mkstemp(prefix=".tf_", suffix=".part", dir=tex_dir)
-                os.close(fd)
-                shutil.copyfile(src, tmp)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, dst)
+                files.copy_file(src, dst)
                 copied += 1
             img.filepath = dst
     return copied
@@ -236,7 +230,7 @@ def write_asset_library(materials: Sequence[bpy.types.Material], library_dir: st
     sections = sections or {}
     catalog_of = {m.name: _clean_catalog(sections.get(m.name)) for m in materials}
     ids = ensure_catalogs(library_dir, sorted(set(catalog_of.values())))
-    copied = _copy_textures(materials, library_dir)
+    copied = _copy_textures(materials, library_dir, stem)
     stage = _PreviewStage()
     entries = []
     try:
@@ -252,13 +246,8 @@ def write_asset_library(materials: Sequence[bpy.types.Material], library_dir: st
     finally:
         stage.close()
     target = os.path.join(library_dir, f"{stem}.blend")
-    tmp = os.path.join(library_dir, f".{stem}.{uuid.uuid4().hex[:8]}.part.blend")
-    try:
-        bpy.data.libraries.write(tmp, set(materials), path_remap="RELATIVE_ALL", fake_user=True)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with files.atomic_write(target, suffix=".blend") as tmp:
+        bpy.data.libraries.write(str(tmp), set(materials), path_remap="RELATIVE_ALL", fake_user=True)
     log(f"asset library: {len(entries)} material(s) in {target}")
     return {"blend": target, "catalogs": os.path.join(library_dir, CATS_FILE),
             "textures_copied": copied, "materials": entries}

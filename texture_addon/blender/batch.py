@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 import bpy
 
 from .. import __version__ as ADDON_VERSION
-from .. import install_hints, logs
+from .. import files, install_hints, logs
 from ..contract.spec import SpecError
 from ..errors import TextureForgeError
 from ..worker.blender_side.client import WorkerClient, find_python
@@ -132,18 +132,11 @@ def spec_digest(spec, material: bpy.types.Material, engine: dict | None = None) 
 
 
 def _read_sidecar(out_dir: str) -> dict | None:
-    try:
-        with open(os.path.join(out_dir, SIDECAR), encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return files.read_json(os.path.join(out_dir, SIDECAR)) or None
 
 
 def _write_sidecar(out_dir: str, data: dict) -> None:
-    tmp = os.path.join(out_dir, SIDECAR + ".part")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, os.path.join(out_dir, SIDECAR))
+    files.write_json(os.path.join(out_dir, SIDECAR), data)
 
 
 def _swap_in(staging: str, final: str) -> None:
@@ -154,10 +147,11 @@ def _swap_in(staging: str, final: str) -> None:
     ``final``) and cleans the leftovers.
     """
     retired = None
-    if os.path.lexists(final):
-        retired = logs.make_scratch_dir(os.path.dirname(final), RETIRED_PREFIX)
-        os.replace(final, os.path.join(retired, "old"))
-    os.replace(staging, final)
+    with files.deferred_signals():  # a SIGTERM between the renames waits for the second
+        if os.path.lexists(final):
+            retired = logs.make_scratch_dir(os.path.dirname(final), RETIRED_PREFIX)
+            os.replace(final, os.path.join(retired, "old"))
+        os.replace(staging, final)
     try:
         os.remove(os.path.join(final, logs.OWNER_FILE))
     except OSError:
@@ -219,7 +213,8 @@ def bake_materials(materials: Sequence[bpy.types.Material], out_dir: str, *, job
         t0 = time.monotonic()
         log(f"[{mat.name}] preparing")
         try:
-            task.staging = logs.make_scratch_dir(out_dir, STAGING_PREFIX + material_folder(mat.name) + "-")
+            task.staging = logs.make_scratch_dir(out_dir, STAGING_PREFIX + material_folder(mat.name) + "-",
+                                                 shared=True)  # it becomes the material's folder
             task.spec = build_material_spec(mat, task.staging, device=device, vgg_weights=vgg_weights)
             task.digest = spec_digest(task.spec, mat, engine)
         except SpecError as exc:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import bpy
 
+from .. import files
 from .image_pixels import numpy, read_image_pixels
 
 if TYPE_CHECKING:
@@ -43,11 +44,10 @@ def write_png(path: str, rgba: "np.ndarray") -> None:
                 + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    tmp = path + ".part"
-    with open(tmp, "wb") as fh:
-        fh.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                 + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b""))
-    os.replace(tmp, path)
+    with files.atomic_write(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b""))
 
 
 def _linear_to_srgb(x: "np.ndarray") -> "np.ndarray":

@@ -12,10 +12,14 @@ them even if the artist owns an image with that name (ours then gets Blender's `
 theirs is never touched), and a duplicated material never writes into the original's images.
 
 Storage: with a saved .blend (and storage "Auto") the worker's PNG is copied byte for byte to
-``//textures/<image>.png`` and the image reloads from it, which keeps the 16-bit height map
-exact. A file there is overwritten only when our image for this material and map already points at
-it; otherwise a free name is chosen, and names that had to be changed to be file-safe get a short
-hash, so materials "a b" and "a_b" never share a file. Otherwise the pixels are written with
+``//textures/<blend name>/<image>.png`` and the image reloads from it, which keeps the 16-bit
+height map exact. Each .blend has its own folder there, so two scenes in one folder with a
+material of the same name never share (or replace) each other's files. A file is overwritten only
+when our image for this material and map already points at it inside this .blend's folder (a
+re-bake replaces its own files); otherwise a free name is chosen, and names that had to be
+changed to be file-safe get a short hash, so materials "a b" and "a_b" never share a file. Files
+of the older shared layout (``//textures/<image>.png``) are left alone: a re-bake writes its maps
+into the .blend's own folder and re-points the images. Otherwise the pixels are written with
 ``foreach_set`` and the image is packed into the .blend (the 16-bit height goes into a float image,
 packed as EXR, so no precision is lost either).
 """
@@ -24,14 +28,14 @@ from __future__ import annotations
 
 import array
 import hashlib
-import json
 import os
 import re
 import shutil
-import uuid
 
 import bpy
 
+from .. import files
+from ..errors import OutputError
 from . import identity, image_pixels
 from .material_nodes import wire_material
 
@@ -114,21 +118,12 @@ def file_sha256(path: str) -> str:
 
 
 def _read_manifest(folder: str) -> dict:
-    try:
-        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as f:
-            data = json.load(f)
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+    return files.read_json(os.path.join(folder, MANIFEST))
 
 
 def _record_ours(folder: str, filename: str, digest: str) -> None:
-    data = _read_manifest(folder)
-    data[filename] = digest
-    tmp = os.path.join(folder, MANIFEST + ".part")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, os.path.join(folder, MANIFEST))
+    """Add a file to the folder's record, under a lock: concurrent bakes never lose an entry."""
+    files.update_json(os.path.join(folder, MANIFEST), lambda data: data.__setitem__(filename, digest))
 
 
 def _made_by_us(path: str) -> bool:
@@ -140,11 +135,23 @@ def _made_by_us(path: str) -> bool:
         return False
 
 
+def textures_folder() -> str:
+    """This .blend's own folder for its texture files, ``//textures/<blend name>/`` (absolute).
+
+    Per .blend, so scenes sharing a folder never share texture files, whatever their materials
+    are called.
+    """
+    stem = os.path.splitext(os.path.basename(bpy.data.filepath))[0]
+    return os.path.normpath(bpy.path.abspath(TEXTURES_DIR + file_stem(stem)))
+
+
 def _textures_target(image: bpy.types.Image | None, stem: str) -> str:
-    """Where our image's PNG goes in //textures/: its current file if ours, else a free name."""
-    folder = bpy.path.abspath(TEXTURES_DIR)
-    if image is not None and image.source == "FILE" and image.filepath.startswith(TEXTURES_DIR):
-        return os.path.join(folder, image.filepath[len(TEXTURES_DIR):])
+    """Where our image's PNG goes: its current file if that is in this .blend's folder, else a free name."""
+    folder = textures_folder()
+    if image is not None and image.source == "FILE" and image.filepath:
+        current = os.path.normpath(bpy.path.abspath(image.filepath))
+        if os.path.dirname(current) == folder:
+            return current
     taken = {os.path.normpath(bpy.path.abspath(i.filepath)) for i in bpy.data.images
              if i.filepath and i != image}
     path, n = os.path.join(folder, stem + ".png"), 1
@@ -193,11 +200,13 @@ def apply_outputs(material: bpy.types.Material, outputs: dict[str, str], *, stor
         for map_name in order:
             path = outputs[map_name]
             if to_files:
-                folder = bpy.path.abspath(TEXTURES_DIR)
-                os.makedirs(folder, exist_ok=True)
-                tmp = os.path.join(folder, f".texture_forge_{uuid.uuid4().hex[:12]}.png.part")
+                folder = str(files.make_folder(textures_folder()))
+                tmp = str(files.new_temp(os.path.join(folder, f"{map_name}.png")))
                 staged[map_name] = tmp  # listed first, so a failed copy is cleaned up too
-                shutil.copyfile(path, tmp)
+                try:
+                    shutil.copyfile(path, tmp)
+                except OSError as exc:
+                    raise OutputError(f"cannot write into {folder}: {files.describe(exc)}") from None
                 _check_readable(tmp, path)
             else:
                 staged[map_name] = image_pixels.load_png_pixels(path, image_pixels.colorspace_for_map(map_name))
@@ -210,7 +219,15 @@ def apply_outputs(material: bpy.types.Material, outputs: dict[str, str], *, stor
                     pass
         raise
 
-    # Everything is staged: swap it in.
+    # Everything is staged: swap it in, in one step a SIGTERM or Ctrl-C does not cut in half.
+    with files.deferred_signals():
+        images = _swap_in(material, order, staged, to_files)
+        wire_material(material, images, height_mode=height_mode, ao_strength=ao_strength)
+    return images
+
+
+def _swap_in(material: bpy.types.Material, order: list[str], staged: dict[str, object],
+             to_files: bool) -> dict[str, bpy.types.Image]:
     images: dict[str, bpy.types.Image] = {}
     for map_name in order:
         existing = find_our_image(material, map_name)
@@ -234,7 +251,6 @@ def apply_outputs(material: bpy.types.Material, outputs: dict[str, str], *, stor
             image_pixels.write_image_pixels(image, staged[map_name])
             image.pack()
         images[map_name] = image
-    wire_material(material, images, height_mode=height_mode, ao_strength=ao_strength)
     return images
 
 

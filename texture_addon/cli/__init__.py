@@ -12,7 +12,8 @@ import importlib
 import sys
 from typing import Sequence
 
-from ..errors import Cancelled, InputError
+from .. import files
+from ..errors import Cancelled, InputError, OutputError
 
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ("synth", "stylize", "seamless", "pbr", "prepare", "heal")
@@ -41,15 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; SIGTERM and SIGHUP end it like Ctrl-C (files cleaned, sets whole)."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with files.terminate_cleanly():
+            return int(args.run(args) or 0)
     except InputError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    except OutputError as exc:  # disk full and the like: one line, no partial file
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
     except Cancelled:
         sys.stderr.write("cancelled\n")
         return 130
+    except files.Terminated as exc:
+        sys.stderr.write(f"{exc}; nothing partial was left\n")
+        return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

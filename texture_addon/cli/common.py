@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from typing import TextIO
+from pathlib import Path
+from typing import Iterable, TextIO
 
 from ..contract.spec import MAX_SIZE, MIN_SIZE
 from ..engine.progress import ProgressInfo
@@ -38,6 +40,59 @@ def parse_weights(text: str | None, count: int, what: str = "reference") -> list
     return weights
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet: compare where they would be
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def refuse_overwriting_inputs(outputs: Iterable[str | os.PathLike], inputs: Iterable[str | os.PathLike | None]) -> None:
+    """InputError when an output would replace one of the inputs: a reference is never overwritten.
+
+    Checked before any work, so nothing is written and nothing is lost.
+    """
+    sources = [Path(p) for p in inputs if p]
+    for out in outputs:
+        for src in sources:
+            if _same_file(Path(out), src):
+                raise InputError(f"output {out} is the input {src}; choose another output (nothing was written)")
+
+
+def check_output_file(path: str, inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """A usable output PNG path: its folder exists and is writable, it is not one of ``inputs``."""
+    from .. import files
+
+    out = Path(path)
+    if out.suffix.lower() != ".png":
+        raise InputError(f"output must be a .png file: {out}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output folder does not exist: {parent}")
+    if out.is_dir():
+        raise InputError(f"output path is a directory: {out}")
+    refuse_overwriting_inputs([out], inputs)
+    files.check_writable(parent)
+    return out
+
+
+def check_output_dir(path: str, inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """A usable output folder for a set of maps: creatable and writable, holding none of ``inputs``
+    under a map's file name."""
+    from .. import files
+    from ..references.maps import MAP_NAMES, map_filename
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output must be a folder, but a file is there: {out}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output folder's parent does not exist: {parent}")
+    refuse_overwriting_inputs([out / map_filename(m) for m in MAP_NAMES], inputs)
+    files.check_writable(out if out.is_dir() else parent)
+    return out
+
+
 class ProgressPrinter:
     """A one-line progress bar on a terminal, plain throttled lines otherwise (logs, pipes, CI)."""
 
@@ -68,3 +123,10 @@ class ProgressPrinter:
         else:
             self.stream.write(f"{frac * 100:5.1f}% {text}\n")
         self.stream.flush()
+
+
+def flatten_references(refs: list) -> list:
+    """Each reference with its light evened out (``--flatten``), before any synthesis."""
+    from ..references.prepare import flatten
+
+    return [flatten(r) for r in refs]

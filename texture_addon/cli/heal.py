@@ -29,11 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..references import load_image, save_png
     from ..references.prepare.heal import alpha_mask, check_mask, colour_channels, load_mask
-    from .prepare import check_not_input
-    from .synth import check_output_file
+    from .common import check_output_file
 
-    out = check_output_file(args.output)
-    check_not_input(out, args.image, args.mask)
+    out = check_output_file(args.output, [args.image, args.mask])
     loaded = load_image(args.image)
     image = colour_channels(loaded)
     if args.mask:

@@ -40,8 +40,8 @@ def load_material(files: dict[str, str]) -> dict[str, np.ndarray]:
 
 def run(args: argparse.Namespace) -> int:
     from ..references import write_maps
-    from .pbr import check_output_dir
-    from .synth import flatten_references, tiling
+    from .common import check_output_dir, flatten_references
+    from .synth import tiling
 
     if getattr(args, "refs", None):
         raise InputError("--material replaces reference images; give either REF files or --material, not both")
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "weights", None):
         raise InputError("--weights applies to reference images, not to --material")
     files = parse_material(args.material)
-    out = check_output_dir(args.output)
+    out = check_output_dir(args.output, files.values())
     maps = load_material(files)  # every file is read (and size-checked by the engine) before any compute
     if getattr(args, "flatten", False):
         if "basecolor" not in maps:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from .common import check_output_dir
 
 
 def _fraction_pair(text: str) -> tuple[float, float]:
@@ -38,16 +37,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def check_output_dir(path: str) -> Path:
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"output must be a folder, but a file is there: {out}")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output folder's parent does not exist: {parent}")
-    return out
-
-
 def write_set(image: np.ndarray, out_dir: str, tile: object = True, **options) -> int:
     """Derive every map from ``image`` and write the set into ``out_dir``; used by ``synth --pbr`` too."""
     from ..engine.pbr import derive_maps
@@ -63,7 +52,7 @@ def write_set(image: np.ndarray, out_dir: str, tile: object = True, **options) -
 def run(args: argparse.Namespace) -> int:
     from ..references import load_rgb
 
-    check_output_dir(args.output)
+    check_output_dir(args.output, [args.albedo])
     image = load_rgb(args.albedo)
     return write_set(image, args.output, tile=not args.no_tile, height_detail=args.height_detail,
                      height_contrast=args.height_contrast, invert_height=args.invert_height,

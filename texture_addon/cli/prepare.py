@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import InputError
 from .common import ProgressPrinter
@@ -28,23 +27,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def check_not_input(out: Path, *inputs: str | None) -> None:
-    """Refuse to write over one of the command's own inputs: the artist's photo is never lost."""
-    for name in inputs:
-        if name and out.exists() and Path(name).exists() and out.resolve() == Path(name).resolve():
-            raise InputError(f"the output {out} is one of the inputs; write the result to another file")
-
-
 def run(args: argparse.Namespace) -> int:
     from ..references import load_image, save_png
     from ..references.prepare import check_prepare, prepare
     from ..references.prepare.flatten import DEFAULT_SCALE
     from ..references.prepare.heal import colour_channels, load_mask
     from ..references.prepare.straighten import parse_corners, parse_size
-    from .synth import check_output_file
+    from .common import check_output_file
 
-    out = check_output_file(args.output)
-    check_not_input(out, args.photo, args.heal_mask)
+    out = check_output_file(args.output, [args.photo, args.heal_mask])
     corners = parse_corners(args.corners) if args.corners is not None else None
     size = parse_size(args.size) if args.size is not None else None
     if args.flatten_scale is not None and not args.flatten:

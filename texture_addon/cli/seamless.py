@@ -39,9 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..references import load_rgb, save_png
-    from .synth import check_output_file
+    from .common import check_output_file
 
-    out = check_output_file(args.output)
+    out = check_output_file(args.output, [args.image])
     image = load_rgb(args.image)
 
     from ..engine.seamless import make_seamless

@@ -39,10 +39,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..references import load_rgb, save_png
-    from .synth import check_output_file, flatten_references
+    from .common import check_output_file, flatten_references
 
     weights = parse_weights(args.weights, len(args.style), what="style")
-    out = check_output_file(args.output)
+    out = check_output_file(args.output, [args.content, *args.style])
     content = load_rgb(args.content)
     styles = [load_rgb(p) for p in args.style]  # every input is read before any compute
     if getattr(args, "flatten", False):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import InputError
-from .common import ProgressPrinter, parse_weights, size_arg
+from .common import ProgressPrinter, check_output_file, flatten_references, parse_weights, size_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,25 +43,6 @@ def tiling(args: argparse.Namespace) -> str:
     return args.tile or "both"
 
 
-def check_output_file(path: str) -> Path:
-    out = Path(path)
-    if out.suffix.lower() != ".png":
-        raise InputError(f"output must be a .png file: {out}")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output folder does not exist: {parent}")
-    if out.is_dir():
-        raise InputError(f"output path is a directory: {out}")
-    return out
-
-
-def flatten_references(refs: list) -> list:
-    """Each reference with its light evened out (``--flatten``), before any synthesis."""
-    from ..references.prepare import flatten
-
-    return [flatten(r) for r in refs]
-
-
 def run(args: argparse.Namespace) -> int:
     from ..references import load_rgb, save_png
 
@@ -75,7 +55,14 @@ def run(args: argparse.Namespace) -> int:
     weights = parse_weights(args.weights, len(args.refs))
     if args.vgg_weights and args.method != "cnn":
         raise InputError("--vgg-weights needs --method cnn")
-    out = None if args.pbr else check_output_file(args.output)
+    inputs = [*args.refs, args.vgg_weights]
+    if args.pbr:
+        from .common import check_output_dir
+
+        check_output_dir(args.output, inputs)
+        out = None
+    else:
+        out = check_output_file(args.output, inputs)
     refs = [load_rgb(p) for p in args.refs]  # fails fast on bad files, before any compute
     if getattr(args, "flatten", False):
         refs = flatten_references(refs)

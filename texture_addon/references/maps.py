@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
-from .save import save_png
+from .. import files
+from .save import png_image
 
 MAP_NAMES = ("basecolor", "height", "normal", "roughness", "ao")
 SIXTEEN_BIT_MAPS = frozenset({"height"})
@@ -24,12 +25,23 @@ def map_filename(name: str, prefix: str = "") -> str:
     return f"{prefix}{name}.png"
 
 
-def write_maps(maps: Mapping[str, np.ndarray], out_dir: str | os.PathLike, prefix: str = "") -> dict[str, Path]:
-    """Write each map atomically into ``out_dir`` (created if needed); return name → path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    for name, arr in maps.items():
-        bits = 16 if name in SIXTEEN_BIT_MAPS and np.asarray(arr).squeeze().ndim == 2 else 8
-        written[name] = save_png(out / map_filename(name, prefix), arr, bits=bits)
-    return written
+def write_maps(maps: Mapping[str, np.ndarray], out_dir: str | os.PathLike, prefix: str = "",
+               check: Callable[[], None] | None = None) -> dict[str, Path]:
+    """Write the set into ``out_dir`` (created if needed), whole or not at all; return name → path.
+
+    Every map is encoded into its own temporary file first; only then are they all renamed into
+    place together (:func:`texture_addon.files.atomic_files`), so an error, a cancel (``check``,
+    called before each map and before the renames, raises to stop) or a SIGTERM part-way leaves
+    the previous set complete and no temporary file.
+    """
+    out = files.make_folder(out_dir)
+    targets = {name: out / map_filename(name, prefix) for name in maps}
+    with files.atomic_files(targets.values()) as staged:
+        for name, arr in maps.items():
+            if check is not None:
+                check()
+            bits = 16 if name in SIXTEEN_BIT_MAPS and np.asarray(arr).squeeze().ndim == 2 else 8
+            png_image(arr, bits).save(staged[targets[name]], format="PNG")
+        if check is not None:
+            check()
+    return targets

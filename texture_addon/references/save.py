@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
+from .. import files
 from ..errors import InputError
 
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it over ``path``, else delete it."""
+    """Yield a temporary path beside ``path``; on success rename it over ``path``, else delete it.
+
+    A missing or read-only folder is an InputError before anything is written; see
+    :func:`texture_addon.files.atomic_write` for the rest (normal mode, unique temporary name,
+    one-line OutputError on a full disk).
+    """
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.exists():
@@ -28,24 +33,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         raise InputError(f"output folder is not writable: {parent}")
     if target.is_dir():
         raise InputError(f"output path is a directory: {target}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        # mkstemp makes private (0600) files; give the result the mode a plain open() would have.
-        os.chmod(tmp_path, 0o666 & ~_umask())
-        os.replace(tmp_path, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with files.atomic_write(target) as tmp:
+        yield tmp
 
 
 def to_uint(arr: np.ndarray, bits: int = 8) -> np.ndarray:
@@ -55,8 +44,8 @@ def to_uint(arr: np.ndarray, bits: int = 8) -> np.ndarray:
     return np.clip(np.rint(np.asarray(arr, np.float64) * top), 0, top).astype(dtype)
 
 
-def save_png(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
-    """Save a float image (H, W), (H, W, 1) or (H, W, 3) in [0, 1] as an 8- or 16-bit PNG, atomically.
+def png_image(image: np.ndarray, bits: int = 8):
+    """A float image (H, W), (H, W, 1) or (H, W, 3) in [0, 1] as a Pillow image of 8 or 16 bits.
 
     16-bit output is greyscale only (PNG through Pillow has no 16-bit RGB writer); that is what
     height maps need.
@@ -72,10 +61,14 @@ def save_png(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
         if arr.ndim != 2:
             raise ValueError("16-bit PNGs are written for single-channel images only")
         # Pillow infers "I;16" from a native uint16 array (Pillow 13 rejects mode= for this dtype).
-        pil = Image.fromarray(np.ascontiguousarray(to_uint(arr, 16), dtype=np.uint16))
-    else:
-        q = to_uint(arr, 8)
-        pil = Image.fromarray(q, mode="L" if q.ndim == 2 else "RGB")
+        return Image.fromarray(np.ascontiguousarray(to_uint(arr, 16), dtype=np.uint16))
+    q = to_uint(arr, 8)
+    return Image.fromarray(q, mode="L" if q.ndim == 2 else "RGB")
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
+    """Save a float image in [0, 1] as an 8- or 16-bit PNG (see :func:`png_image`), atomically."""
+    pil = png_image(image, bits)
     target = Path(path)
     with atomic_output(target) as tmp:
         pil.save(tmp, format="PNG")

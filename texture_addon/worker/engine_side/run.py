@@ -3,18 +3,15 @@
 This is the only worker module that touches numpy and the engine. It knows nothing about pipes,
 so the worker process, a headless script or a test can all run a job the same way.
 
-Outputs are all-or-nothing: maps are written (each atomically) into a hidden staging folder beside
-the destination and moved into place only once every map is written. A cancel or an error before
-that point deletes the staging folder, so neither half a set of maps nor a half-written file is
+Outputs are all-or-nothing: maps are written into temporary files beside their destination and
+renamed into place together only once every map is written (texture_addon/files.py). A cancel or
+an error before that point removes them, so neither half a set of maps nor a half-written file is
 ever left behind, and an artist's previous textures of the same name stay untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -126,24 +123,9 @@ def _seam_scores(maps: Mapping[str, np.ndarray], tile: str) -> dict[str, float]:
 
 def _write_all_or_nothing(maps: Mapping[str, np.ndarray], out_dir: Path, prefix: str,
                           cancel: CancelToken) -> dict[str, Path]:
-    out_dir = out_dir.expanduser().resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".texture_forge_", suffix=".part", dir=out_dir))
-    try:
-        staged: dict[str, Path] = {}
-        for name, arr in maps.items():
-            cancel.raise_if_cancelled()
-            staged.update(write_maps({name: arr}, staging, prefix=prefix))
-        cancel.raise_if_cancelled()
-        # Past this point the job is done: renames are quick and are not interrupted by a cancel.
-        outputs: dict[str, Path] = {}
-        for name, tmp in staged.items():
-            target = out_dir / tmp.name
-            os.replace(tmp, target)
-            outputs[name] = target
-        return outputs
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """The set, whole or not at all (:func:`~texture_addon.references.write_maps`); a cancel
+    before the final renames leaves no file behind."""
+    return write_maps(maps, out_dir.expanduser().resolve(), prefix=prefix, check=cancel.raise_if_cancelled)
 
 
 __all__ = ["run_job", "run_job_detailed", "JobOutcome"]
