@@ -124,3 +124,25 @@ def test_sixteen_bit_rgb_reference_differs_from_its_8_bit_truncation(tmp_path):
     rgb = np.stack([ramp, ramp[:, ::-1], ramp], axis=-1)
     loaded = load_rgb(png16(tmp_path / "ramp.png", rgb, 2))
     assert len(np.unique(loaded[..., 0])) == len(np.unique(ramp)) > 4000
+
+
+# ---------------------------------------------------------------------- seeds
+
+@pytest.mark.parametrize("command", ["synth", "seamless", "stylize"])
+@pytest.mark.parametrize("seed", ["4294967296", str(2**64), "-1"])
+def test_seed_outside_the_contract_range_is_a_usage_error(tmp_path, capsys, command, seed):
+    """4294967296 used to give seed 0's bytes, 2**64 a traceback."""
+    from texture_addon.cli import main
+
+    args = {"synth": ["ref.png"], "seamless": ["ref.png"], "stylize": ["ref.png", "--style", "ref.png"]}[command]
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, *args, "-o", str(tmp_path / "out.png"), "--seed", seed])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"seed {seed} out of range (0…4294967295)" in err[0]
+
+
+def test_largest_seed_is_accepted():
+    from texture_addon.cli.common import seed_arg
+
+    assert seed_arg("4294967295") == 2**32 - 1
