@@ -146,3 +146,45 @@ def test_largest_seed_is_accepted():
     from texture_addon.cli.common import seed_arg
 
     assert seed_arg("4294967295") == 2**32 - 1
+
+
+# ---------------------------------------------------------------------- manifests
+
+from texture_addon.contract.manifest import ManifestError, check_entry  # noqa: E402
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"seed": "abc"}, "seed: must be a whole number 0…4294967295, got 'abc'"),
+    ({"seed": 4294967296}, "seed: 4294967296 out of range (0…4294967295)"),
+    ({"refs": 5}, "refs: must be a string or a list of strings"),
+    ({"size": [64]}, "size: must be N, \"WxH\" or [W, H], got [64]"),
+    ({"size": [10, 100000]}, "size: 10 out of range (64…4096)"),
+    ({"name": 5}, "name: must be a non-empty string"),
+    ({"sise": 2048}, "unknown key 'sise' (did you mean 'size'?)"),
+    ({"qualty": "high"}, "unknown key 'qualty' (did you mean 'quality'?)"),
+    ({"quality": "best"}, "quality: 'best' is not one of draft, default, high"),
+    ({"detail_scale": 100}, "detail_scale: 100 out of range (0.25…4)"),
+    ({"weights": [1, "a"]}, "weights: must be a list of non-negative numbers"),
+    ({"maps": ["basecolor", "shiny"]}, "maps: unknown map(s) 'shiny'"),
+])
+def test_manifest_entries_are_checked_key_by_key(entry, message):
+    with pytest.raises(ManifestError) as info:
+        check_entry({"name": "Bricks", "refs": ["a.png"], **entry}, "material 'Bricks'")
+    assert str(info.value).startswith("material 'Bricks': ") and message in str(info.value)
+
+
+def test_a_well_formed_entry_passes():
+    check_entry({"name": "Moss", "refs": ["a.png", "b.png"], "weights": [1.0, 0.4], "seed": 12, "size": 1024,
+                 "maps": ["basecolor", "normal"], "quality": "draft", "tile": "x", "seeds": [1, 2],
+                 "section": "Walls/Brick"}, "material 'Moss'")
+
+
+def test_bake_refuses_a_manifest_typo_in_one_line(tmp_path):
+    from test_bake import bake
+
+    (tmp_path / "farm.toml").write_text('[[materials]]\nname = "Bricks"\nrefs = ["r.png"]\nsise = 2048\n')
+    proc, summary = bake("--manifest", tmp_path / "farm.toml", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-1000:]
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("bake.py: error:")]
+    assert len(lines) == 1 and "material 'Bricks': unknown key 'sise' (did you mean 'size'?)" in lines[0], proc.stderr
+    assert summary["ok"] is False
