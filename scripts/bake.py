@@ -421,6 +421,10 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
     flags = {"refs": list(args.ref), "weights": args.weights,
              "size": args.size, "seed": args.seed, "maps": args.maps, "mode": args.mode,
              "quality": args.quality}
+    try:  # the same contract as a manifest entry's
+        checks.check_entry({k: v for k, v in flags.items() if v not in (None, [])}, "command line")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     chosen = []
     for entry in manifest:
         mat = bpy.data.materials.get(entry["name"]) or _new_material(entry["name"])

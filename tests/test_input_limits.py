@@ -188,3 +188,14 @@ def test_bake_refuses_a_manifest_typo_in_one_line(tmp_path):
     lines = [l for l in proc.stderr.splitlines() if l.startswith("bake.py: error:")]
     assert len(lines) == 1 and "material 'Bricks': unknown key 'sise' (did you mean 'size'?)" in lines[0], proc.stderr
     assert summary["ok"] is False
+
+
+@pytest.mark.parametrize("seed", ["4294967296", str(2**64)])
+def test_bake_refuses_a_seed_override_out_of_range(tmp_path, seed):
+    from test_bake import bake
+
+    proc, summary = bake("--material", "X", "--ref", str(Path(__file__).parents[1] / "examples" / "wood.png"),
+                         "--seed", seed, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-1000:]
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("bake.py: error:")]
+    assert len(lines) == 1 and f"command line: seed: {seed} out of range (0…4294967295)" in lines[0], proc.stderr

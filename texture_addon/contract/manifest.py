@@ -60,7 +60,7 @@ def _size(value: Any) -> str | None:
     if isinstance(value, str):
         return None
     sides = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(sides, list) or len(sides) != 2:
+    if not isinstance(sides, (list, tuple)) or len(sides) != 2:
         return f"must be N, \"WxH\" or [W, H], got {value!r}"
     for side in sides:
         problem = _whole(MIN_SIZE, MAX_SIZE)(side)
