@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import ImageFile
 
-from conftest import run_cli
 from texture_addon.errors import InputError
 from texture_addon.references import load_image, load_rgb
 from texture_addon.references.load import MAX_REFERENCE_PIXELS

@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from .spec import (MAP_NAMES, MAX_DETAIL, MAX_SEED, MAX_SIZE, METHODS, MIN_DETAIL, MIN_SIZE, QUALITIES,
-                   TILE_MODES)
+from .spec import (
+    MAP_NAMES,
+    MAX_DETAIL,
+    MAX_SEED,
+    MAX_SIZE,
+    METHODS,
+    MIN_DETAIL,
+    MIN_SIZE,
+    QUALITIES,
+    TILE_MODES,
+)
 
 
 class ManifestError(ValueError):
@@ -84,15 +94,15 @@ def _maps(value: Any) -> str | None:
     return f"unknown map(s) {', '.join(map(repr, bad))} (choose from {', '.join(MAP_NAMES)})" if bad else None
 
 
-def _any_list(value: Any) -> str | None:
-    return None if isinstance(value, list) else f"must be a list, got {value!r}"
+def _variants(value: Any) -> str | None:
+    """Checked item by item where variants are expanded (farm/variants.py), which owns them."""
+    return None
 
 
-#: Every key an entry (or ``[defaults]``) may hold, with its check. ``seeds``/``sizes`` are
-#: checked item by item where variants are expanded (farm/variants.py).
+#: Every key an entry (or ``[defaults]``) may hold, with its check.
 KEYS: dict[str, Callable[[Any], str | None]] = {
     "name": _text, "refs": _texts, "references": _texts, "weights": _weights, "source": _text,
-    "size": _size, "seed": _whole(0, MAX_SEED), "seeds": _any_list, "sizes": _any_list,
+    "size": _size, "seed": _whole(0, MAX_SEED), "seeds": _variants, "sizes": _variants,
     "maps": _maps, "mode": _text, "quality": _choice(QUALITIES), "tile": _choice(TILE_MODES),
     "method": _choice(METHODS), "detail_scale": _number(MIN_DETAIL, MAX_DETAIL),
     "strength": _number(0.0, 1.0), "ao_strength": _number(0.0, 1.0), "height_mode": _text,
