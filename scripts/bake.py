@@ -193,7 +193,9 @@ def blend_relative(path: str, what: str) -> str:
 
 # --------------------------------------------------------------------------- settings
 
-def load_manifest(path: str) -> list[dict]:
+def load_manifest(path: str, check_entry) -> list[dict]:
+    """The manifest's entries, each merged with its defaults and checked by ``check_entry``
+    (contract/manifest.py) before anything reads it."""
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"manifest not found: {path}")
@@ -216,6 +218,10 @@ def load_manifest(path: str) -> list[dict]:
         if not isinstance(entry, dict) or not entry.get("name"):
             raise UsageError(f"manifest {path}: material {i} needs a 'name'")
         merged = {**defaults, **entry}
+        try:
+            check_entry(merged, f"manifest {path}: material {entry['name']!r}")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         refs = merged.get("refs", merged.get("references", []))
         if isinstance(refs, str):
             refs = [refs]
@@ -451,9 +457,10 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
     if args.preview:
         args.preview = blend_relative(args.preview, "--preview")
     out_dir = blend_relative(args.out or "texture_forge_out", "--out")
-    manifest = load_manifest(args.manifest) if args.manifest else []
     blender = load_addon()
     from importlib import import_module
+    checks = import_module(blender.__name__.rsplit(".", 1)[0] + ".contract.manifest")
+    manifest = load_manifest(args.manifest, checks.check_entry) if args.manifest else []
     files = import_module(blender.__name__.rsplit(".", 1)[0] + ".files")
     with files.terminate_cleanly():  # SIGTERM/SIGHUP unwind like Ctrl-C: staging cleaned, sets whole
         return _bake_with(args, blender, files, manifest, out_dir, log)
@@ -472,6 +479,10 @@ def _bake_with(args: argparse.Namespace, blender, files, manifest: list[dict], o
     flags = {"refs": list(args.ref), "weights": args.weights,
              "size": args.size, "seed": args.seed, "maps": args.maps, "mode": args.mode,
              "quality": args.quality}
+    try:  # the same contract as a manifest entry's
+        checks.check_entry({k: v for k, v in flags.items() if v not in (None, [])}, "command line")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     chosen = []
     for entry in manifest:
         mat = bpy.data.materials.get(entry["name"]) or _new_material(entry["name"])

@@ -76,3 +76,18 @@ def test_missing_torch_advice_works_where_pip_refuses_the_system_python():
     assert "torch and numpy are not installed" in mac and "whl/cpu" not in mac
     venv = protocol.missing_dependencies_message("/v/bin/python", ["torch"], in_venv=True, platform="linux")
     assert "`/v/bin/python -m pip install torch==2.13.0`" in venv
+
+
+@pytest.mark.parametrize("job", ["../escape", "a/b", "", "x" * 65, "j\n", "..", "a b"])
+def test_job_ids_that_could_name_a_path_are_refused(job):
+    """The engine names previews and logs after the job id: ``../`` used to escape their folder."""
+    for cmd in ({"cmd": "run", "job": job, "spec": {}}, {"cmd": "cancel", "job": job}):
+        with pytest.raises(msg.MessageError, match="'job' must be 1-64 letters, digits"):
+            msg.parse_command(cmd)
+
+
+def test_client_job_ids_are_accepted():
+    import uuid
+
+    for job in ("j1", uuid.uuid4().hex[:12], "A-b_9" * 12):
+        assert msg.parse_command({"cmd": "cancel", "job": job}).job == job

@@ -356,6 +356,37 @@ def test_protocol_ping_refusals_clean_stdout_and_exit_on_pipe_close(reference, t
         w.kill()
 
 
+def test_overlong_lines_and_path_like_job_ids_are_protocol_errors(reference, tmp_path):
+    """A line longer than the cap is refused as soon as the cap is passed (never buffered whole),
+    the rest of it up to its newline is dropped, and the process stays healthy; a job id such as
+    ``../x`` never names a preview or log file."""
+    from texture_addon.contract.protocol import MAX_LINE_BYTES
+
+    previews = tmp_path / "previews"
+    w = RawWorker("--idle-timeout", "60", "--log-dir", str(tmp_path / "logs"), "--preview-dir", str(previews))
+    try:
+        assert w.expect(lambda m: True)["type"] == "ready"
+        w.proc.stdin.write(b"x" * (MAX_LINE_BYTES + 70_000))  # no newline yet
+        w.proc.stdin.flush()
+        refused = w.expect(lambda m: True, timeout=10)
+        assert refused["type"] == "error" and refused["error_type"] == "ProtocolError"
+        assert refused["message"] == f"command line longer than {MAX_LINE_BYTES} bytes; discarded"
+        w.send("y" * 10_000)  # the end of the same line: dropped without a word
+        w.send({"cmd": "ping"})
+        assert w.expect(lambda m: True)["type"] == "pong"
+
+        w.send({"cmd": "run", "job": "../escape", "spec": quick_spec(reference, tmp_path / "out").to_dict()})
+        refused = w.expect(lambda m: True)
+        assert refused["type"] == "error" and refused["error_type"] == "ProtocolError" and refused["job"] is None
+        assert "'job' must be 1-64 letters, digits" in refused["message"]
+        w.send({"cmd": "ping"})
+        assert w.expect(lambda m: True) == {"type": "pong", "busy": None}
+        assert not (tmp_path / "escape_0000.png").exists() and not (tmp_path / "out").exists()
+        assert w.bad_lines == []
+    finally:
+        w.kill()
+
+
 def test_idle_worker_says_bye_and_exits(tmp_path):
     w = RawWorker("--idle-timeout", "1", "--log-dir", str(tmp_path))
     try:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Iterable, TextIO
 
-from ..contract.spec import MAX_SIZE, MIN_SIZE
+from ..contract.spec import MAX_SEED, MAX_SIZE, MIN_SIZE
 from ..engine.progress import ProgressInfo
 from ..errors import InputError
 
@@ -22,6 +22,17 @@ def size_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"size must be a whole number of pixels, got {text!r}") from None
     if not MIN_SIZE <= value <= MAX_SIZE:
         raise argparse.ArgumentTypeError(f"size {value} out of range ({MIN_SIZE}…{MAX_SIZE})")
+    return value
+
+
+def seed_arg(text: str) -> int:
+    """A seed, 0…2³²−1 (argparse type): a larger one would wrap around to another seed's bytes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"seed {value} out of range (0…{MAX_SEED})")
     return value
 
 

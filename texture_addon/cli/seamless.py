@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..contract.spec import DEVICES, QUALITIES
-from .common import ProgressPrinter
+from .common import ProgressPrinter, seed_arg
 
 
 def _band(text: str) -> float:
@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("image", metavar="IMAGE", help="image to make seamless")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="output PNG")
     p.add_argument("--band", type=_band, default=0.15, help="width of the re-synthesised band, fraction of the side (default 0.15)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0, help="0…4294967295 (default 0)")
     p.add_argument("--quality", choices=QUALITIES, default="default")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--method", choices=("nn", "patch"), default="nn",

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..contract.spec import DEVICES, QUALITIES
-from .common import ProgressPrinter, parse_weights, size_arg
+from .common import ProgressPrinter, parse_weights, seed_arg, size_arg
 
 
 def _strength(text: str) -> float:
@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flatten", action="store_true", help="even out each style image's light first")
     p.add_argument("--tile", action="store_true", help="make the result tileable")
     p.add_argument("--size", type=size_arg, default=None, help="longer side of the output (default: the content's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0, help="0…4294967295 (default 0)")
     p.add_argument("--quality", choices=QUALITIES, default="default")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.set_defaults(run=run)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import InputError
-from .common import ProgressPrinter, check_output_file, flatten_references, parse_weights, size_arg
+from .common import ProgressPrinter, check_output_file, flatten_references, parse_weights, seed_arg, size_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output PNG (or folder with --pbr/--material)")
     p.add_argument("--size", type=size_arg, default=512, help="output width in pixels (64…4096, default 512)")
     p.add_argument("--height", type=size_arg, default=None, help="output height (default: same as --size)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0, help="0…4294967295 (default 0)")
     p.add_argument("--weights", default=None, help="comma-separated weight per reference, e.g. 1,0.5")
     p.add_argument("--no-tile", action="store_true", help="do not make the result tileable")
     p.add_argument("--tile", choices=("both", "x", "y", "none"), default=None, help="tile in both directions (default), one, or none")

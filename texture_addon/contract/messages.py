@@ -12,6 +12,7 @@ Standard library only: Blender's process imports this module.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional, Union
@@ -19,6 +20,16 @@ from typing import Any, ClassVar, Optional, Union
 
 class MessageError(ValueError):
     """A command or message that does not match the contract."""
+
+
+#: A job id names files (the engine's previews and logs), so it is only letters, digits, ``-``
+#: and ``_``: ``../x`` must never reach a path. The client's ids are 12 hex digits.
+JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_job_id(value: Any) -> bool:
+    """Whether ``value`` is a job id the contract accepts."""
+    return isinstance(value, str) and JOB_ID_PATTERN.fullmatch(value) is not None
 
 
 @dataclass
@@ -51,6 +62,9 @@ class _Wire:
             value = data[f.name]
             if not _matches(value, hints[f.name]):
                 errors.append(f"'{f.name}' must be {_describe(hints[f.name])}, got {value!r:.80}")
+                continue
+            if f.name == "job" and value is not None and not is_job_id(value):
+                errors.append(f"'job' must be 1-64 letters, digits, '-' or '_', got {value!r:.80}")
                 continue
             kwargs[f.name] = float(value) if _is_float(hints[f.name]) and type(value) is int else value
         if errors:
@@ -241,6 +255,6 @@ def _parse(data: Any, key: str, table: dict[str, type[_Wire]], what: str) -> _Wi
     return cls.from_dict(data)
 
 
-__all__ = ["MessageError", "parse_command", "parse_message", "COMMANDS", "MESSAGES", "FINAL_TYPES",
+__all__ = ["MessageError", "JOB_ID_PATTERN", "is_job_id", "parse_command", "parse_message", "COMMANDS", "MESSAGES", "FINAL_TYPES",
            "RunCommand", "CancelCommand", "PingCommand", "ShutdownCommand", "Ready", "Fatal", "Pong",
            "Started", "Progress", "Preview", "Result", "Error", "Cancelled", "Bye"]

@@ -26,6 +26,10 @@ FINAL_TYPES = frozenset({"result", "error", "cancelled"})
 #: Exit status of a worker that could not import its dependencies.
 EXIT_MISSING_DEPENDENCIES = 3
 
+#: The longest command line the engine process reads (a job spec is a few kB); a longer one is
+#: discarded up to its newline and answered with a ProtocolError, never buffered.
+MAX_LINE_BYTES = 1 << 20
+
 #: A "run" that arrives while another job runs is refused with this error_type.
 BUSY_ERROR = "WorkerBusy"
 

@@ -17,6 +17,7 @@ patches as filters: 7×7×3 = 147 numbers become 24–32, and no patch matrix is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -73,6 +74,38 @@ def _sample_patches(image: torch.Tensor, size: int, count: int, generator: torch
     return patches.permute(1, 0, 2, 3).reshape(count, c * size * size)
 
 
+#: Ridge added to a covariance the single-precision solver gives up on, relative to its mean
+#: variance: far below anything a grey level can show, enough to split repeated zero eigenvalues.
+EIGH_RIDGE = 1e-9
+
+
+def _principal_axes(cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues and eigenvectors of a patch covariance, for any reference, on ``cov``'s device.
+
+    Single precision first: only the leading components are kept, and they come out the same to
+    well below a grey level; double costs 4× as long (27 ms against 7 ms for 11×11×3 patches,
+    ~0.1 s of a 0.7 s 256² job over its four levels). LAPACK's single-precision solver fails to
+    converge on the near-zero, highly degenerate covariances of a flat swatch, a 1-px
+    checkerboard or 1-px stripes; only then is it solved again in double precision (on the CPU:
+    MPS has no float64) with a ridge scaled to the covariance's trace, so every ordinary output
+    stays byte-identical. Should even that fail, the axes are the identity: a flat reference has
+    no preferred direction, and the search still compares every patch by its leading pixels.
+    """
+    try:
+        return torch.linalg.eigh(cov)
+    except torch.linalg.LinAlgError:
+        pass
+    d = cov.shape[0]
+    c64 = cov.detach().to("cpu", torch.float64)
+    mean_var = float(c64.trace()) / d
+    ridge = EIGH_RIDGE * (mean_var if math.isfinite(mean_var) and mean_var > 0 else 1.0)
+    try:
+        evals, evecs = torch.linalg.eigh(c64 + ridge * torch.eye(d, dtype=torch.float64))
+    except torch.linalg.LinAlgError:
+        evals, evecs = c64.diagonal().clone(), torch.eye(d, dtype=torch.float64)
+    return evals.to(cov.device, cov.dtype), evecs.to(cov.device, cov.dtype)
+
+
 @dataclass
 class PatchSpace:
     """A PCA basis of k×k patches: ``features`` projects images onto it with one convolution."""
@@ -96,10 +129,7 @@ class PatchSpace:
         mu = data.mean(dim=0)
         centred = data - mu
         cov = (centred.t() @ centred) / max(1, centred.shape[0] - 1)
-        # Single precision: only the leading components are kept, and they come out the same to
-        # well below a grey level; double cost 4× as long (27 ms against 7 ms for 11×11×3 patches,
-        # ~0.1 s of a 0.7 s 256² job over its four levels).
-        evals, evecs = torch.linalg.eigh(cov)
+        evals, evecs = _principal_axes(cov)
         order = torch.argsort(evals, descending=True)[: min(dims, evecs.shape[1])]
         basis = evecs[:, order]
         # Fix each component's sign so results never depend on the eigen-solver's whim.

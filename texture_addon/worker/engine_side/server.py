@@ -169,7 +169,7 @@ class Worker:
         Raw ``os.read`` rather than ``sys.stdin``: a daemon thread blocked inside a buffered reader
         makes the interpreter abort at exit.
         """
-        pending = b""
+        pending, discarding = b"", False
         while True:
             try:
                 chunk = os.read(fd, 65536)
@@ -177,11 +177,21 @@ class Worker:
                 chunk = b""
             if not chunk:
                 break
+            if discarding:  # the rest of a line already refused as too long
+                end = chunk.find(b"\n")
+                if end < 0:
+                    continue
+                chunk, discarding = chunk[end + 1:], False
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for raw in lines:
-                if raw.strip():
+                if len(raw) > protocol.MAX_LINE_BYTES:
+                    self._refuse_long_line()
+                elif raw.strip():
                     self._handle(raw)
+            if len(pending) > protocol.MAX_LINE_BYTES:
+                self._refuse_long_line()
+                pending, discarding = b"", True
         # EOF: the client closed the pipe or died. Stop the job and leave, whatever the engine does.
         with self.lock:
             self.closing = True
@@ -191,6 +201,11 @@ class Worker:
         timer = threading.Timer(EOF_GRACE_SECONDS, os._exit, args=(0,))
         timer.daemon = True
         timer.start()
+
+    def _refuse_long_line(self) -> None:
+        self.channel.send(msg.Error(job=None, error_type="ProtocolError",
+                                    message=f"command line longer than {protocol.MAX_LINE_BYTES} bytes; "
+                                            "discarded").to_dict())
 
     def _handle(self, raw: bytes) -> None:
         try:
@@ -202,7 +217,7 @@ class Worker:
         try:
             command = msg.parse_command(data)
         except msg.MessageError as exc:
-            job = data.get("job") if isinstance(data.get("job"), str) else None
+            job = data.get("job") if msg.is_job_id(data.get("job")) else None
             self.channel.send(msg.Error(job=job, error_type="ProtocolError", message=str(exc)).to_dict())
             return
         name, job = command.TAG, getattr(command, "job", None)
@@ -222,9 +237,9 @@ class Worker:
             self._accept_run(job, command.spec)
 
     def _accept_run(self, job: Any, spec: Any) -> None:
-        if not isinstance(job, str) or not job:
+        if not msg.is_job_id(job):  # parse_command checked it; previews and logs are named by it
             self.channel.send(msg.Error(job=None, error_type="ProtocolError",
-                                        message="run needs a non-empty string 'job' id").to_dict())
+                                        message="run needs a job id of letters, digits, '-' or '_'").to_dict())
             return
         with self.lock:
             if self.closing:
