@@ -7,16 +7,14 @@ dask_bake`), and each finished set is wired into its material here, in the main 
 arrives. The caller saves the .blend once at the end.
 
 A task names its function by module and attribute in the top-level package ``texture_addon``
-(not the name the add-on was loaded under, e.g. ``texture_forge`` or ``bl_ext.…``): that is the
-name a worker imports it by, with the repository (or an installed copy) on its ``PYTHONPATH``.
-The scheduler never imports it (:func:`texture_addon.farm.dask_bake.task_by_name`).
+(whatever name the add-on was loaded under here, e.g. ``texture_forge`` or ``bl_ext.…``): that is
+the name a worker imports it by, with the repository (or an installed copy) on its
+``PYTHONPATH``. The scheduler never imports it (:func:`texture_addon.farm.dask_bake.task_by_name`).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 import time
 import uuid
 from types import ModuleType
@@ -36,11 +34,14 @@ Log = Callable[[str], None]
 
 
 def farm_module() -> ModuleType:
-    """``texture_addon.farm.dask_bake``, imported under the name workers use."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    if root not in sys.path:
-        sys.path.append(root)
-    return importlib.import_module("texture_addon.farm.dask_bake")
+    """This add-on's own ``farm.dask_bake``, under whatever name the add-on was loaded.
+
+    Only the workers import it as ``texture_addon.farm.dask_bake`` (tasks name it so); the
+    submitting side needs no second copy under that name and leaves ``sys.path`` alone.
+    """
+    from ..farm import dask_bake
+
+    return dask_bake
 
 
 def _wired(material: bpy.types.Material, maps: Sequence[str]) -> bool:
