@@ -59,7 +59,10 @@ def describe(exc: BaseException) -> str:
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         text = " ".join(str(exc).split())
-        parts.append(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+        part = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        if any(part in p for p in parts):  # already quoted by the exception it caused
+            break
+        parts.append(part)
         exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
     return " (caused by ".join(parts) + ")" * (len(parts) - 1)
 
