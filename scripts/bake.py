@@ -506,9 +506,15 @@ def _bake_with(args: argparse.Namespace, blender, files, manifest: list[dict], o
     for mat in chosen:
         apply_overrides(mat, flags)
 
+    cluster = None
+    if args.scheduler:  # before anything is written: an unreachable scheduler changes nothing
+        farm = import_module(blender.__name__ + ".farm_bake")
+        cluster = farm.connect(args.scheduler, usage_error=UsageError)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
+        if cluster:
+            cluster.client.close()
         raise UsageError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
     # Every folder the bake writes into is checked now, not after the synthesis.
     check_writable(out_dir, "--out", files)
@@ -520,12 +526,10 @@ def _bake_with(args: argparse.Namespace, blender, files, manifest: list[dict], o
     if args.preview:
         check_writable(os.path.dirname(args.preview), "--preview", files)
     t0 = time.monotonic()
-    if args.scheduler:
-        farm = import_module(blender.__name__ + ".farm_bake")
+    if cluster:
         result = farm.bake_materials_on_cluster(
-            chosen, out_dir, scheduler=args.scheduler, device=args.device,
-            storage="PACK" if args.pack else None, force=args.force, log=log,
-            usage_error=UsageError)
+            chosen, out_dir, cluster, device=args.device,
+            storage="PACK" if args.pack else None, force=args.force, log=log)
     else:
         result = batch.bake_materials(chosen, out_dir, jobs=args.jobs, python=python,
                                       device=args.device, storage="PACK" if args.pack else None,

@@ -1,8 +1,11 @@
-"""``scripts/bake.py --scheduler`` against a real Dask cluster on 127.0.0.1.
+"""``scripts/bake.py --scheduler`` against a real Dask cluster on 127.0.0.1, set up as docs/farm.md says.
 
-A ``distributed.LocalCluster`` with two worker processes (one thread each) stands in for a farm;
-bake.py runs as a real subprocess with the bpy module and submits to it. Materials are 64² draft
-so every task takes about a second once torch is loaded on the worker.
+The scheduler is the documented ``dask scheduler --port …``, started in an empty folder with an
+environment that names nothing of ours (no ``PYTHONPATH``, cwd outside the repository): a farm's
+scheduler is a shared service that has never heard of Texture Forge. The two workers are the
+documented ``PYTHONPATH=<repository> dask worker tcp://… --nthreads 1``, as a farm's worker nodes
+would have the project. bake.py runs as a real subprocess with the bpy module and submits to it.
+Materials are 64² draft so every task takes about a second once torch is loaded on the worker.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -26,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BAKE = ROOT / "scripts" / "bake.py"
 EXAMPLES = ROOT / "examples"
 MAPS = ["basecolor", "normal", "roughness"]
+DASK = Path(sys.executable).with_name("dask")  # the venv's ``dask`` command
 
 import bpy  # noqa: F401,E402  (pinned in requirements.txt; a missing bpy must fail, not skip)
 import distributed  # noqa: E402  (pinned in requirements.txt)
@@ -36,31 +41,65 @@ FOUR = {"F_Bricks": "bricks.png", "F_Stones": "stones.png", "F_Wood": "wood.png"
         "F_Lichen": "lichen.png"}
 
 
-@contextlib.contextmanager
-def _cluster():
-    """A LocalCluster and a client; PYTHONPATH names the repository while it runs.
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    Workers are new processes (also when the nanny restarts a killed one): they import the task
-    from the package ``texture_addon``, found on PYTHONPATH exactly as on a real farm node
-    (docs/farm.md). The variable is restored afterwards so other tests see the usual environment.
+
+def _clean_env(**extra: str) -> dict:
+    """An environment naming nothing of the project: a farm service's, not this test run's."""
+    env = {k: os.environ[k] for k in ("HOME", "LANG", "TMPDIR") if k in os.environ}
+    return dict(env, PATH=os.defpath, OMP_WAIT_POLICY="PASSIVE", PYTHONNOUSERSITE="1", **extra)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def start_worker(address: str, *args: str, cwd: Path) -> subprocess.Popen:
+    """``PYTHONPATH=<repository> dask worker ADDRESS --nthreads 1 …`` (docs/farm.md), in ``cwd``."""
+    return subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", *args],
+                            cwd=cwd, env=_clean_env(PYTHONPATH=str(ROOT)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def _cluster(tmp: Path, n_workers: int = 2):
+    """The documented farm on 127.0.0.1 and a client; yields ``(cluster, client)``.
+
+    ``cluster.scheduler_address`` is the scheduler's address, ``cluster.scheduler_log`` its log.
+    The workers run under a nanny (``dask worker``'s default), which restarts a killed one.
     """
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([saved] if saved else []))
+    sched_dir, worker_dir = tmp / "scheduler", tmp / "worker"
+    sched_dir.mkdir()
+    worker_dir.mkdir()
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    log = sched_dir / "scheduler.log"
+    procs = []
     try:
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      host="127.0.0.1", dashboard_address=":0") as c:
-            with distributed.Client(c.scheduler_address, set_as_default=False) as client:
-                yield c, client
+        with open(log, "w") as f:
+            procs.append(subprocess.Popen([str(DASK), "scheduler", "--port", str(port)],
+                                          cwd=sched_dir, env=_clean_env(), stdout=f, stderr=f))
+        procs += [start_worker(address, cwd=worker_dir) for _ in range(n_workers)]
+        with distributed.Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(n_workers, timeout=120)
+            yield SimpleNamespace(scheduler_address=address, scheduler_log=log), client
     finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+        for proc in reversed(procs):
+            _stop(proc)
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with _cluster() as pair:
+def cluster(tmp_path_factory):
+    with _cluster(tmp_path_factory.mktemp("farm")) as pair:
         yield pair
 
 
@@ -262,6 +301,25 @@ def test_asset_library_reopens_with_assets_catalogs_and_previews(four):
         assert m["paths"] == sorted(f"//textures/library/{name}_{x}.png" for x in MAPS), m
 
 
+def test_the_scheduler_knows_nothing_of_the_project(cluster):
+    """The fixture's scheduler is a farm's: our package is not importable there.
+
+    A task holding ``bake_task`` itself (a function pickles as a reference to its module) is
+    refused by such a scheduler; bake.py's tasks, which name the function for the worker to
+    import, bake on it (the tests above and below). The whole message, cause included, is kept.
+    """
+    c, client = cluster
+    where = client.run_on_scheduler(lambda: (os.getcwd(), os.environ.get("PYTHONPATH"),
+                                             __import__("importlib.util").util.find_spec("texture_addon")))
+    assert where[0] != str(ROOT) and where[1] is None and where[2] is None, where
+    from texture_addon.farm.dask_bake import bake_task, describe
+    fut = client.submit(bake_task, {}, pure=False)
+    text = describe(fut.exception(timeout=60))
+    assert text.startswith("RuntimeError: Error during deserialization of the task graph"), text
+    assert "different environments" in text and "\n" not in text, text
+    assert text.endswith("(caused by ModuleNotFoundError: No module named 'texture_addon')"), text
+
+
 # --------------------------------------------------------------------------- faults
 
 def _kill_test_manifest(path: Path) -> Path:
@@ -273,7 +331,7 @@ def _kill_test_manifest(path: Path) -> Path:
 
 def test_worker_killed_mid_task_material_baked_once(tmp_path):
     """SIGKILL the worker running a task: Dask reruns it, the set appears once, complete."""
-    with _cluster() as (c, client):  # fresh workers: torch is not loaded yet, a task runs for seconds
+    with _cluster(tmp_path) as (c, client):  # fresh workers: torch is not loaded yet, a task runs for seconds
         manifest = _kill_test_manifest(tmp_path / "kill.toml")
         out = tmp_path / "out"
         proc = subprocess.Popen(bake_cmd("--manifest", manifest, "--out", out, "--save",
@@ -313,9 +371,7 @@ def test_worker_killed_mid_task_material_baked_once(tmp_path):
 
 
 def test_unreachable_scheduler_exits_2_with_one_line(tmp_path):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()  # a port nobody listens on
     manifest = _kill_test_manifest(tmp_path / "m.toml")
     proc, summary = bake("--manifest", manifest, "--out", tmp_path / "out", "--scheduler",
                          f"tcp://127.0.0.1:{port}", cwd=tmp_path, timeout=120)
@@ -324,7 +380,7 @@ def test_unreachable_scheduler_exits_2_with_one_line(tmp_path):
     lines = [l for l in proc.stderr.splitlines() if l.startswith("bake.py: error:")]
     assert len(lines) == 1 and "cannot reach the Dask scheduler" in lines[0], proc.stderr
     assert f"127.0.0.1:{port}" in lines[0]
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert sorted(os.listdir(tmp_path)) == ["m.toml"]  # no --out folder, nothing else written
 
 
 def test_variants_one_set_per_seed_and_bad_input_reported_once(cluster, tmp_path):
@@ -396,7 +452,7 @@ def test_ctrl_c_cancels_the_submitted_tasks(cluster, tmp_path):
             break
         time.sleep(0.2)
     assert not left, left
-    baked = [n for n in entries if (out / n / "bake.json").exists()]
+    baked = [n for n in entries if (out / folder(n) / "bake.json").exists()]
     assert len(baked) < len(entries), "every task ran although the run was interrupted"
 
 
@@ -409,11 +465,8 @@ def test_cuda_tasks_go_only_to_a_worker_started_with_gpu_resource(cluster, tmp_p
     """
     c, client = cluster
     before = set(client.scheduler_info()["workers"])
-    dask_cli = Path(sys.executable).with_name("dask")
-    gpu = subprocess.Popen([str(dask_cli), "worker", c.scheduler_address, "--nthreads", "1",
-                            "--resources", "GPU=1", "--name", "gpu-node", "--no-dashboard",
-                            "--host", "127.0.0.1"], env=_env(), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    gpu = start_worker(c.scheduler_address, "--resources", "GPU=1", "--name", "gpu-node",
+                       cwd=tmp_path)
     try:
         client.wait_for_workers(len(before) + 1, timeout=120)
         gpu_addr = (set(client.scheduler_info()["workers"]) - before).pop()
@@ -422,8 +475,7 @@ def test_cuda_tasks_go_only_to_a_worker_started_with_gpu_resource(cluster, tmp_p
         proc, summary = bake("--manifest", manifest, "--out", tmp_path / "out", "--device", "cuda",
                              "--scheduler", c.scheduler_address, cwd=tmp_path)
     finally:
-        gpu.terminate()
-        gpu.wait(timeout=60)
+        _stop(gpu)
     assert proc.returncode == 1, proc.stderr[-3000:]
     for m in summary["materials"]:
         assert m["status"] == "failed" and "device 'cuda'" in m["error"], m

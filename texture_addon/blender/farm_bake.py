@@ -6,20 +6,19 @@ local run and the other way round); the tasks run on the workers (:mod:`texture_
 dask_bake`), and each finished set is wired into its material here, in the main thread, as it
 arrives. The caller saves the .blend once at the end.
 
-The task function is submitted from the top-level package ``texture_addon`` (not from the name the
-add-on was loaded under, e.g. ``texture_forge`` or ``bl_ext.…``): that is the name a worker
-imports it by, with the repository (or an installed copy) on its ``PYTHONPATH``.
+A task names its function by module and attribute in the top-level package ``texture_addon``
+(whatever name the add-on was loaded under here, e.g. ``texture_forge`` or ``bl_ext.…``): that is
+the name a worker imports it by, with the repository (or an installed copy) on its
+``PYTHONPATH``. The scheduler never imports it (:func:`texture_addon.farm.dask_bake.task_by_name`).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 import time
 import uuid
 from types import ModuleType
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 import bpy
 
@@ -28,15 +27,21 @@ from . import material_output
 from .batch import engine_version, material_folder, spec_digest
 from .job_spec import build_material_spec
 
+if TYPE_CHECKING:
+    import distributed
+
 Log = Callable[[str], None]
 
 
 def farm_module() -> ModuleType:
-    """``texture_addon.farm.dask_bake``, imported under the name workers use."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    if root not in sys.path:
-        sys.path.append(root)
-    return importlib.import_module("texture_addon.farm.dask_bake")
+    """This add-on's own ``farm.dask_bake``, under whatever name the add-on was loaded.
+
+    Only the workers import it as ``texture_addon.farm.dask_bake`` (tasks name it so); the
+    submitting side needs no second copy under that name and leaves ``sys.path`` alone.
+    """
+    from ..farm import dask_bake
+
+    return dask_bake
 
 
 def _wired(material: bpy.types.Material, maps: Sequence[str]) -> bool:
@@ -50,23 +55,40 @@ def _apply(material: bpy.types.Material, outputs: dict[str, str], storage: str |
     s.last_error = ""
 
 
-def bake_materials_on_cluster(materials: Sequence[bpy.types.Material], out_dir: str, *,
-                              scheduler: str, device: str = "auto", storage: str | None = None,
-                              force: bool = False, log: Log, usage_error: type[Exception],
-                              connect_timeout: float = 10.0) -> dict:
-    """Bake every material as a Dask task and wire the results in; like ``batch.bake_materials``.
+class Cluster(NamedTuple):
+    """A connected scheduler, its address and how long connecting took."""
 
-    Returns ``{"materials": [...], "startup_seconds", "scheduler"}``; each material's summary
-    also says which ``worker`` (address) and ``host`` baked it. Raises ``usage_error`` with one
-    line when the scheduler cannot be reached, before anything is changed.
+    client: "distributed.Client"
+    address: str
+    connect_seconds: float
+
+
+def connect(scheduler: str, *, usage_error: type[Exception], timeout: float = 10.0) -> Cluster:
+    """Connect to ``scheduler``; ``usage_error`` with one line when it cannot be reached.
+
+    Called before anything is written (``--out`` included), so an unreachable scheduler leaves
+    everything as it was.
     """
     farm = farm_module()
     t0 = time.monotonic()
     try:
-        client = farm.connect(scheduler, timeout=connect_timeout)
+        client = farm.connect(scheduler, timeout=timeout)
     except farm.SchedulerUnavailable as exc:
         raise usage_error(str(exc)) from None
-    startup = time.monotonic() - t0
+    return Cluster(client, scheduler, time.monotonic() - t0)
+
+
+def bake_materials_on_cluster(materials: Sequence[bpy.types.Material], out_dir: str,
+                              cluster: Cluster, *, device: str = "auto",
+                              storage: str | None = None, force: bool = False,
+                              log: Log) -> dict:
+    """Bake every material as a Dask task and wire the results in; like ``batch.bake_materials``.
+
+    Returns ``{"materials": [...], "startup_seconds", "scheduler"}``; each material's summary
+    also says which ``worker`` (address) and ``host`` baked it. Closes ``cluster``'s client.
+    """
+    farm = farm_module()
+    client = cluster.client
     summaries: dict[str, dict] = {}
     by_key: dict[str, bpy.types.Material] = {}
     jobs: list[dict] = []
@@ -130,7 +152,7 @@ def bake_materials_on_cluster(materials: Sequence[bpy.types.Material], out_dir: 
     finally:
         client.close()
     return {"materials": [summaries[m.name] for m in materials],
-            "startup_seconds": round(startup, 3), "scheduler": scheduler}
+            "startup_seconds": round(cluster.connect_seconds, 3), "scheduler": cluster.address}
 
 
 def _fail(mat: bpy.types.Material, summary: dict, message: str, log: Log) -> None:

@@ -17,7 +17,9 @@ whose hash matches (a duplicate that finished first, or an earlier run on any ma
 
 from __future__ import annotations
 
+import importlib
 import json
+import operator
 import os
 import shutil
 import socket
@@ -29,6 +31,10 @@ from typing import TYPE_CHECKING, Callable, TextIO
 if TYPE_CHECKING:
     import distributed
 
+#: The module a worker imports the task from: the repository (or an installed copy) is on the
+#: worker's ``PYTHONPATH`` under this top-level package, whatever name the add-on was loaded
+#: under in the submitting process.
+TASK_MODULE = "texture_addon.farm.dask_bake"
 SIDECAR = "bake.json"
 STAGING_DIR = ".texture_forge_staging"
 #: Retries for infrastructure failures (an exception escaping the task). A worker dying under a
@@ -40,6 +46,25 @@ Log = Callable[[str], None]
 
 class SchedulerUnavailable(Exception):
     """The scheduler could not be reached; the message is one line."""
+
+
+def describe(exc: BaseException) -> str:
+    """``exc`` and its causes as one line, every word kept.
+
+    Dask's messages span several lines ("Error during deserialization of the task graph. This
+    frequently occurs if …", over four) and the reason is often only in the cause
+    (``ModuleNotFoundError: No module named …``): a line cut at the first newline hides both.
+    """
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = " ".join(str(exc).split())
+        part = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        if any(part in p for p in parts):  # already quoted by the exception it caused
+            break
+        parts.append(part)
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return " (caused by ".join(parts) + ")" * (len(parts) - 1)
 
 
 # --------------------------------------------------------------------------- sidecar / sets
@@ -189,8 +214,24 @@ def connect(address: str, timeout: float = 10.0) -> "distributed.Client":
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except Exception as exc:  # OSError / TimeoutError, worded differently per version
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SchedulerUnavailable(f"cannot reach the Dask scheduler at {address}: {text}") from None
+        raise SchedulerUnavailable(f"cannot reach the Dask scheduler at {address}: "
+                                   f"{describe(exc)}") from None
+
+
+def task_by_name(module: str, function: str, *args: object) -> tuple[Callable, object]:
+    """``(func, arg)`` such that ``client.submit(func, arg)`` runs ``module.function(*args)``.
+
+    Why: the scheduler deserializes every task graph it receives (``distributed`` 2025 and
+    later), and a function pickles as a reference to its module, so a farm's scheduler, a shared
+    service without our package, refuses a task holding ``bake_task`` itself ("Error during
+    deserialization of the task graph", ``No module named 'texture_addon'``). This task holds
+    only the standard library's ``operator.methodcaller`` and ``importlib.import_module``, two
+    names and the plain-data ``args``; the module is imported inside the task, on the worker.
+    """
+    from dask.task_spec import Task  # an inlined subtask: runs within the task, on the worker
+
+    return (operator.methodcaller(function, *args),
+            Task(f"import-{module}", importlib.import_module, module))
 
 
 class Progress:
@@ -251,7 +292,8 @@ def run_jobs(client: "distributed.Client", jobs: list[dict], *, on_done: Callabl
     t0 = time.monotonic()
     for job in jobs:
         extra = {"resources": {"GPU": 1}} if job.get("device") == "cuda" else {}
-        fut = client.submit(bake_task, job, key=job["key"], pure=False, retries=retries, **extra)
+        func, module = task_by_name(TASK_MODULE, bake_task.__name__, job)
+        fut = client.submit(func, module, key=job["key"], pure=False, retries=retries, **extra)
         futures[fut] = job
     log(f"submitted {len(jobs)} task(s) to {client.scheduler.address}")
     progress = Progress(len(jobs), log=log)
@@ -263,8 +305,7 @@ def run_jobs(client: "distributed.Client", jobs: list[dict], *, on_done: Callabl
                 summary = fut.result()
             else:
                 exc = fut.exception() if fut.status == "error" else None
-                text = (f"{type(exc).__name__}: {exc}" if exc is not None else fut.status)
-                summary = _failed(job, text.strip().splitlines()[0] if text.strip() else text,
+                summary = _failed(job, describe(exc) if exc is not None else fut.status,
                                   time.monotonic() - t0)
             try:
                 on_done(job, summary)
