@@ -461,12 +461,20 @@ def bake(args: argparse.Namespace, log=lambda s: print(s, file=sys.stderr, flush
     from importlib import import_module
     checks = import_module(blender.__name__.rsplit(".", 1)[0] + ".contract.manifest")
     manifest = load_manifest(args.manifest, checks.check_entry) if args.manifest else []
+    flags = {"refs": list(args.ref), "weights": args.weights,
+             "size": args.size, "seed": args.seed, "maps": args.maps, "mode": args.mode,
+             "quality": args.quality}
+    try:  # the same contract as a manifest entry's
+        checks.check_entry({k: v for k, v in flags.items() if v not in (None, [])}, "command line")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     files = import_module(blender.__name__.rsplit(".", 1)[0] + ".files")
     with files.terminate_cleanly():  # SIGTERM/SIGHUP unwind like Ctrl-C: staging cleaned, sets whole
-        return _bake_with(args, blender, files, manifest, out_dir, log)
+        return _bake_with(args, blender, files, manifest, flags, out_dir, log)
 
 
-def _bake_with(args: argparse.Namespace, blender, files, manifest: list[dict], out_dir: str, log) -> dict:
+def _bake_with(args: argparse.Namespace, blender, files, manifest: list[dict], flags: dict, out_dir: str,
+               log) -> dict:
     """:func:`bake` once the add-on is loaded."""
     import bpy
     from importlib import import_module
@@ -476,13 +484,6 @@ def _bake_with(args: argparse.Namespace, blender, files, manifest: list[dict], o
     python, source = engine_python(args, blender)
     log(f"engine Python: {python or sys.executable} ({source})")
 
-    flags = {"refs": list(args.ref), "weights": args.weights,
-             "size": args.size, "seed": args.seed, "maps": args.maps, "mode": args.mode,
-             "quality": args.quality}
-    try:  # the same contract as a manifest entry's
-        checks.check_entry({k: v for k, v in flags.items() if v not in (None, [])}, "command line")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
     chosen = []
     for entry in manifest:
         mat = bpy.data.materials.get(entry["name"]) or _new_material(entry["name"])
