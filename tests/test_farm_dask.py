@@ -231,7 +231,8 @@ def test_four_materials_baked_on_the_workers_and_wired(four):
     # the .blend saved once by the submitting process has every material wired
     assert summary["blend"] == str(work / "scene.blend")
     assert_wired(reopen(work / "scene.blend", list(FOUR)), FOUR)
-    assert sorted(p.name for p in (work / "textures").iterdir() if not p.name.startswith(".")) == sorted(
+    # each .blend has its own texture folder (docs/files.md)
+    assert sorted(p.name for p in (work / "textures" / "scene").iterdir() if not p.name.startswith(".")) == sorted(
         f"{n}_{m}.png" for n in FOUR for m in MAPS)
 
 
