@@ -212,7 +212,7 @@ def contact_sheet(rows: list[Row], images: Path, path: Path, width: int = 512) -
         cells = []
         if row.ref_file and (images / row.ref_file).is_file():
             big = Image.fromarray(tiled(load_uint8(images / row.ref_file), row.size))
-            cells.append(bench_set._label(_shrunk(big, width), f"{row.case} {row.size}²: reference tiled\n"
+            cells.append(bench_set._label(_shrunk(big, width), f"{row.case} {row.size}px: reference tiled\n"
                                           + _caption("", row.results["tiled"]).strip()))
         for source in ("ours", "truth", "resynth"):
             r = row.results.get(source)
@@ -224,7 +224,7 @@ def contact_sheet(rows: list[Row], images: Path, path: Path, width: int = 512) -
         if not ours.get("error") and (images / ours.get("file", "")).is_file():
             img = Image.open(images / ours["file"]).convert("RGB")
             c = min(width, img.width)
-            cells.append(bench_set._label(img.crop((0, 0, c, c)), f"ours, 1:1 crop\n{c}² of {img.width}²"))
+            cells.append(bench_set._label(img.crop((0, 0, c, c)), f"ours, 1:1 crop\n{c}px of {img.width}px"))
         if not cells:
             continue
         h = max(c.height for c in cells)
