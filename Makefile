@@ -30,6 +30,7 @@ demo: venv
 
 # The reference set against G'MIC and Resynthesizer (`make peers` installs them, as root);
 # e.g. make bench BENCH_ARGS="--sizes 256,512,1024 --quality default,draft"
+# Large outputs (1024², 2048², 4096² on CUDA) against procedural truths: make bench BENCH_ARGS="--suite large"
 bench: venv
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 

@@ -8,6 +8,11 @@ the speed ratios (draft vs default, growth with pixels); ``--peers none`` runs o
 
 ``--suite engine`` (``make bench-engine``): the tables below, on the bundled examples.
 
+``--suite large`` (``make bench BENCH_ARGS="--suite large"``): from 256² references, 1024² and 2048²
+(4096² on CUDA) for the procedural processes (with their truth drawn at that size) and the
+photographs; near / mid / far autocorrelation figures of ours, the truth, the reference tiled and
+Resynthesizer, times, peak memory, the target and a contact sheet. See scripts/bench_large.py.
+
 Prints one markdown table per section. Every case runs in a fresh subprocess, so "peak RSS" is the
 peak resident memory of that synthesis alone (torch loaded included), and timings do not inherit
 warm caches from earlier cases.
@@ -31,7 +36,9 @@ Columns:
 
 Usage: ``python scripts/bench.py [--suite set] [--refs dots,brick] [--sizes 256] [--quality default]
 [--peers gmic,resynth] [--out out/bench]`` or ``python scripts/bench.py --suite engine [--large]
-[--sizes 256,512] [--methods patch,cnn] [--refs bricks,wood] [--quality default] [--device cpu] [--extras]``.
+[--sizes 256,512] [--methods patch,cnn] [--refs bricks,wood] [--quality default] [--device cpu] [--extras]``
+or ``python scripts/bench.py --suite large [--refs discs,stones,brick] [--sizes 1024,2048] [--ref-size 256]
+[--quality default] [--peers resynth] [--sheet-width 512] [--out out/bench_large]``.
 """
 
 from __future__ import annotations
@@ -168,24 +175,57 @@ def table(title: str, rows: list[tuple[dict, dict]], extra_cols=()) -> str:
     return "\n".join(lines)
 
 
+def large_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``--suite large``: see scripts/bench_large.py."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_large
+
+    out = Path(args.out or ROOT / "out" / "bench_large")
+    if args.sheet_width < 16:
+        parser.error(f"--sheet-width must be at least 16, got {args.sheet_width}")
+    if args.sheet_only:
+        return bench_large.sheet_from_results(out, Path(args.sheet_only), args.sheet_width)
+    try:
+        sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else bench_large.default_sizes(args.device)
+    except ValueError:
+        parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
+    if args.ref_size < 64 or any(s < 64 for s in sizes):
+        parser.error("--ref-size and --sizes must be at least 64")
+    quality = args.quality or "default"
+    if "," in quality:
+        parser.error("the large suite takes one --quality")
+    cases = args.refs.split(",") if args.refs else bench_large.case_names()
+    peers = [] if args.peers in ("", "none") else (args.peers or "resynth").split(",")
+    print(f"Machine: {machine()}; device {args.device}")
+    return bench_large.run(cases, sizes, quality, peers, args.device, out, args.timeout, args.ref_size, args.sheet_width)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", help=argparse.SUPPRESS)
-    parser.add_argument("--suite", choices=("set", "engine"), default=None,
+    parser.add_argument("--suite", choices=("set", "engine", "large"), default=None,
                         help="set: reference set against peers (default); engine: the engine's own speed/memory tables "
-                             "(implied by --large, --extras or --methods)")
+                             "(implied by --large, --extras or --methods); large: 1024²-4096² outputs from 256² "
+                             "references, order at a distance against the truth")
     parser.add_argument("--large", action="store_true", help="engine suite: add 2048² and 4096²")
-    parser.add_argument("--sizes", default=None, help="comma-separated sizes (set: 256; engine: 256,512,1024)")
+    parser.add_argument("--sizes", default=None, help="comma-separated sizes (set: 256; engine: 256,512,1024; "
+                                                     "large: 1024,2048, and 4096 on CUDA)")
     parser.add_argument("--methods", default=None, help="engine suite: synthesis methods (default patch,cnn)")
     parser.add_argument("--refs", default=None, help="comma-separated reference names (set: all of benchmark/references; "
-                                                     "engine: " + ",".join(EXAMPLES) + ")")
+                                                     "engine: " + ",".join(EXAMPLES) + "; large: the procedural "
+                                                     "processes and the photographs)")
     parser.add_argument("--quality", default=None, help="comma-separated presets (set: default; engine: default,draft)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--peers", default=",".join(("gmic", "resynth")), help="set suite: peer tools, or 'none'")
-    parser.add_argument("--out", default=str(ROOT / "out" / "bench"), help="set suite: folder for images, results.json, contact sheet")
+    parser.add_argument("--peers", default=None, help="set suite: peer tools (default gmic,resynth), or 'none'; "
+                                                      "large suite: resynth (default) or none")
+    parser.add_argument("--out", default=None, help="set / large suite: folder for images, results.json, contact sheet "
+                                                    "(default out/bench, out/bench_large)")
+    parser.add_argument("--ref-size", type=int, default=256, help="large suite: size the procedural references are drawn at")
+    parser.add_argument("--sheet-width", type=int, default=512,
+                        help="large suite: width each whole output is shrunk to on the contact sheet")
     parser.add_argument("--sheet-scale", type=float, default=1.0, help="set suite: scale of the contact sheet's pictures (e.g. 0.5)")
     parser.add_argument("--sheet-only", metavar="PNG", default=None,
-                        help="set suite: only redraw the contact sheet of the run in --out (from its results.json) into PNG")
+                        help="set / large suite: only redraw the contact sheet of the run in --out (from its results.json) into PNG")
     parser.add_argument("--extras", action="store_true", help="engine suite: add stylize / seamless / material rows at 512²")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
@@ -194,6 +234,12 @@ def main() -> int:
         return 0
     if args.suite is None:
         args.suite = "engine" if args.large or args.extras or args.methods else "set"
+    if args.suite == "large":
+        return large_suite(parser, args)
+    if args.out is None:
+        args.out = str(ROOT / "out" / "bench")
+    if args.peers is None:
+        args.peers = "gmic,resynth"
     if args.suite == "set":
         sys.path.insert(0, str(ROOT / "scripts"))
         import bench_set

@@ -30,8 +30,10 @@ import glob
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,23 +82,57 @@ def child_env() -> dict[str, str]:
 
 def run_timed(cmd: list[str], timeout: float, cwd: Path | None = None) -> tuple[float, str | None]:
     """Wall time of a whole process, and a one-line error if it failed."""
-    start = time.perf_counter()
+    seconds, err, _ = run_measured(cmd, timeout, cwd)
+    return seconds, err
+
+
+# Runs argv[2:] and writes its peak RSS (KiB, from wait4) to argv[1]: a process's ru_maxrss also
+# counts the memory of the process it was forked from until exec, so the benchmark (torch loaded,
+# large images) must not be that process; this small one is.
+_PEAK_LAUNCHER = """import os, sys
+pid = os.fork()
+if pid == 0:
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env(), cwd=cwd)
-    except subprocess.TimeoutExpired:
-        return time.perf_counter() - start, f"timed out after {timeout:.0f} s"
-    seconds = time.perf_counter() - start
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as e:
+        print(f"cannot run {sys.argv[2]}: {e.strerror}", file=sys.stderr, flush=True)
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status) % 256)
+"""
+
+
+def run_measured(cmd: list[str], timeout: float, cwd: Path | None = None) -> tuple[float, str | None, float | None]:
+    """Wall time, a one-line error if it failed, and the peak resident memory (MiB) of that process.
+
+    The peak is that one process's (``wait4`` in a small launcher process: see ``_PEAK_LAUNCHER``);
+    the launcher adds a few milliseconds to the wall time.
+    """
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        proc = subprocess.Popen([sys.executable, "-c", _PEAK_LAUNCHER, str(peak_file), *cmd], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=child_env(), cwd=cwd, start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the process it runs
+            proc.communicate()
+            return time.perf_counter() - start, f"timed out after {timeout:.0f} s", None
+        seconds = time.perf_counter() - start
+        peak = int(peak_file.read_text()) / 1024 if peak_file.is_file() else None
     if proc.returncode != 0:
-        lines = (proc.stderr or proc.stdout).strip().splitlines()
-        return seconds, (lines[-1] if lines else f"exit status {proc.returncode}")[:160]
-    return seconds, None
+        lines = (stderr or stdout).strip().splitlines()
+        return seconds, (lines[-1] if lines else f"exit status {proc.returncode}")[:160], peak
+    return seconds, None, peak
 
 
 def run_ours(ref: Path, out: Path, size: int, quality: str, device: str, timeout: float) -> dict:
     cmd = [sys.executable, "-m", "texture_addon", "synth", str(ref), "-o", str(out), "--size", str(size),
            "--quality", quality, "--seed", "0", "--device", device]
-    seconds, err = run_timed(cmd, timeout, cwd=ROOT)
-    return {"seconds": seconds, "error": err, "tiles": True}
+    seconds, err, peak = run_measured(cmd, timeout, cwd=ROOT)
+    return {"seconds": seconds, "error": err, "tiles": True, "peak_rss_mib": peak}
 
 
 def run_gmic(ref: Path, out: Path, size: int, timeout: float) -> dict:
@@ -133,7 +169,7 @@ def run_resynth(ref: Path, out: Path, size: int, timeout: float) -> dict:
     )
     times.unlink(missing_ok=True)
     cmd = ["gimp-console", "-i", "-d", "-f", "-c", "-b", script, "-b", "(gimp-quit 0)"]
-    seconds, err = run_timed(cmd, timeout)
+    seconds, err, peak = run_measured(cmd, timeout)
     plugin = None
     if err is None and not out.is_file():
         err = "GIMP wrote no output (plug-in-resynthesizer failed?)"
@@ -141,7 +177,7 @@ def run_resynth(ref: Path, out: Path, size: int, timeout: float) -> dict:
         nums = [float(v) for v in times.read_text().replace("(", " ").replace(")", " ").split()]
         plugin = (nums[2] + nums[3] / 1e6) - (nums[0] + nums[1] / 1e6)
         times.unlink()
-    return {"seconds": seconds, "plugin_seconds": plugin, "error": err, "tiles": True}
+    return {"seconds": seconds, "plugin_seconds": plugin, "error": err, "tiles": True, "peak_rss_mib": peak}
 
 
 def load_rgb01(path: Path) -> np.ndarray:
