@@ -227,23 +227,8 @@ def contact_sheet(rows: list[Row], images: Path, path: Path, width: int = 512) -
             cells.append(bench_set._label(img.crop((0, 0, c, c)), f"ours, 1:1 crop\n{c}px of {img.width}px"))
         if not cells:
             continue
-        h = max(c.height for c in cells)
-        strip = Image.new("RGB", (sum(c.width for c in cells) + 8 * (len(cells) - 1), h), "white")
-        x = 0
-        for c in cells:
-            strip.paste(c, (x, 0))
-            x += c.width + 8
-        strips.append(strip)
-    if not strips:
-        return
-    sheet = Image.new("RGB", (max(s.width for s in strips), sum(s.height + 8 for s in strips)), "white")
-    y = 0
-    for s in strips:
-        sheet.paste(s, (0, y))
-        y += s.height + 8
-    tmp = path.with_name(path.name + ".tmp.png")
-    sheet.save(tmp, optimize=True)
-    os.replace(tmp, path)
+        strips.append(bench_set.sheet_strip(cells))
+    bench_set.save_sheet(strips, path)
 
 
 def _copy_ref(ref_path: Path, images: Path) -> str:

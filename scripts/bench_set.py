@@ -388,13 +388,23 @@ def contact_sheet(rows: list[Row], tools: list[str], images: Path, path: Path, s
                 note = "no tiling"
             soft = f"  soft {r['soft']:.2f}" if r.get("soft") is not None else ""
             cells.append(_label(sized(img), f"{tool}, {note}\nstructure {r['structure']:.3f}\ncopy {r['copy_share']:.2f}{soft}"))
-        h = max(c.height for c in cells)
-        strip = Image.new("RGB", (sum(c.width for c in cells) + 8 * (len(cells) - 1), h), "white")
-        x = 0
-        for c in cells:
-            strip.paste(c, (x, 0))
-            x += c.width + 8
-        strips.append(strip)
+        strips.append(sheet_strip(cells))
+    save_sheet(strips, path)
+
+
+def sheet_strip(cells: list) -> "Image.Image":
+    """One row of the contact sheet: labelled cells side by side, 8 px apart."""
+    h = max(c.height for c in cells)
+    strip = Image.new("RGB", (sum(c.width for c in cells) + 8 * (len(cells) - 1), h), "white")
+    x = 0
+    for c in cells:
+        strip.paste(c, (x, 0))
+        x += c.width + 8
+    return strip
+
+
+def save_sheet(strips: list, path: Path) -> None:
+    """Rows stacked into one PNG, written atomically (nothing when there are no rows)."""
     if not strips:
         return
     sheet = Image.new("RGB", (max(s.width for s in strips), sum(s.height + 8 for s in strips)), "white")
