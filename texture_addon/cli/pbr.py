@@ -1,8 +1,12 @@
-"""``pbr``: height, normal, roughness and AO maps derived from a base-colour texture."""
+"""``pbr``: base colour (the photo's albedo), height, normal, roughness and AO maps from a photo.
+
+The photo is split into albedo and shading; the height integrates the shading along the light
+(see engine/pbr.py), so bright grooves stay low and the base colour carries no baked light."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -33,9 +37,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--invert-height", action="store_true", help="dark areas are high (default: bright areas are high)")
     p.add_argument("--normal-strength", type=float, default=1.0, help="normal map strength (default 1)")
     p.add_argument("--directx", action="store_true", help="DirectX normal convention (-Y); default OpenGL/Blender (+Y)")
+    add_light_angle(p)
     p.add_argument("--roughness-range", type=_fraction_pair, default=(0.35, 0.9), metavar="LOW,HIGH",
                    help="roughness output range (default 0.35,0.9)")
     p.set_defaults(run=run)
+
+
+def light_angle(text: str) -> float:
+    """A finite angle in degrees (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an angle in degrees, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite angle in degrees, got {text!r}")
+    return value
+
+
+def add_light_angle(p: argparse.ArgumentParser) -> None:
+    """``--light-angle DEG``: where the photo's light comes from; shared by ``pbr`` and ``synth --pbr``."""
+    p.add_argument("--light-angle", type=light_angle, default=None, metavar="DEG",
+                   help="direction the photo's light comes from: 0 = right, 90 = top, 135 = upper left, "
+                        "counter-clockwise (default: estimated from the shading, taken from the upper-left side)")
 
 
 def check_output_dir(path: str) -> Path:
@@ -69,4 +92,4 @@ def run(args: argparse.Namespace) -> int:
                      height_contrast=args.height_contrast, invert_height=args.invert_height,
                      normal_strength=args.normal_strength,
                      normal_convention="directx" if args.directx else "opengl",
-                     roughness_range=args.roughness_range)
+                     roughness_range=args.roughness_range, light_angle=args.light_angle)

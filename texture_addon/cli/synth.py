@@ -29,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", choices=("draft", "default", "high"), default="default")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--pbr", action="store_true", help="also derive height, normal, roughness and AO maps into the folder -o")
+    from .pbr import add_light_angle
+
+    add_light_angle(p)
     p.add_argument("--material", nargs="+", default=None, metavar="MAP=FILE",
                    help="synthesise aligned maps of a reference material, e.g. basecolor=a.png normal=b.png")
     p.set_defaults(run=run)
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pbr:
         from . import pbr  # height/normal/roughness/AO from the synthesised colour, see cli/pbr.py
 
-        return pbr.write_set(image, args.output, tile=tiling(args))
+        return pbr.write_set(image, args.output, tile=tiling(args), light_angle=args.light_angle)
     save_png(out, image)
     sys.stderr.write(f"wrote {out}\n")
     return 0
