@@ -171,7 +171,7 @@ def table(title: str, rows: list[tuple[dict, dict]], extra_cols=()) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", help=argparse.SUPPRESS)
-    parser.add_argument("--suite", choices=("set", "engine"), default=None,
+    parser.add_argument("--suite", choices=("set", "engine", "maps"), default=None,
                         help="set: reference set against peers (default); engine: the engine's own speed/memory tables "
                              "(implied by --large, --extras or --methods)")
     parser.add_argument("--large", action="store_true", help="engine suite: add 2048² and 4096²")
@@ -194,6 +194,12 @@ def main() -> int:
         return 0
     if args.suite is None:
         args.suite = "engine" if args.large or args.extras or args.methods else "set"
+    if args.suite == "maps":  # PBR maps against known truth, see scripts/bench_maps.py
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_maps
+
+        print(f"Machine: {machine()}")
+        return bench_maps.run(Path(args.out) / "maps")
     if args.suite == "set":
         sys.path.insert(0, str(ROOT / "scripts"))
         import bench_set
