@@ -18,8 +18,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from texture_addon.engine import derive_maps  # noqa: E402
-from texture_addon.engine.pbr import WrapFilter, decode_normals, height_map  # noqa: E402
+from texture_addon.engine import derive_maps
+from texture_addon.engine.pbr import WrapFilter, decode_normals, height_map
 
 LIGHT, ELEVATION, SIDE = 135.0, 45.0, 256
 

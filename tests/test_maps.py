@@ -1,6 +1,7 @@
 """Maps that describe the surface: albedo without the photo's light, height integrated from shading.
 
-Every photo here is a numpy Lambert render of a known height and albedo under one light from the
+The shading method is opt-in (``method="shading"``, ``--light-angle``); the default stays the
+luminance heuristic, which test_pbr.py covers. Every photo here is a numpy Lambert render of a known height and albedo under one light from the
 upper left (135°) plus ambient sky, so the truth is known.
 """
 
@@ -50,7 +51,7 @@ def tiles(side: int = 96, cell: int = 24, groove: int = 4, depth: float = 3.0) -
 @pytest.mark.parametrize("angle", [LIGHT, None])
 def test_a_dome_is_recovered_as_a_dome_whatever_its_albedo(colour, angle):
     h = dome()
-    maps = derive_maps(render(h, np.array(colour)), tile=False, light_angle=angle)
+    maps = derive_maps(render(h, np.array(colour)), tile=False, method="shading", light_angle=angle)
     est = maps["height"]
     inside, ring = h > 10, (h == 0) & (h.shape[0] / 2 - np.hypot(*np.mgrid[-48:48, -48:48]) > -40)
     assert est[inside].mean() > est[ring].mean() + 0.1
@@ -61,7 +62,7 @@ def test_grout_lighter_than_tiles_still_comes_out_lower():
     h, albedo = tiles()
     photo = render(h, albedo, wrap=True)
     assert photo[h == 0].mean() > photo[h > 0].mean()      # the grout is the bright part
-    est = derive_maps(photo, tile=True, light_angle=LIGHT)["height"]
+    est = derive_maps(photo, tile=True, method="shading", light_angle=LIGHT)["height"]
     assert est[h == 0].mean() < est[h == h.max()].mean() - 0.05
 
 
@@ -71,14 +72,14 @@ def test_a_flat_photo_with_a_colour_pattern_gives_a_flat_height():
     stripes = (xx // 6) % 3 == 0
     albedo = np.where(checker[..., None], [0.7, 0.3, 0.2], [0.2, 0.4, 0.7])
     albedo = np.where(stripes[..., None], [0.3, 0.6, 0.2], albedo)
-    est = derive_maps(render(np.zeros((96, 96)), albedo), tile=True)["height"]
+    est = derive_maps(render(np.zeros((96, 96)), albedo), tile=True, method="shading")["height"]
     assert np.abs(est - 0.5).max() < 0.05
 
 
 def test_the_base_colour_of_a_shaded_flat_albedo_surface_is_flat():
     h = dome(radius=36) + tiles(depth=2.0)[0]
     photo = render(h, np.array([0.6, 0.45, 0.3]))
-    base = derive_maps(photo, tile=False)["basecolor"].mean(-1)
+    base = derive_maps(photo, tile=False, method="shading")["basecolor"].mean(-1)
     lit = photo.mean(-1)
     assert lit.std() / lit.mean() > 0.1                    # the photo is visibly shaded
     assert base.std() / base.mean() < 0.25 * lit.std() / lit.mean()
@@ -90,8 +91,8 @@ def test_tileable_in_tileable_maps_out():
     h = 3 * np.sin(2 * xx + yy) + 2 * np.cos(3 * yy - xx)
     albedo = 0.5 + 0.2 * np.stack([np.sin(xx), np.cos(yy), np.sin(xx + yy)], -1)
     photo = render(h, albedo, wrap=True)
-    a = derive_maps(photo, tile=True)
-    b = derive_maps(np.roll(photo, (17, 29), (0, 1)), tile=True)
+    a = derive_maps(photo, tile=True, method="shading")
+    b = derive_maps(np.roll(photo, (17, 29), (0, 1)), tile=True, method="shading")
     for name in a:
         assert np.allclose(np.roll(a[name], (17, 29), (0, 1)), b[name], atol=2e-3), name
 
@@ -114,3 +115,43 @@ def test_cli_light_angle(tmp_path):
     assert back[h == 0].mean() > back[h == h.max()].mean() + 0.05
     bad = run_cli("pbr", src, "-o", tmp_path / "bad", "--light-angle", "left")
     assert bad.returncode == 2 and not (tmp_path / "bad").exists()
+
+
+def test_the_shading_method_is_opt_in():
+    h, albedo = tiles()
+    photo = render(h, albedo, wrap=True)
+    default = derive_maps(photo, tile=True)
+    old = derive_maps(photo, tile=True, method="luminance")
+    new = derive_maps(photo, tile=True, method="shading")
+    for name in default:
+        assert np.array_equal(default[name], old[name]), name
+    assert not np.allclose(default["basecolor"], new["basecolor"], atol=0.05)  # only shading divides the light out
+    assert default["height"][h == 0].mean() > default["height"][h == h.max()].mean()  # the heuristic: bright grout high
+
+
+def test_a_light_angle_without_the_shading_method_is_refused():
+    from texture_addon.errors import InputError
+
+    with pytest.raises(InputError, match="shading"):
+        derive_maps(np.full((16, 16, 3), 0.5), light_angle=LIGHT)
+    with pytest.raises(InputError, match="shading"):
+        derive_maps(np.full((16, 16, 3), 0.5), method="retinex")
+
+
+def test_cli_light_angle_auto_and_default(tmp_path):
+    from conftest import run_cli
+    from PIL import Image
+
+    from texture_addon.references import load_gray
+
+    h, albedo = tiles()
+    src = tmp_path / "tiles.png"
+    Image.fromarray((render(h, albedo, wrap=True) * 255).round().astype(np.uint8)).save(src)
+    assert run_cli("pbr", src, "-o", tmp_path / "auto", "--light-angle", "auto").returncode == 0
+    auto = load_gray(tmp_path / "auto" / "height.png")
+    assert auto[h == 0].mean() < auto[h == h.max()].mean() - 0.05   # light found, grout low
+    assert run_cli("pbr", src, "-o", tmp_path / "plain").returncode == 0
+    plain = load_gray(tmp_path / "plain" / "height.png")
+    assert plain[h == 0].mean() > plain[h == h.max()].mean()        # no flag: the heuristic, bright grout high
+    bad = run_cli("synth", src, "-o", tmp_path / "x.png", "--light-angle", "135")
+    assert bad.returncode == 2 and "--pbr" in bad.stderr and not (tmp_path / "x.png").exists()

@@ -1,7 +1,10 @@
-"""``pbr``: base colour (the photo's albedo), height, normal, roughness and AO maps from a photo.
+"""``pbr``: height, normal, roughness and AO maps derived from a base-colour texture.
 
-The photo is split into albedo and shading; the height integrates the shading along the light
-(see engine/pbr.py), so bright grooves stay low and the base colour carries no baked light."""
+By default the height is the band-passed luminance (the classic heuristic) and the base colour is
+the photo. ``--light-angle`` opts into the shading method (see engine/pbr.py): the photo is split
+into albedo and shading and the height integrates the shading along the light, so bright grooves
+stay low and the base colour carries less baked light. It is opt-in because it reads stones worse
+than the heuristic (docs/maps.md)."""
 
 from __future__ import annotations
 
@@ -43,22 +46,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def light_angle(text: str) -> float:
-    """A finite angle in degrees (argparse type)."""
+def light_angle(text: str) -> float | str:
+    """A finite angle in degrees, or "auto" (argparse type)."""
+    if text == "auto":
+        return text
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an angle in degrees, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected an angle in degrees or 'auto', got {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite angle in degrees, got {text!r}")
     return value
 
 
 def add_light_angle(p: argparse.ArgumentParser) -> None:
-    """``--light-angle DEG``: where the photo's light comes from; shared by ``pbr`` and ``synth --pbr``."""
-    p.add_argument("--light-angle", type=light_angle, default=None, metavar="DEG",
-                   help="direction the photo's light comes from: 0 = right, 90 = top, 135 = upper left, "
-                        "counter-clockwise (default: estimated from the shading, taken from the upper-left side)")
+    """``--light-angle DEG|auto``: opts into the shading method; shared by ``pbr`` and ``synth --pbr``."""
+    p.add_argument("--light-angle", type=light_angle, default=None, metavar="DEG|auto",
+                   help="use the shading method (albedo/shading split, height integrated along the light) "
+                        "with the photo's light from DEG: 0 = right, 90 = top, 135 = upper left, "
+                        "counter-clockwise; 'auto' estimates the light from the shading "
+                        "(default: no shading method, height from the luminance)")
+
+
+def shading_options(angle: float | str | None) -> dict:
+    """``derive_maps`` options for a ``--light-angle`` value: none (the heuristic) when it is absent."""
+    if angle is None:
+        return {}
+    return {"method": "shading", "light_angle": None if angle == "auto" else angle}
 
 
 def check_output_dir(path: str) -> Path:
@@ -92,4 +106,4 @@ def run(args: argparse.Namespace) -> int:
                      height_contrast=args.height_contrast, invert_height=args.invert_height,
                      normal_strength=args.normal_strength,
                      normal_convention="directx" if args.directx else "opengl",
-                     roughness_range=args.roughness_range, light_angle=args.light_angle)
+                     roughness_range=args.roughness_range, **shading_options(args.light_angle))

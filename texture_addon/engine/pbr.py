@@ -5,6 +5,10 @@ are the classic photo-to-material heuristics: shading in a photographed surface 
 so band-passed luminance approximates height; normals are the height's gradient; cavities (points
 lower than their surroundings) are occluded; busy, dark areas read as rough.
 
+``method="shading"`` (opt-in, ``--light-angle`` on the CLI) instead splits the photo into albedo and
+shading and integrates the shading along the light; it reads directional light better (bright
+grooves stay low) but stones worse, so the heuristic stays the default (docs/maps.md).
+
 Every filter is a Gaussian applied in the Fourier domain, which wraps around: a tileable input gives
 tileable maps, pixel for pixel. For a non-tiling axis the image is mirrored first (symmetric
 extension), so the filter sees a reflected border instead of the opposite edge.
@@ -279,8 +283,8 @@ def derive_maps(
     roughness_range: tuple[float, float] = (0.35, 0.9),
     ao_strength: float = 1.0,
     height: Optional[np.ndarray] = None,
-    light_angle: Optional[float] = None,
-    method: str = "shading",
+    light_angle: float | None = None,
+    method: str = "luminance",
 ) -> dict[str, np.ndarray]:
     """Derive PBR maps from a base-colour image (H, W, 3) in [0, 1].
 
@@ -289,11 +293,12 @@ def derive_maps(
     around on the tiling axes, so the maps tile wherever the albedo does. Pass ``height`` to derive
     normal and AO from a known height map instead of the estimate (the colour is then kept as is).
 
-    ``method`` "shading" (default) splits the photo into albedo and shading (``intrinsic_split``):
-    the base colour is the albedo and the height integrates the shading along the light
-    (``light_angle`` degrees, 0 = from the right, 90 = from the top, counter-clockwise; None
-    estimates it). "luminance" is the older heuristic: band-passed luminance as height, the photo
-    as base colour.
+    ``method`` "luminance" (default) is the classic heuristic: band-passed luminance as height, the
+    photo as base colour. "shading" (opt-in) splits the photo into albedo and shading
+    (``intrinsic_split``): the base colour is the albedo and the height integrates the shading along
+    the light (``light_angle`` degrees, 0 = from the right, 90 = from the top, counter-clockwise;
+    None estimates it). It is not the default because it reads stones worse than the heuristic
+    (docs/maps.md); ``light_angle`` applies to it only.
     """
     names = check_maps(maps)
     a = np.asarray(albedo)
@@ -320,6 +325,8 @@ def derive_maps(
         raise InputError(f"unknown height method {method!r} (choose from shading, luminance)")
     if light_angle is not None and not math.isfinite(float(light_angle)):
         raise InputError(f"light angle must be a finite number of degrees, got {light_angle}")
+    if light_angle is not None and method != "shading":
+        raise InputError("a light angle applies to the shading method only (method='shading')")
     if not 0.0 <= ao_strength <= 1.0:
         raise InputError(f"AO strength must be within 0…1, got {ao_strength}")
 
