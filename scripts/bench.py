@@ -203,7 +203,7 @@ def large_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", help=argparse.SUPPRESS)
-    parser.add_argument("--suite", choices=("set", "engine", "large"), default=None,
+    parser.add_argument("--suite", choices=("set", "engine", "large", "maps"), default=None,
                         help="set: reference set against peers (default); engine: the engine's own speed/memory tables "
                              "(implied by --large, --extras or --methods); large: 1024²-4096² outputs from 256² "
                              "references, order at a distance against the truth")
@@ -234,6 +234,12 @@ def main() -> int:
         return 0
     if args.suite is None:
         args.suite = "engine" if args.large or args.extras or args.methods else "set"
+    if args.suite == "maps":  # PBR maps against known truth, see scripts/bench_maps.py
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_maps
+
+        print(f"Machine: {machine()}")
+        return bench_maps.run(Path(args.out or ROOT / "out" / "bench") / "maps")
     if args.suite == "large":
         return large_suite(parser, args)
     if args.out is None:

@@ -1,8 +1,15 @@
-"""``pbr``: height, normal, roughness and AO maps derived from a base-colour texture."""
+"""``pbr``: height, normal, roughness and AO maps derived from a base-colour texture.
+
+By default the height is the band-passed luminance (the classic heuristic) and the base colour is
+the photo. ``--light-angle`` opts into the shading method (see engine/pbr.py): the photo is split
+into albedo and shading and the height integrates the shading along the light, so bright grooves
+stay low and the base colour carries less baked light. It is opt-in because it reads stones worse
+than the heuristic (docs/maps.md)."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import numpy as np
@@ -32,9 +39,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--invert-height", action="store_true", help="dark areas are high (default: bright areas are high)")
     p.add_argument("--normal-strength", type=float, default=1.0, help="normal map strength (default 1)")
     p.add_argument("--directx", action="store_true", help="DirectX normal convention (-Y); default OpenGL/Blender (+Y)")
+    add_light_angle(p)
     p.add_argument("--roughness-range", type=_fraction_pair, default=(0.35, 0.9), metavar="LOW,HIGH",
                    help="roughness output range (default 0.35,0.9)")
     p.set_defaults(run=run)
+
+
+def light_angle(text: str) -> float | str:
+    """A finite angle in degrees, or "auto" (argparse type)."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an angle in degrees or 'auto', got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite angle in degrees, got {text!r}")
+    return value
+
+
+def add_light_angle(p: argparse.ArgumentParser) -> None:
+    """``--light-angle DEG|auto``: opts into the shading method; shared by ``pbr`` and ``synth --pbr``."""
+    p.add_argument("--light-angle", type=light_angle, default=None, metavar="DEG|auto",
+                   help="use the shading method (albedo/shading split, height integrated along the light) "
+                        "with the photo's light from DEG: 0 = right, 90 = top, 135 = upper left, "
+                        "counter-clockwise; 'auto' estimates the light from the shading "
+                        "(default: no shading method, height from the luminance)")
+
+
+def shading_options(angle: float | str | None) -> dict:
+    """``derive_maps`` options for a ``--light-angle`` value: none (the heuristic) when it is absent."""
+    if angle is None:
+        return {}
+    return {"method": "shading", "light_angle": None if angle == "auto" else angle}
 
 
 def write_set(image: np.ndarray, out_dir: str, tile: object = True, **options) -> int:
@@ -58,4 +95,4 @@ def run(args: argparse.Namespace) -> int:
                      height_contrast=args.height_contrast, invert_height=args.invert_height,
                      normal_strength=args.normal_strength,
                      normal_convention="directx" if args.directx else "opengl",
-                     roughness_range=args.roughness_range)
+                     roughness_range=args.roughness_range, **shading_options(args.light_angle))

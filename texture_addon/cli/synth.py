@@ -30,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pbr", action="store_true", help="also derive height, normal, roughness and AO maps into the folder -o")
     p.add_argument("--flatten", action="store_true",
                    help="even out each reference's light first (with --material: the basecolor map's)")
+    from .pbr import add_light_angle
+
+    add_light_angle(p)
     p.add_argument("--material", nargs="+", default=None, metavar="MAP=FILE",
                    help="synthesise aligned maps of a reference material, e.g. basecolor=a.png normal=b.png")
     p.set_defaults(run=run)
@@ -46,6 +49,8 @@ def tiling(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..references import load_rgb, save_png
 
+    if args.light_angle is not None and not args.pbr:
+        raise InputError("--light-angle needs --pbr")
     if args.material:
         from . import material  # joint PBR synthesis, see cli/material.py
 
@@ -77,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pbr:
         from . import pbr  # height/normal/roughness/AO from the synthesised colour, see cli/pbr.py
 
-        return pbr.write_set(image, args.output, tile=tiling(args))
+        return pbr.write_set(image, args.output, tile=tiling(args), **pbr.shading_options(args.light_angle))
     save_png(out, image)
     sys.stderr.write(f"wrote {out}\n")
     return 0

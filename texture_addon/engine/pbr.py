@@ -5,6 +5,10 @@ are the classic photo-to-material heuristics: shading in a photographed surface 
 so band-passed luminance approximates height; normals are the height's gradient; cavities (points
 lower than their surroundings) are occluded; busy, dark areas read as rough.
 
+``method="shading"`` (opt-in, ``--light-angle`` on the CLI) instead splits the photo into albedo and
+shading and integrates the shading along the light; it reads directional light better (bright
+grooves stay low) but stones worse, so the heuristic stays the default (docs/maps.md).
+
 Every filter is a Gaussian applied in the Fourier domain, which wraps around: a tileable input gives
 tileable maps, pixel for pixel. For a non-tiling axis the image is mirrored first (symmetric
 extension), so the filter sees a reflected border instead of the opposite edge.
@@ -108,12 +112,14 @@ def luminance(rgb: torch.Tensor) -> torch.Tensor:
     return rgb @ torch.tensor(LUMA, dtype=rgb.dtype)
 
 
-def height_map(lum: torch.Tensor, filt: WrapFilter, detail: float = 0.5, contrast: float = 1.0, invert: bool = False) -> torch.Tensor:
+def height_map(lum: torch.Tensor, filt: WrapFilter, detail: float = 0.5, contrast: float = 1.0, invert: bool = False,
+               floor: float = 1e-8) -> torch.Tensor:
     """Multi-scale height from luminance: a weighted sum of band-pass octaves, mapped to [0, 1].
 
     The low-pass residual (lighting gradients across the photo) is dropped. ``detail`` 0…1 moves the
     weight from coarse octaves (broad bumps) to fine ones (grain); 0.5 weighs them equally.
     ``contrast`` steepens the final S-curve; ``invert`` swaps pits and bumps (dark = high).
+    ``floor`` is the least spread that counts as relief: flatter input stays flat (mid-grey).
     """
     ratio = 2.0 ** (1.0 - 2.0 * detail)  # weight of octave k+1 relative to octave k
     max_sigma = max(1.0, min(filt.h, filt.w) / 8)
@@ -122,7 +128,7 @@ def height_map(lum: torch.Tensor, filt: WrapFilter, detail: float = 0.5, contras
     h = torch.zeros_like(lum)
     for k in range(len(blurred) - 1):
         h = h + ratio**k * (blurred[k] - blurred[k + 1])
-    std = h.std().clamp_min(1e-8)
+    std = h.std().clamp_min(floor)
     z = (h - h.mean()) / std
     if invert:
         z = -z
@@ -145,10 +151,11 @@ def normal_map(height: torch.Tensor, filt: WrapFilter, strength: float = 1.0, co
     return n * 0.5 + 0.5
 
 
-def roughness_map(lum: torch.Tensor, filt: WrapFilter, low: float, high: float) -> torch.Tensor:
-    """Roughness from local luminance (dark, recessed → rough) and local contrast (busy → rough)."""
+def roughness_map(recess: torch.Tensor, lum: torch.Tensor, filt: WrapFilter, low: float, high: float) -> torch.Tensor:
+    """Roughness from depth (low ``recess`` — height, or luminance in the older heuristic — is
+    rough: cavities gather grit) and the albedo's local contrast (busy → rough)."""
     scale = max(1.0, min(filt.h, filt.w) / 128)
-    local_mean = filt.blur(lum, 2.0 * scale)
+    local_mean = filt.blur(recess, 2.0 * scale)
     local_var = (filt.blur(lum * lum, 3.0 * scale) - filt.blur(lum, 3.0 * scale) ** 2).clamp_min(0)
     r = 0.6 * (1.0 - _robust_unit(local_mean)) + 0.4 * _robust_unit(local_var.sqrt())
     return low + (high - low) * _robust_unit(r, 0.005, 0.995)
@@ -163,6 +170,95 @@ def ao_map(height: torch.Tensor, filt: WrapFilter, strength: float = 1.0) -> tor
     occ = occ / len(AO_SCALES)
     ref = max(_quantiles(occ, (0.99,))[0], 1e-6)
     return (1.0 - strength * (occ / ref).clamp(0, 1) * 0.85).clamp(0, 1)
+
+
+LIGHT_PRIOR = (45.0, 225.0)  # an estimated light axis is turned to come from the upper-left half-plane
+RELIEF_FLOOR = 0.25          # relief (log-shading × px) spread below which a photo reads as flat
+CHROMA_EDGE = 0.04           # log-chromaticity step (per px) above which a luminance step is albedo
+
+
+def _extend_gradient(gy: torch.Tensor, gx: torch.Tensor, filt: WrapFilter) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mirror a gradient field for non-tiling axes: the component across a mirror changes sign."""
+    if not filt.py:
+        gy = torch.cat([gy, -gy.flip(-2)], dim=-2)
+        gx = torch.cat([gx, gx.flip(-2)], dim=-2)
+    if not filt.px:
+        gy = torch.cat([gy, gy.flip(-1)], dim=-1)
+        gx = torch.cat([gx, -gx.flip(-1)], dim=-1)
+    return gy, gx
+
+
+def poisson_integrate(gy: torch.Tensor, gx: torch.Tensor, filt: WrapFilter) -> torch.Tensor:
+    """Least-squares surface whose gradient (d/drow, d/dcol) is closest to (gy, gx), zero mean.
+
+    The FFT solves the Poisson equation exactly on a wrap-around grid; a non-tiling axis is mirrored
+    first with the gradient's sign flipped across it (Neumann border), as the blurs do.
+    """
+    ey, ex = _extend_gradient(gy, gx, filt)
+    fy, fx = filt.fy.to(gy.dtype), filt.fx.to(gy.dtype)
+    sy, sx = torch.sin(2 * math.pi * fy), torch.sin(2 * math.pi * fx)  # central-difference symbols
+    num = torch.fft.rfft2(ey) * (-1j * sy) + torch.fft.rfft2(ex) * (-1j * sx)
+    den = sy**2 + sx**2
+    den[0, 0] = 1.0
+    spec = num / (den + 1e-6)
+    spec[0, 0] = 0
+    return torch.fft.irfft2(spec, s=filt.shape)[..., : filt.h, : filt.w]
+
+
+def intrinsic_split(rgb: torch.Tensor, filt: WrapFilter) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split a photo (H, W, 3) into albedo (H, W, 3) and log-shading (H, W, zero mean).
+
+    Colour Retinex: a luminance step that coincides with a chromaticity step is a change of material
+    (albedo); the other luminance changes (smooth, colourless) are light on the relief (shading). The
+    shading's gradient field is the log-luminance gradient with the albedo edges cut out, integrated
+    back by a Poisson solve; the albedo is the photo divided by that shading.
+    """
+    eps = 1.0 / 512
+    lum = luminance(rgb).clamp_min(eps)
+    log_l = torch.log(lum)
+    chroma = torch.log(rgb.clamp_min(eps)) - log_l[..., None]            # (H, W, 3), brightness-free
+    cy, cx = filt.gradient(chroma.permute(2, 0, 1))
+    edge = torch.sqrt((cy**2 + cx**2).sum(0))
+    keep = torch.exp(-((edge / CHROMA_EDGE) ** 2))                         # 1 on shading, 0 on albedo edges
+    ly, lx = filt.gradient(log_l)
+    shading = poisson_integrate(ly * keep, lx * keep, filt)
+    shading = shading - shading.mean()
+    albedo = (rgb * torch.exp(-shading)[..., None]).clamp(0, 1)
+    return albedo, shading
+
+
+def light_direction(angle_deg: float) -> tuple[float, float]:
+    """(row, col) unit vector toward the light for ``angle_deg``: 0° = from the right, 90° = from the
+    top, counter-clockwise in the image (135° = upper left)."""
+    a = math.radians(angle_deg)
+    return -math.sin(a), math.cos(a)
+
+
+def estimate_light_angle(shading: torch.Tensor, filt: WrapFilter) -> float:
+    """The light's horizontal direction in degrees, from the shading's gradient structure.
+
+    Lit relief shades by its slope along the light, so the shading changes most along the light's
+    axis: the principal axis of the shading gradient's structure tensor Σ ∇s ∇sᵀ. Its sign (front or back light)
+    is not in the shading (a dome lit from the left looks like a crater lit from the right): the
+    axis is turned to the upper-left half-plane, ``LIGHT_PRIOR``, the usual convention.
+    """
+    gr, gc = filt.gradient(shading)
+    yu = -gr                                                              # image y points up
+    txx, tyy, txy = float((gc * gc).sum()), float((yu * yu).sum()), float((gc * yu).sum())
+    angle = 0.5 * math.degrees(math.atan2(2 * txy, txx - tyy)) % 180.0
+    lo, hi = LIGHT_PRIOR
+    return angle + 180.0 if angle < lo else angle if angle < hi else angle - 180.0
+
+
+def height_from_shading(shading: torch.Tensor, filt: WrapFilter, angle_deg: float) -> torch.Tensor:
+    """Height (zero mean, arbitrary scale) whose slope along the light explains the shading.
+
+    Lambert, linearised for shallow relief: shading ≈ ρ(sin e − cos e · ∂h/∂l) + ambient, so the
+    log-shading is −k ∂h/∂l: the target gradient is −shading along the light and 0 across it, and the
+    Poisson solve integrates it (what the shading cannot say, slopes across the light, stays flat).
+    """
+    dy, dx = light_direction(angle_deg)
+    return poisson_integrate(-shading * dy, -shading * dx, filt)
 
 
 def check_maps(maps: Iterable[str]) -> tuple[str, ...]:
@@ -187,13 +283,22 @@ def derive_maps(
     roughness_range: tuple[float, float] = (0.35, 0.9),
     ao_strength: float = 1.0,
     height: Optional[np.ndarray] = None,
+    light_angle: float | None = None,
+    method: str = "luminance",
 ) -> dict[str, np.ndarray]:
     """Derive PBR maps from a base-colour image (H, W, 3) in [0, 1].
 
     Returns name → float32 array in [0, 1]: ``basecolor`` and ``normal`` (H, W, 3), ``height``,
     ``roughness`` and ``ao`` (H, W). With ``tile`` (True, or 'both'/'x'/'y') every filter wraps
     around on the tiling axes, so the maps tile wherever the albedo does. Pass ``height`` to derive
-    normal and AO from a known height map instead of the luminance estimate.
+    normal and AO from a known height map instead of the estimate (the colour is then kept as is).
+
+    ``method`` "luminance" (default) is the classic heuristic: band-passed luminance as height, the
+    photo as base colour. "shading" (opt-in) splits the photo into albedo and shading
+    (``intrinsic_split``): the base colour is the albedo and the height integrates the shading along
+    the light (``light_angle`` degrees, 0 = from the right, 90 = from the top, counter-clockwise;
+    None estimates it). It is not the default because it reads stones worse than the heuristic
+    (docs/maps.md); ``light_angle`` applies to it only.
     """
     names = check_maps(maps)
     a = np.asarray(albedo)
@@ -216,27 +321,40 @@ def derive_maps(
         raise InputError(f"height contrast must be within (0, 10], got {height_contrast}")
     if not 0.0 <= normal_strength <= 20.0:
         raise InputError(f"normal strength must be within 0…20, got {normal_strength}")
+    if method not in ("shading", "luminance"):
+        raise InputError(f"unknown height method {method!r} (choose from shading, luminance)")
+    if light_angle is not None and not math.isfinite(float(light_angle)):
+        raise InputError(f"light angle must be a finite number of degrees, got {light_angle}")
+    if light_angle is not None and method != "shading":
+        raise InputError("a light angle applies to the shading method only (method='shading')")
     if not 0.0 <= ao_strength <= 1.0:
         raise InputError(f"AO strength must be within 0…1, got {ao_strength}")
 
     rgb = torch.from_numpy(np.clip(a, 0, 1).astype(np.float32))
     filt = WrapFilter(rgb.shape[0], rgb.shape[1], _periodic(tile))
     lum = luminance(rgb)
+    base = rgb
     if height is not None:
         hgt = torch.from_numpy(np.clip(np.asarray(height, np.float32).reshape(rgb.shape[:2]), 0, 1))
-    else:
+    elif method == "luminance":
         hgt = height_map(lum, filt, height_detail, height_contrast, invert_height)
+    else:
+        base, shading = intrinsic_split(rgb, filt)
+        angle = estimate_light_angle(shading, filt) if light_angle is None else float(light_angle)
+        relief = height_from_shading(shading, filt, angle)
+        hgt = height_map(relief, filt, height_detail, height_contrast, invert_height, floor=RELIEF_FLOOR)
+        lum = luminance(base)
 
     out: dict[str, torch.Tensor] = {}
     for name in names:
         if name == "basecolor":
-            out[name] = rgb
+            out[name] = base
         elif name == "height":
             out[name] = hgt
         elif name == "normal":
             out[name] = normal_map(hgt, filt, normal_strength, normal_convention)
         elif name == "roughness":
-            out[name] = roughness_map(lum, filt, lo, hi)
+            out[name] = roughness_map(lum if method == "luminance" and height is None else hgt, luminance(base), filt, lo, hi)
         elif name == "ao":
             out[name] = ao_map(hgt, filt, ao_strength)
     return {k: np.ascontiguousarray(v.clamp(0, 1).float().numpy()) for k, v in out.items()}

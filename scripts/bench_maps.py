@@ -1,0 +1,132 @@
+"""``bench.py --suite maps``: maps from a photo against a known truth (numpy Lambert renders).
+
+Each case is a height field (px units) and an albedo, lit from the upper left (135°, 45° up) plus
+ambient sky. Figures: cosine of the true vs the normal map's implied height gradient, correlation of
+the height map with the true height band-passed alike, correlation of base colour ÷ true albedo with
+the true shading (0 = no light left in the base colour), for today's method and the older heuristic.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from texture_addon.engine import derive_maps
+from texture_addon.engine.pbr import WrapFilter, decode_normals, height_map
+
+LIGHT, ELEVATION, SIDE = 135.0, 45.0, 256
+
+
+def shade(height: np.ndarray, angle: float) -> np.ndarray:
+    """Wrap-around Lambert shading (plus sky) of ``height`` lit from ``angle`` (0° right, 90° top)."""
+    gr = (np.roll(height, -1, 0) - np.roll(height, 1, 0)) / 2
+    gc = (np.roll(height, -1, 1) - np.roll(height, 1, 1)) / 2
+    a, e = np.radians(angle), np.radians(ELEVATION)
+    nx, ny = -gc, gr
+    s = (nx * np.cos(e) * np.cos(a) + ny * np.cos(e) * np.sin(a) + np.sin(e)) / np.sqrt(nx**2 + ny**2 + 1)
+    return 0.75 * np.clip(s, 0, None) + 0.25
+
+
+def cases(n: int = SIDE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:n, 0:n].astype(float)
+    # stones: Voronoi cells, domed, each its own colour, dark gaps
+    pts = rng.uniform(0, n, (40, 2))
+    d = np.stack([np.hypot(((yy - py + n / 2) % n) - n / 2, ((xx - px + n / 2) % n) - n / 2) for py, px in pts])
+    order = np.sort(d, 0)
+    cell = d.argmin(0)
+    gap = order[1] - order[0]
+    stones_h = 12 * np.sqrt(np.clip(gap / 20, 0, 1))
+    cols = rng.uniform(0.25, 0.8, (40, 3))
+    stones_a = cols[cell] * np.where(gap < 2, 0.6, 1.0)[..., None]
+    # bricks: raised bricks, lighter and lower mortar
+    bh, bw, m = 32, 64, 6
+    row = (yy // bh).astype(int)
+    xo = (xx + (row % 2) * bw / 2) % bw
+    dist = np.minimum(np.minimum(yy % bh, bh - yy % bh), np.minimum(xo, bw - xo))
+    bricks_h = 4 * np.clip((dist - m / 2) / 3, 0, 1)
+    brick_col = rng.uniform(0.8, 1.1, (n // bh + 1, 1)) * np.array([0.55, 0.22, 0.14])
+    bricks_a = np.where((dist < m / 2 + 1)[..., None], [0.8, 0.78, 0.72], brick_col[row])
+    # wavy ridges: diagonal sinusoids on a plain surface
+    w = 2 * np.pi / n
+    ridges_h = 6 * np.sin(w * (6 * xx + 3 * yy) + 1.5 * np.sin(w * 2 * yy))
+    ridges_a = np.broadcast_to([0.6, 0.55, 0.5], (n, n, 3))
+    # dents in a plain sheet
+    dents_h = np.zeros((n, n))
+    for py, px, r in zip(rng.uniform(0, n, 14), rng.uniform(0, n, 14), rng.uniform(8, 24, 14)):
+        rr = np.hypot(((yy - py + n / 2) % n) - n / 2, ((xx - px + n / 2) % n) - n / 2)
+        dents_h -= 0.5 * r * np.clip(1 - (rr / r) ** 2, 0, None)
+    dents_a = np.broadcast_to([0.7, 0.72, 0.75], (n, n, 3))
+    return {"stones": (stones_h, stones_a), "bricks": (bricks_h, bricks_a),
+            "ridges": (ridges_h, ridges_a), "dents": (dents_h, dents_a)}
+
+
+def corr(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+    return float(a @ b / max(np.sqrt((a @ a) * (b @ b)), 1e-12))
+
+
+def figures(maps: dict, h: np.ndarray, albedo: np.ndarray, shading: np.ndarray) -> tuple[float, float, float]:
+    n = decode_normals(maps["normal"])
+    gr = (np.roll(h, -1, 0) - np.roll(h, 1, 0)) / 2
+    gc = (np.roll(h, -1, 1) - np.roll(h, 1, 1)) / 2
+    true = np.stack([gc, -gr], -1)                     # ∂h/∂x, ∂h/∂y (y up)
+    implied = np.stack([-n[..., 0], -n[..., 1]], -1) / n[..., 2:3]
+    cos = float((true * implied).sum() / np.sqrt((true**2).sum() * (implied**2).sum()))
+    filt = WrapFilter(*h.shape, (True, True))
+    band = height_map(torch.from_numpy(h.astype(np.float32)), filt).numpy()
+    hc = corr(maps["height"], band)
+    ratio = maps["basecolor"].mean(-1) / np.maximum(albedo.mean(-1), 1e-3)
+    return cos, hc, corr(ratio, shading)
+
+
+def sheet(photo, maps, h, albedo, out: Path) -> None:
+    """Photo | derived lit like the photo | true lit from the opposite side | derived lit so."""
+    from PIL import Image
+
+    def lit(base, normal_or_height, angle, derived):
+        if derived:
+            n = decode_normals(normal_or_height)
+            a, e = np.radians(angle), np.radians(ELEVATION)
+            s = 0.75 * np.clip(n[..., 0] * np.cos(e) * np.cos(a) + n[..., 1] * np.cos(e) * np.sin(a)
+                               + n[..., 2] * np.sin(e), 0, None) + 0.25
+        else:
+            s = shade(normal_or_height, angle)
+        return np.clip(base * s[..., None], 0, 1)
+
+    tiles = [photo, lit(maps["basecolor"], maps["normal"], LIGHT, True),
+             lit(albedo, h, LIGHT + 180, False), lit(maps["basecolor"], maps["normal"], LIGHT + 180, True)]
+    Image.fromarray((np.concatenate(tiles, 1) * 255).round().astype(np.uint8)).save(out)
+
+
+def run(out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    print("| case | method | normal cos | height corr | base÷albedo vs shading |")
+    print("|---|---|---|---|---|")
+    for name, (h, albedo) in cases().items():
+        s = shade(h, LIGHT)
+        photo = np.clip(albedo * s[..., None], 0, 1).astype(np.float32)
+        for method in ("luminance", "shading"):
+            maps = derive_maps(photo, tile=True, method=method)
+            c, hc, b = figures(maps, h, albedo, s)
+            print(f"| {name} | {method} | {c:.2f} | {hc:.2f} | {b:.2f} |")
+            if method == "shading":
+                sheet(photo, maps, h, albedo, out / f"maps_{name}.png")
+    torch.set_num_threads(2)
+    big = np.clip(np.tile(photo, (8, 8, 1)), 0, 1)
+    for method in ("luminance", "shading"):
+        t0 = time.perf_counter()
+        derive_maps(big, tile=True, method=method)
+        print(f"pbr 2048² ({method}): {time.perf_counter() - t0:.2f} s on 2 threads")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "out" / "bench_maps")))

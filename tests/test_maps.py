@@ -1,0 +1,157 @@
+"""Maps that describe the surface: albedo without the photo's light, height integrated from shading.
+
+The shading method is opt-in (``method="shading"``, ``--light-angle``); the default stays the
+luminance heuristic, which test_pbr.py covers. Every photo here is a numpy Lambert render of a known height and albedo under one light from the
+upper left (135°) plus ambient sky, so the truth is known.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from texture_addon.engine import derive_maps
+
+LIGHT = 135.0
+
+
+def render(height: np.ndarray, albedo: np.ndarray, angle: float = LIGHT, elevation: float = 45.0,
+           wrap: bool = False) -> np.ndarray:
+    """Lambert shading of ``height`` (px units) lit from ``angle`` (0° right, 90° top) plus sky."""
+    if wrap:
+        gr = (np.roll(height, -1, 0) - np.roll(height, 1, 0)) / 2
+        gc = (np.roll(height, -1, 1) - np.roll(height, 1, 1)) / 2
+    else:
+        gr, gc = np.gradient(height)
+    a, e = np.radians(angle), np.radians(elevation)
+    lx, ly, lz = np.cos(e) * np.cos(a), np.cos(e) * np.sin(a), np.sin(e)
+    nx, ny = -gc, gr                                   # image y points up: ∂h/∂y = −∂h/∂row
+    shade = np.clip((nx * lx + ny * ly + lz) / np.sqrt(nx**2 + ny**2 + 1), 0, None)
+    return np.clip(albedo * (0.75 * shade + 0.25)[..., None], 0, 1).astype(np.float32)
+
+
+def dome(side: int = 96, radius: float = 30.0, depth: float = 20.0) -> np.ndarray:
+    yy, xx = np.mgrid[0:side, 0:side].astype(float)
+    r = np.hypot(yy - side / 2, xx - side / 2)
+    return depth * np.sqrt(np.clip(1 - (r / radius) ** 2, 0, None))
+
+
+def tiles(side: int = 96, cell: int = 24, groove: int = 4, depth: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """Raised terracotta tiles between lighter, lower grey grout (bevelled grooves)."""
+    yy, xx = np.mgrid[0:side, 0:side].astype(float)
+    dist = np.minimum(np.abs((yy % cell) - cell / 2), np.abs((xx % cell) - cell / 2))
+    edge = cell / 2 - dist                             # distance to the nearest grout line's centre
+    h = depth * np.clip((edge - groove / 2) / 2.0, 0, 1)   # 0 in the grout, depth on the tiles
+    grout = edge < groove / 2 + 1
+    albedo = np.where(grout[..., None], [0.85, 0.85, 0.82], [0.55, 0.25, 0.15])
+    return h, albedo
+
+
+@pytest.mark.parametrize("colour", [(0.8, 0.3, 0.2), (0.15, 0.2, 0.3), (0.9, 0.9, 0.9)])
+@pytest.mark.parametrize("angle", [LIGHT, None])
+def test_a_dome_is_recovered_as_a_dome_whatever_its_albedo(colour, angle):
+    h = dome()
+    maps = derive_maps(render(h, np.array(colour)), tile=False, method="shading", light_angle=angle)
+    est = maps["height"]
+    inside, ring = h > 10, (h == 0) & (h.shape[0] / 2 - np.hypot(*np.mgrid[-48:48, -48:48]) > -40)
+    assert est[inside].mean() > est[ring].mean() + 0.1
+    assert np.corrcoef(est.ravel(), h.ravel())[0, 1] > 0.5
+
+
+def test_grout_lighter_than_tiles_still_comes_out_lower():
+    h, albedo = tiles()
+    photo = render(h, albedo, wrap=True)
+    assert photo[h == 0].mean() > photo[h > 0].mean()      # the grout is the bright part
+    est = derive_maps(photo, tile=True, method="shading", light_angle=LIGHT)["height"]
+    assert est[h == 0].mean() < est[h == h.max()].mean() - 0.05
+
+
+def test_a_flat_photo_with_a_colour_pattern_gives_a_flat_height():
+    yy, xx = np.mgrid[0:96, 0:96]
+    checker = ((yy // 12 + xx // 12) % 2).astype(bool)
+    stripes = (xx // 6) % 3 == 0
+    albedo = np.where(checker[..., None], [0.7, 0.3, 0.2], [0.2, 0.4, 0.7])
+    albedo = np.where(stripes[..., None], [0.3, 0.6, 0.2], albedo)
+    est = derive_maps(render(np.zeros((96, 96)), albedo), tile=True, method="shading")["height"]
+    assert np.abs(est - 0.5).max() < 0.05
+
+
+def test_the_base_colour_of_a_shaded_flat_albedo_surface_is_flat():
+    h = dome(radius=36) + tiles(depth=2.0)[0]
+    photo = render(h, np.array([0.6, 0.45, 0.3]))
+    base = derive_maps(photo, tile=False, method="shading")["basecolor"].mean(-1)
+    lit = photo.mean(-1)
+    assert lit.std() / lit.mean() > 0.1                    # the photo is visibly shaded
+    assert base.std() / base.mean() < 0.25 * lit.std() / lit.mean()
+
+
+def test_tileable_in_tileable_maps_out():
+    side = 64
+    yy, xx = np.mgrid[0:side, 0:side] * (2 * np.pi / side)
+    h = 3 * np.sin(2 * xx + yy) + 2 * np.cos(3 * yy - xx)
+    albedo = 0.5 + 0.2 * np.stack([np.sin(xx), np.cos(yy), np.sin(xx + yy)], -1)
+    photo = render(h, albedo, wrap=True)
+    a = derive_maps(photo, tile=True, method="shading")
+    b = derive_maps(np.roll(photo, (17, 29), (0, 1)), tile=True, method="shading")
+    for name in a:
+        assert np.allclose(np.roll(a[name], (17, 29), (0, 1)), b[name], atol=2e-3), name
+
+
+def test_cli_light_angle(tmp_path):
+    from conftest import run_cli
+    from PIL import Image
+
+    h, albedo = tiles()
+    src = tmp_path / "tiles.png"
+    Image.fromarray((render(h, albedo, wrap=True) * 255).round().astype(np.uint8)).save(src)
+    out = tmp_path / "set"
+    assert run_cli("pbr", src, "-o", out, "--light-angle", "135").returncode == 0
+    from texture_addon.references import load_gray
+
+    est = load_gray(out / "height.png")
+    assert est[h == 0].mean() < est[h == h.max()].mean() - 0.05
+    assert run_cli("pbr", src, "-o", tmp_path / "back", "--light-angle", "315").returncode == 0
+    back = load_gray(tmp_path / "back" / "height.png")   # told the light is opposite: relief flips
+    assert back[h == 0].mean() > back[h == h.max()].mean() + 0.05
+    bad = run_cli("pbr", src, "-o", tmp_path / "bad", "--light-angle", "left")
+    assert bad.returncode == 2 and not (tmp_path / "bad").exists()
+
+
+def test_the_shading_method_is_opt_in():
+    h, albedo = tiles()
+    photo = render(h, albedo, wrap=True)
+    default = derive_maps(photo, tile=True)
+    old = derive_maps(photo, tile=True, method="luminance")
+    new = derive_maps(photo, tile=True, method="shading")
+    for name in default:
+        assert np.array_equal(default[name], old[name]), name
+    assert not np.allclose(default["basecolor"], new["basecolor"], atol=0.05)  # only shading divides the light out
+    assert default["height"][h == 0].mean() > default["height"][h == h.max()].mean()  # the heuristic: bright grout high
+
+
+def test_a_light_angle_without_the_shading_method_is_refused():
+    from texture_addon.errors import InputError
+
+    with pytest.raises(InputError, match="shading"):
+        derive_maps(np.full((16, 16, 3), 0.5), light_angle=LIGHT)
+    with pytest.raises(InputError, match="shading"):
+        derive_maps(np.full((16, 16, 3), 0.5), method="retinex")
+
+
+def test_cli_light_angle_auto_and_default(tmp_path):
+    from conftest import run_cli
+    from PIL import Image
+
+    from texture_addon.references import load_gray
+
+    h, albedo = tiles()
+    src = tmp_path / "tiles.png"
+    Image.fromarray((render(h, albedo, wrap=True) * 255).round().astype(np.uint8)).save(src)
+    assert run_cli("pbr", src, "-o", tmp_path / "auto", "--light-angle", "auto").returncode == 0
+    auto = load_gray(tmp_path / "auto" / "height.png")
+    assert auto[h == 0].mean() < auto[h == h.max()].mean() - 0.05   # light found, grout low
+    assert run_cli("pbr", src, "-o", tmp_path / "plain").returncode == 0
+    plain = load_gray(tmp_path / "plain" / "height.png")
+    assert plain[h == 0].mean() > plain[h == h.max()].mean()        # no flag: the heuristic, bright grout high
+    bad = run_cli("synth", src, "-o", tmp_path / "x.png", "--light-angle", "135")
+    assert bad.returncode == 2 and "--pbr" in bad.stderr and not (tmp_path / "x.png").exists()
