@@ -245,9 +245,17 @@ def test_bake_honours_the_python_interpreter_preference(installed, scene, tmp_pa
 def test_unexpected_error_exits_1_with_json(scene, tmp_path):
     """Not a usage error, not one material: before, a traceback and exit 0 under blender -b -P."""
     manifest = tmp_path / "m.json"
-    manifest.write_text(json.dumps({"materials": [{"name": "X", "refs": 5}]}))
+    manifest.write_text(json.dumps({"materials": [{"name": "X", "refs": ["a.png"]}]}))
     env = rb.user_env(scene.parent.parent / "user")
-    proc = bake(scene, "--manifest", str(manifest), "--out", str(tmp_path / "raw"), env=env, cwd=tmp_path)
+    # A fault no check can foresee (bad values are usage errors, checked at the boundary): loading
+    # the baking module raises, injected into Blender's Python before the script runs.
+    inject = ("import importlib\n_real = importlib.import_module\n"
+              "def _boom(name, *a, **k):\n"
+              "    if name.endswith('.batch'):\n        raise TypeError('injected fault')\n"
+              "    return _real(name, *a, **k)\n"
+              "importlib.import_module = _boom")
+    proc = rb.run(["-b", str(scene), "--python-expr", inject, "-P", str(BAKE), "--", "--manifest", str(manifest),
+                   "--out", str(tmp_path / "raw")], env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 1, rb.tail(proc)
     summary = summary_of(proc)
     assert summary["ok"] is False and summary["error"].startswith("TypeError"), summary
