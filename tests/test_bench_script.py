@@ -107,6 +107,7 @@ def test_set_bench_unknown_reference_is_one_clear_line(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == "error: no such reference in benchmark/references: nosuch"
 
 
+@pytest.mark.slow  # whole-size synthesis: full tier only (tests/conftest.py)
 def test_set_bench_times_draft_and_default_through_the_worker(tmp_path):
     """Both presets asked for: whole processes and, as the add-on runs them, jobs on one warm worker."""
     import re
@@ -128,6 +129,7 @@ def test_set_bench_times_draft_and_default_through_the_worker(tmp_path):
 
 # ---- the GPU check (scripts/check_cuda.py): runnable, and it reports a failing mode -------------
 
+@pytest.mark.slow  # whole-size synthesis: full tier only (tests/conftest.py)
 def test_gpu_check_script_runs_every_mode_on_the_cpu(tmp_path):
     """CI has no GPU; ``--device cpu`` runs the same script so it stays usable on a GPU machine."""
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_cuda.py"), "--device", "cpu",

@@ -60,6 +60,7 @@ def _blocks_in_phase(out: np.ndarray, period: int) -> np.ndarray:
     return np.minimum(shifted_correlation(out, period, 0), shifted_correlation(out, 0, period))
 
 
+@pytest.mark.slow  # whole-size synthesis: full tier only (tests/conftest.py)
 def test_a_large_tiled_floor_has_no_dislocation(monkeypatch):
     ref = tiles()  # 64², 16-px tiles
     out = synthesize([ref], width=256, seed=0, typical_origin=False)
@@ -72,6 +73,7 @@ def test_a_large_tiled_floor_has_no_dislocation(monkeypatch):
     assert np.mean(random_start < 0.5) > 0.05  # the random start dislocates (0.11-0.50 over seeds)
 
 
+@pytest.mark.slow  # whole-size synthesis: full tier only (tests/conftest.py)
 def test_a_large_weave_keeps_its_checkerboard(monkeypatch):
     ref = basket_weave()  # 96², blocks of 24 px
     out = synthesize([ref], width=256, seed=0, typical_origin=False)
@@ -172,6 +174,7 @@ def _first_patch_side(monkeypatch, ref: np.ndarray, **kw) -> int:
     return sides[0]
 
 
+@pytest.mark.slow  # whole-size synthesis: full tier only (tests/conftest.py)
 def test_a_large_output_started_in_phase_gets_more_context_at_its_coarsest_level(monkeypatch):
     # 15×15 there: the 11×11 search strung a brick wall's short diagonal runs of dark bricks into a
     # zigzag of tone bands across 2048²–4096² outputs (docs/engine.md, "One phase for large outputs").
