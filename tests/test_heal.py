@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli
-from texture_addon.engine.heal import heal, image_tiles
+from texture_addon.engine import heal as heal_module
+from texture_addon.engine.heal import heal, image_tiles, work_window
 from texture_addon.engine.progress import CancelToken
 from texture_addon.errors import Cancelled, InputError
 from texture_addon.references.seams import seam_score
@@ -53,6 +54,41 @@ def test_tileable_image_stays_tileable_across_a_border_hole():
     assert seam_score(out, "x") < 1.3, seam_score(out, "x")
     unwrapped = heal(_pasted(tile, mask), mask, wrap=False, seed=0)  # each side filled on its own
     assert seam_score(unwrapped, "x") > 1.5 * seam_score(out, "x"), (seam_score(unwrapped, "x"), seam_score(out, "x"))
+
+
+def test_small_hole_in_a_large_image_heals_in_a_window_around_it():
+    hole = np.zeros((512, 512), bool)
+    hole[100:140, 300:330] = True
+    assert work_window(hole, wrap=False) == ((0, 0), (36, 204, 236, 394))
+    hole[:, 500] = True  # a cable across: the window would be most of the image
+    assert work_window(hole, wrap=False) is None
+    border = np.zeros((512, 512), bool)
+    border[200:230, :10] = border[200:230, -10:] = True  # one hole across the left/right wrap
+    (sy, sx), (y0, y1, x0, x1) = work_window(border, wrap=True)
+    assert x1 - x0 <= 20 + 2 * 64 and y1 - y0 <= 30 + 2 * 64
+    assert np.roll(border, (sy, sx), (0, 1))[y0:y1, x0:x1].sum() == border.sum()
+    assert work_window(border, wrap=False) is None  # without wrap the two halves are far apart
+
+
+def test_windowed_heal_of_a_tileable_image_keeps_its_outside_and_tiles(monkeypatch):
+    """The window path, rolled across the wrap, against the whole-image path on the same hole."""
+    rng = np.random.default_rng(3)
+    spec = np.fft.fft2(rng.standard_normal((256, 256, 3)), axes=(0, 1))
+    f = np.fft.fftfreq(256)
+    spec *= np.exp(-(f[:, None] ** 2 + f[None, :] ** 2) * 900)[..., None]
+    tile = np.real(np.fft.ifft2(spec, axes=(0, 1)))
+    tile = ((tile - tile.min()) / np.ptp(tile)).astype(np.float32)
+    yy, xx = np.mgrid[0:256, 0:256]
+    mask = (np.minimum(xx, 256 - xx) < 6) & (np.abs(yy - 60) < 8)
+    img = _pasted(tile, mask)
+    seen = []
+    real = heal_module._heal
+    monkeypatch.setattr(heal_module, "_heal", lambda src, *a: seen.append(src.shape) or real(src, *a))
+    out = heal(img, mask, seed=0)
+    assert seen and seen[0][0] * seen[0][1] < 0.5 * 256 * 256  # healed in a window
+    assert _object_share(out, mask) == 0.0
+    assert np.array_equal(out[~mask], img[~mask])
+    assert seam_score(out, "x") < 1.3, seam_score(out, "x")
 
 
 def test_progress_and_cancel():

@@ -49,6 +49,14 @@ COMPLETENESS = 0.3
 FORBIDDEN = 1e20
 #: A wrap boundary counts as seamless (the image tiles) when its seam score is below this.
 TILE_SEAM = 1.3
+#: The heal works on the hole's bounding box grown by this share of its larger side (at least
+#: ``MIN_MARGIN`` px): the context the fill is drawn from. Only when that window is at most
+#: ``WINDOW_SHARE`` of the image is it cut out; a small hole in a 2048² photo then costs what a
+#: 1024² image does (5 % disc at 2048²: 74 s for the whole image), and the fill still draws from
+#: several times its own area of surface next to it.
+MARGIN = 0.5
+MIN_MARGIN = 64
+WINDOW_SHARE = 0.5
 
 
 def image_tiles(image: np.ndarray) -> bool:
@@ -154,6 +162,56 @@ def heal(image: np.ndarray, mask: np.ndarray, wrap: Optional[bool] = None, quali
         raise InputError("the mask selects the whole image: nothing is left to heal it from")
     if wrap is None:
         wrap = image_tiles(src)
+    window = work_window(hole_np, wrap)
+    if window is None:
+        return _heal(src, hole_np, wrap, quality, seed, device, progress, cancel)
+    (dy, dx), (y0, y1, x0, x1) = window
+    rolled = np.roll(src, (dy, dx), (0, 1))
+    rolled_hole = np.roll(hole_np, (dy, dx), (0, 1))
+    part = _heal(rolled[y0:y1, x0:x1], rolled_hole[y0:y1, x0:x1], False, quality, seed, device, progress, cancel)
+    out = src.copy()
+    filled = rolled.copy()
+    filled[y0:y1, x0:x1] = part
+    filled = np.roll(filled, (-dy, -dx), (0, 1))
+    out[hole_np] = filled[hole_np]
+    return out
+
+
+def _span(occupied: np.ndarray, wrap: bool) -> tuple[int, int, int]:
+    """(shift, start, stop) along one axis: after rolling by ``shift`` the occupied rows lie in [start, stop).
+
+    With wrap-around the rows are rolled so that the largest empty run is split across the border
+    (a hole on the tile's edge is one compact hole, not two halves far apart).
+    """
+    n = occupied.size
+    shift = 0
+    if wrap:
+        empty = ~occupied
+        best, best_end, run = 0, 0, 0
+        for i in range(2 * n):  # circular runs of empty rows
+            run = run + 1 if empty[i % n] else 0
+            if run > best:
+                best, best_end = min(run, n), i
+        shift = (n - 1 - best_end + best // 2) % n
+    idx = np.nonzero(np.roll(occupied, shift))[0]
+    return shift, int(idx[0]), int(idx[-1]) + 1
+
+
+def work_window(hole: np.ndarray, wrap: bool) -> Optional[tuple[tuple[int, int], tuple[int, int, int, int]]]:
+    """Where to heal: ((roll y, roll x), (y0, y1, x0, x1)) of the rolled image, or None for all of it."""
+    h, w = hole.shape
+    sy, y0, y1 = _span(hole.any(axis=1), wrap)
+    sx, x0, x1 = _span(hole.any(axis=0), wrap)
+    m = max(MIN_MARGIN, int(np.ceil(MARGIN * max(y1 - y0, x1 - x0))))
+    y0, y1, x0, x1 = max(0, y0 - m), min(h, y1 + m), max(0, x0 - m), min(w, x1 + m)
+    if (y1 - y0) * (x1 - x0) > WINDOW_SHARE * h * w:
+        return None
+    return (sy, sx), (y0, y1, x0, x1)
+
+
+def _heal(src: np.ndarray, hole_np: np.ndarray, wrap: bool, quality: str, seed: int, device: str,
+          progress: Optional[ProgressCallback], cancel: Optional[CancelToken]) -> np.ndarray:
+    """The EM of the module's docstring on the whole of ``src`` (already checked)."""
     dev = resolve_device(device)
     configure_threads()
     x_full = to_tensor(src, "image", channels=None).to(dev)
@@ -235,4 +293,4 @@ def heal(image: np.ndarray, mask: np.ndarray, wrap: Optional[bool] = None, quali
     return out
 
 
-__all__ = ["heal", "image_tiles"]
+__all__ = ["heal", "image_tiles", "work_window"]
