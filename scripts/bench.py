@@ -13,6 +13,10 @@ the speed ratios (draft vs default, growth with pixels); ``--peers none`` runs o
 photographs; near / mid / far autocorrelation figures of ours, the truth, the reference tiled and
 Resynthesizer, times, peak memory, the target and a contact sheet. See scripts/bench_large.py.
 
+``--suite photo`` (``make bench BENCH_ARGS="--suite photo"``): flatten, straighten and heal on
+spoiled benchmark references whose truth is known, heal beside Resynthesizer's Heal selection
+(``--peers none`` leaves it out). See scripts/bench_photos.py.
+
 Prints one markdown table per section. Every case runs in a fresh subprocess, so "peak RSS" is the
 peak resident memory of that synthesis alone (torch loaded included), and timings do not inherit
 warm caches from earlier cases.
@@ -203,10 +207,11 @@ def large_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", help=argparse.SUPPRESS)
-    parser.add_argument("--suite", choices=("set", "engine", "large", "maps"), default=None,
+    parser.add_argument("--suite", choices=("set", "engine", "large", "maps", "photo"), default=None,
                         help="set: reference set against peers (default); engine: the engine's own speed/memory tables "
                              "(implied by --large, --extras or --methods); large: 1024²-4096² outputs from 256² "
-                             "references, order at a distance against the truth")
+                             "references, order at a distance against the truth; maps: PBR maps against a known "
+                             "truth; photo: flatten / straighten / heal against a known truth")
     parser.add_argument("--large", action="store_true", help="engine suite: add 2048² and 4096²")
     parser.add_argument("--sizes", default=None, help="comma-separated sizes (set: 256; engine: 256,512,1024; "
                                                      "large: 1024,2048, and 4096 on CUDA)")
@@ -242,6 +247,13 @@ def main() -> int:
         return bench_maps.run(Path(args.out or ROOT / "out" / "bench") / "maps")
     if args.suite == "large":
         return large_suite(parser, args)
+    if args.suite == "photo":  # flatten / straighten / heal against a known truth, see scripts/bench_photos.py
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_photos
+
+        print(f"Machine: {machine()}")
+        peers = [] if args.peers in ("", "none") else (args.peers or "resynth").split(",")
+        return bench_photos.run(Path(args.out or ROOT / "out" / "bench_photos"), peers, args.timeout)
     if args.out is None:
         args.out = str(ROOT / "out" / "bench")
     if args.peers is None:
