@@ -1,7 +1,7 @@
 """Maps that describe the surface: albedo without the photo's light, height integrated from shading.
 
-The shading method is opt-in (``method="shading"``, ``--light-angle``); the default stays the
-luminance heuristic, which test_pbr.py covers. Every photo here is a numpy Lambert render of a known height and albedo under one light from the
+The CLI's ``pbr`` and ``synth --pbr`` use the shading method by default (``--height-from luminance``
+gives the heuristic, which test_pbr.py covers through ``derive_maps``' own default). Every photo here is a numpy Lambert render of a known height and albedo under one light from the
 upper left (135°) plus ambient sky, so the truth is known.
 """
 
@@ -152,6 +152,12 @@ def test_cli_light_angle_auto_and_default(tmp_path):
     assert auto[h == 0].mean() < auto[h == h.max()].mean() - 0.05   # light found, grout low
     assert run_cli("pbr", src, "-o", tmp_path / "plain").returncode == 0
     plain = load_gray(tmp_path / "plain" / "height.png")
-    assert plain[h == 0].mean() > plain[h == h.max()].mean()        # no flag: the heuristic, bright grout high
-    bad = run_cli("synth", src, "-o", tmp_path / "x.png", "--light-angle", "135")
-    assert bad.returncode == 2 and "--pbr" in bad.stderr and not (tmp_path / "x.png").exists()
+    assert np.array_equal(plain, auto)                               # no flag: the shading method, light found
+    assert run_cli("pbr", src, "-o", tmp_path / "old", "--height-from", "luminance").returncode == 0
+    old = load_gray(tmp_path / "old" / "height.png")
+    assert old[h == 0].mean() > old[h == h.max()].mean()            # the heuristic on request: bright grout high
+    both = run_cli("pbr", src, "-o", tmp_path / "both", "--height-from", "luminance", "--light-angle", "135")
+    assert both.returncode == 2 and "--light-angle" in both.stderr and not (tmp_path / "both").exists()
+    for flag in (["--light-angle", "135"], ["--height-from", "luminance"]):
+        bad = run_cli("synth", src, "-o", tmp_path / "x.png", *flag)
+        assert bad.returncode == 2 and "--pbr" in bad.stderr and not (tmp_path / "x.png").exists()
