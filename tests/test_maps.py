@@ -161,3 +161,58 @@ def test_cli_light_angle_auto_and_default(tmp_path):
     for flag in (["--light-angle", "135"], ["--height-from", "luminance"]):
         bad = run_cli("synth", src, "-o", tmp_path / "x.png", *flag)
         assert bad.returncode == 2 and "--pbr" in bad.stderr and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("bad", ["left", True, 720, float("nan"), [135]])
+def test_a_bad_light_angle_is_refused_by_the_job_spec_and_the_manifest(bad):
+    from texture_addon.contract.manifest import ManifestError, check_entry
+    from texture_addon.contract.spec import JobSpec, SpecError
+
+    with pytest.raises(SpecError, match="light_angle"):
+        JobSpec(kind="pbr", content="a.png", output_dir="out", light_angle=bad).validate(check_files=False)
+    with pytest.raises(ManifestError, match="light_angle"):
+        check_entry({"name": "m", "light_angle": bad}, "manifest m")
+
+
+def test_a_light_angle_reaches_the_engine_through_a_pbr_job(tmp_path):
+    from texture_addon.contract.manifest import check_entry
+    from texture_addon.contract.spec import JobSpec, SpecError
+    from texture_addon import engine
+    from texture_addon.engine.progress import CancelToken
+    from texture_addon.worker.engine_side.adapters import ADAPTERS
+    from PIL import Image
+
+    for good in (135, -45.5, "auto", None):
+        check_entry({"name": "m", "light_angle": good}, "manifest m")
+    with pytest.raises(SpecError, match="light_angle: kind 'synth' does not use it"):
+        JobSpec(kind="synth", output_dir="out", light_angle=135.0).validate(check_files=False)
+    h, albedo = tiles()
+    src = tmp_path / "tiles.png"
+    Image.fromarray((render(h, albedo, wrap=True) * 255).round().astype(np.uint8)).save(src)
+    heights = {}
+    for angle in (None, 135.0, "auto"):
+        spec = JobSpec(kind="pbr", content=str(src), output_dir=str(tmp_path), width=96, height=96,
+                       maps=["height"], light_angle=angle)
+        spec.validate()
+        heights[angle] = ADAPTERS["pbr"](engine, spec, None, CancelToken())["height"]
+    for angle in (135.0, "auto"):                                  # the shading method: grout low
+        assert heights[angle][h == 0].mean() < heights[angle][h == h.max()].mean() - 0.05
+    assert heights[None][h == 0].mean() > heights[None][h == h.max()].mean()   # unset: the heuristic, as before
+
+
+def test_a_bake_manifest_with_a_light_angle_is_refused_until_a_material_setting_holds_it(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from texture_addon.contract.manifest import check_entry
+
+    spec = importlib.util.spec_from_file_location("bake_script", Path(__file__).parents[1] / "scripts" / "bake.py")
+    bake = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bake)
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"materials": [{"name": "Wall", "refs": "a.png", "light_angle": 135}]}')
+    with pytest.raises(bake.UsageError, match="light_angle is not bakeable yet"):
+        bake.load_manifest(str(manifest), check_entry)
+    manifest.write_text('{"materials": [{"name": "Wall", "refs": "a.png", "light_angle": "west"}]}')
+    with pytest.raises(bake.UsageError, match="light_angle: must be a number"):
+        bake.load_manifest(str(manifest), check_entry)
