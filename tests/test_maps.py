@@ -216,3 +216,25 @@ def test_a_bake_manifest_with_a_light_angle_is_refused_until_a_material_setting_
     manifest.write_text('{"materials": [{"name": "Wall", "refs": "a.png", "light_angle": "west"}]}')
     with pytest.raises(bake.UsageError, match="light_angle: must be a number"):
         bake.load_manifest(str(manifest), check_entry)
+
+
+def test_material_pbr_synthesises_the_photo_s_albedo_and_height_together(tmp_path):
+    from conftest import run_cli
+    from PIL import Image
+
+    from texture_addon.references import load_gray, load_rgb
+
+    h, albedo = tiles()
+    src = tmp_path / "tiles.png"
+    Image.fromarray((render(h, albedo, wrap=True) * 255).round().astype(np.uint8)).save(src)
+    out = tmp_path / "mat"
+    r = run_cli("synth", "--material", f"basecolor={src}", "--pbr", "-o", out, "--size", 64, "--quality", "draft",
+                "--light-angle", "135")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["ao.png", "basecolor.png", "height.png", "normal.png", "roughness.png"]
+    base, height = load_rgb(out / "basecolor.png"), load_gray(out / "height.png")
+    grout = (base.max(-1) - base.min(-1)) < 0.15                     # grey grout, terracotta tiles
+    assert 0.01 < grout.mean() < 0.7                                 # (draft synthesis keeps little grout)
+    assert height[grout].mean() < height[~grout].mean() - 0.1        # aligned: the bright grout lies low
+    bad = run_cli("synth", "--material", f"height={src}", "--pbr", "-o", tmp_path / "bad", "--size", 64)
+    assert bad.returncode == 2 and "basecolor" in bad.stderr and not (tmp_path / "bad").exists()
