@@ -132,13 +132,14 @@ def luminance(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def height_map(lum: torch.Tensor, filt: WrapFilter, detail: float = 0.5, contrast: float = 1.0, invert: bool = False,
-               floor: float = 1e-8) -> torch.Tensor:
+               floor: float = 1e-8, spectrum: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Multi-scale height from luminance: a weighted sum of band-pass octaves, mapped to [0, 1].
 
     The low-pass residual (lighting gradients across the photo) is dropped. ``detail`` 0…1 moves the
     weight from coarse octaves (broad bumps) to fine ones (grain); 0.5 weighs them equally.
     ``contrast`` steepens the final S-curve; ``invert`` swaps pits and bumps (dark = high).
     ``floor`` is the least spread that counts as relief: flatter input stays flat (mid-grey).
+    ``spectrum``, when given, is ``lum``'s half spectrum already at hand (``lum`` is then unused).
     """
     ratio = 2.0 ** (1.0 - 2.0 * detail)  # weight of octave k+1 relative to octave k
     max_sigma = max(1.0, min(filt.h, filt.w) / 8)
@@ -147,7 +148,7 @@ def height_map(lum: torch.Tensor, filt: WrapFilter, detail: float = 0.5, contras
     band = torch.zeros_like(filt.r2)          # the octaves' weighted sum is one linear filter
     for k in range(len(gains) - 1):
         band = band + ratio**k * (gains[k] - gains[k + 1])
-    h = filt.inverse(filt.spectrum(lum) * band.to(lum.dtype))
+    h = filt.inverse((filt.spectrum(lum) if spectrum is None else spectrum) * band.to(filt.r2.dtype))
     std = h.std().clamp_min(floor)
     z = (h - h.mean()) / std
     if invert:
@@ -210,21 +211,36 @@ def _extend_gradient(gy: torch.Tensor, gx: torch.Tensor, filt: WrapFilter) -> tu
     return gy, gx
 
 
+def _difference_symbols(filt: WrapFilter, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The central difference's Fourier symbols along rows and columns (times −i)."""
+    return torch.sin(2 * math.pi * filt.fy).to(dtype), torch.sin(2 * math.pi * filt.fx).to(dtype)
+
+
+def _poisson_solve(num: torch.Tensor, filt: WrapFilter) -> torch.Tensor:
+    """The spectrum of the zero-mean surface whose Laplacian's spectrum is ``num`` (divergence form)."""
+    sy, sx = _difference_symbols(filt, filt.r2.dtype)
+    den = sy**2 + sx**2
+    den[0, 0] = 1.0
+    spec = num / (den + 1e-6)
+    spec[..., 0, 0] = 0
+    return spec
+
+
+def poisson_spectrum(gy: torch.Tensor, gx: torch.Tensor, filt: WrapFilter) -> torch.Tensor:
+    """Half spectrum of ``poisson_integrate(gy, gx, filt)`` (for filters applied before going back)."""
+    ey, ex = _extend_gradient(gy, gx, filt)
+    sy, sx = _difference_symbols(filt, gy.dtype)
+    spec = torch.fft.rfft2(torch.stack([ey, ex]))
+    return _poisson_solve(spec[0] * (-1j * sy) + spec[1] * (-1j * sx), filt)
+
+
 def poisson_integrate(gy: torch.Tensor, gx: torch.Tensor, filt: WrapFilter) -> torch.Tensor:
     """Least-squares surface whose gradient (d/drow, d/dcol) is closest to (gy, gx), zero mean.
 
     The FFT solves the Poisson equation exactly on a wrap-around grid; a non-tiling axis is mirrored
     first with the gradient's sign flipped across it (Neumann border), as the blurs do.
     """
-    ey, ex = _extend_gradient(gy, gx, filt)
-    fy, fx = filt.fy.to(gy.dtype), filt.fx.to(gy.dtype)
-    sy, sx = torch.sin(2 * math.pi * fy), torch.sin(2 * math.pi * fx)  # central-difference symbols
-    num = torch.fft.rfft2(ey) * (-1j * sy) + torch.fft.rfft2(ex) * (-1j * sx)
-    den = sy**2 + sx**2
-    den[0, 0] = 1.0
-    spec = num / (den + 1e-6)
-    spec[0, 0] = 0
-    return torch.fft.irfft2(spec, s=filt.shape)[..., : filt.h, : filt.w]
+    return filt.inverse(poisson_spectrum(gy, gx, filt))
 
 
 def _coarse_factor(filt: WrapFilter) -> int:
@@ -331,10 +347,19 @@ def height_from_shading(shading: torch.Tensor, filt: WrapFilter, angle_deg: floa
     across it, and the Poisson solve integrates it (what the shading cannot say, slopes across the
     light, stays flat).
     """
+    return filt.inverse(relief_spectrum(shading, filt, angle_deg))
+
+
+def relief_spectrum(shading: torch.Tensor, filt: WrapFilter, angle_deg: float) -> torch.Tensor:
+    """Half spectrum of ``height_from_shading``: on a tiling image the target field is one map times
+    the light's direction, so one transform of that map is enough."""
     linear = torch.exp(shading)
     slope = 1.0 - linear / linear.mean()
     dy, dx = light_direction(angle_deg)
-    return poisson_integrate(slope * dy, slope * dx, filt)
+    if not (filt.py and filt.px):
+        return poisson_spectrum(slope * dy, slope * dx, filt)
+    sy, sx = _difference_symbols(filt, slope.dtype)
+    return _poisson_solve(filt.spectrum(slope) * (-1j * (dy * sy + dx * sx)), filt)
 
 
 def check_maps(maps: Iterable[str]) -> tuple[str, ...]:
@@ -417,8 +442,9 @@ def derive_maps(
     else:
         base, shading = intrinsic_split(rgb, filt)
         angle = estimate_light_angle(shading, filt) if light_angle is None else float(light_angle)
-        relief = height_from_shading(shading, filt, angle)
-        hgt = height_map(relief, filt, height_detail, height_contrast, invert_height, floor=RELIEF_FLOOR)
+        relief = relief_spectrum(shading, filt, angle)           # band-passed before going back: one transform
+        hgt = height_map(shading, filt, height_detail, height_contrast, invert_height, floor=RELIEF_FLOOR,
+                         spectrum=relief)
         lum = luminance(base)
 
     out: dict[str, torch.Tensor] = {}
