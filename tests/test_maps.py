@@ -238,3 +238,55 @@ def test_material_pbr_synthesises_the_photo_s_albedo_and_height_together(tmp_pat
     assert height[grout].mean() < height[~grout].mean() - 0.1        # aligned: the bright grout lies low
     bad = run_cli("synth", "--material", f"height={src}", "--pbr", "-o", tmp_path / "bad", "--size", 64)
     assert bad.returncode == 2 and "basecolor" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+def stones(side: int = 96, count: int = 14, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Domed Voronoi stones, each its own colour and brightness, meeting in V-shaped creases."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side].astype(float)
+    pts = rng.uniform(0, side, (count, 2))
+    d = np.stack([np.hypot(((yy - py + side / 2) % side) - side / 2, ((xx - px + side / 2) % side) - side / 2)
+                  for py, px in pts])
+    order = np.sort(d, 0)
+    h = 8 * np.sqrt(np.clip((order[1] - order[0]) / 16, 0, 1))
+    return h, rng.uniform(0.25, 0.8, (count, 3))[d.argmin(0)]
+
+
+def gradient_cosine(height_map: np.ndarray, normal: np.ndarray, h: np.ndarray) -> float:
+    """Cosine of the true height gradient with the one the normal map implies (y up)."""
+    from texture_addon.engine.pbr import decode_normals
+
+    n = decode_normals(normal)
+    gr = (np.roll(h, -1, 0) - np.roll(h, 1, 0)) / 2
+    gc = (np.roll(h, -1, 1) - np.roll(h, 1, 1)) / 2
+    true = np.stack([gc, -gr], -1)
+    implied = np.stack([-n[..., 0], -n[..., 1]], -1) / n[..., 2:3]
+    return float((true * implied).sum() / np.sqrt((true**2).sum() * (implied**2).sum()))
+
+
+def test_stones_of_different_colours_keep_the_shading_of_their_creases():
+    h, albedo = stones()
+    photo = render(h, albedo, wrap=True)
+    new = derive_maps(photo, tile=True, method="shading")
+    old = derive_maps(photo, tile=True, method="luminance")
+    cos_new = gradient_cosine(new["height"], new["normal"], h)
+    assert cos_new > 0.45 and cos_new > gradient_cosine(old["height"], old["normal"], h) + 0.1
+    ratio = new["basecolor"].mean(-1) / albedo.mean(-1)
+    shading = photo.mean(-1) / albedo.mean(-1)
+    assert abs(np.corrcoef(ratio.ravel(), shading.ravel())[0, 1]) < 0.35   # the light is out of the base colour
+
+
+def test_ao_comes_from_the_height_not_from_dark_colour():
+    yy, xx = np.mgrid[0:96, 0:96]
+    spots = (np.hypot((yy % 32) - 16, (xx % 32) - 16) < 6)[..., None]
+    albedo = np.where(spots, [0.1, 0.15, 0.35], [0.75, 0.6, 0.4])          # dark blue spots, flat sheet
+    flat = derive_maps(render(np.zeros((96, 96)), albedo), tile=True, method="shading")
+    assert flat["ao"][spots[..., 0]].mean() > 0.93                          # no relief, (almost) no cavities
+    heuristic = derive_maps(render(np.zeros((96, 96)), albedo), tile=True, method="luminance")
+    assert heuristic["ao"][spots[..., 0]].mean() < 0.5                      # the heuristic: dark is a cavity
+    h = -dome(radius=20, depth=10)                                          # a dent in a plain sheet
+    dent = derive_maps(render(h, np.array([0.6, 0.6, 0.6])), tile=False, method="shading")
+    inside = h < -7
+    assert dent["ao"][inside].mean() < dent["ao"][h == 0].mean() - 0.1
+    rough = dent["roughness"]
+    assert rough[inside].mean() > rough[h == 0].mean() + 0.1               # low is rough

@@ -30,6 +30,7 @@ LUMA = (0.2126, 0.7152, 0.0722)
 HEIGHT_OCTAVES = 6          # band-pass octaves of the height (σ = 1, 2, 4 … px, capped by the size)
 NORMAL_SCALE = 4.0          # slope per unit height per (side/256 px) at strength 1: gentle, visible relief
 AO_SCALES = (2.0, 6.0, 16.0)
+AO_FLOOR = 0.05             # cavity depth (height units) that counts as fully occluded at least; relief reads 0.2–0.4
 
 
 def _periodic(tile: Union[bool, str, Sequence[bool]]) -> tuple[bool, bool]:
@@ -189,7 +190,7 @@ def ao_map(height: torch.Tensor, filt: WrapFilter, strength: float = 1.0) -> tor
     for around in filt.blurs(height, [s * scale for s in AO_SCALES]):
         occ = occ + (around - height).clamp_min(0)
     occ = occ / len(AO_SCALES)
-    ref = max(_quantiles(occ, (0.99,))[0], 1e-6)
+    ref = max(_quantiles(occ, (0.99,))[0], AO_FLOOR)   # a flat height's rounding noise is no cavity
     return (1.0 - strength * (occ / ref).clamp(0, 1) * 0.85).clamp(0, 1)
 
 
