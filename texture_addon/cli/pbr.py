@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-tile", action="store_true", help="the image does not tile: mirror at the borders instead of wrapping")
     p.add_argument("--height-detail", type=float, default=0.5, help="0 = broad bumps … 1 = fine grain (default 0.5)")
     p.add_argument("--height-contrast", type=float, default=1.0, help="height contrast (default 1)")
-    p.add_argument("--invert-height", action="store_true", help="dark areas are high (default: bright areas are high)")
+    p.add_argument("--invert-height", action="store_true", help="swap high and low (with --height-from luminance: dark areas are high)")
     p.add_argument("--normal-strength", type=float, default=1.0, help="normal map strength (default 1)")
     p.add_argument("--directx", action="store_true", help="DirectX normal convention (-Y); default OpenGL/Blender (+Y)")
     add_light_angle(p)
