@@ -222,6 +222,9 @@ def load_manifest(path: str, check_entry) -> list[dict]:
             check_entry(merged, f"manifest {path}: material {entry['name']!r}")
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        if merged.get("light_angle") is not None:   # valid for the job contract; no material setting holds it yet
+            raise UsageError(f"manifest {path}: material {entry['name']!r}: light_angle is not bakeable yet "
+                             "(the material settings have no light angle; use 'pbr --light-angle' meanwhile)")
         refs = merged.get("refs", merged.get("references", []))
         if isinstance(refs, str):
             refs = [refs]

@@ -1,14 +1,22 @@
-"""``bench.py --suite maps``: maps from a photo against a known truth (numpy Lambert renders).
+"""``bench.py --suite maps``: maps from a photo against a known truth (numpy and Cycles renders).
 
-Each case is a height field (px units) and an albedo, lit from the upper left (135°, 45° up) plus
-ambient sky. Figures: cosine of the true vs the normal map's implied height gradient, correlation of
+Each case is a height field (px units), an albedo and a roughness, lit from the upper left (135°,
+45° up) plus ambient sky: by numpy (Lambert, always) and by a real Blender's Cycles
+(scripts/maps_truth_blender.py: Principled BSDF, bump from the height, so the roughness shapes the
+specular) when ``scripts/get_blender.sh`` gives one; Cycles renders are cached under
+``~/.cache/texture-forge/maps_truth``. Figures: cosine of the true vs the normal map's implied height gradient, correlation of
 the height map with the true height band-passed alike, correlation of base colour ÷ true albedo with
 the true shading (0 = no light left in the base colour), for today's method and the older heuristic.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +40,41 @@ def shade(height: np.ndarray, angle: float) -> np.ndarray:
     nx, ny = -gc, gr
     s = (nx * np.cos(e) * np.cos(a) + ny * np.cos(e) * np.sin(a) + np.sin(e)) / np.sqrt(nx**2 + ny**2 + 1)
     return 0.75 * np.clip(s, 0, None) + 0.25
+
+
+def roughness_truth(name: str, h: np.ndarray) -> np.ndarray:
+    """A known roughness per case for the Cycles renders: rough where low (grit in the gaps, mortar,
+    dents), with a per-case base, so a map that reads cavities gets it and one that reads colour not."""
+    low = 1.0 - (h - h.min()) / max(float(h.max() - h.min()), 1e-9)
+    base = {"stones": 0.35, "bricks": 0.45, "ridges": 0.3, "dents": 0.25}[name]
+    return np.clip(base + 0.5 * low, 0, 1).astype(np.float32)
+
+
+def cycles_photo(name: str, h: np.ndarray, albedo: np.ndarray, rough: np.ndarray) -> np.ndarray | None:
+    """The Cycles render of a case (cached by content), or None when no real Blender is to be had."""
+    buf = io.BytesIO()
+    np.savez(buf, height=h.astype(np.float32), albedo=np.ascontiguousarray(albedo, np.float32),
+             roughness=rough, light=np.array([LIGHT, ELEVATION]))
+    script = ROOT / "scripts" / "maps_truth_blender.py"
+    key = hashlib.sha1(buf.getvalue() + script.read_bytes()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "texture-forge" / "maps_truth"
+    hit = cache / f"{name}-{key}.npy"
+    if hit.is_file():
+        return np.load(hit)
+    got = subprocess.run(["bash", str(ROOT / "scripts" / "get_blender.sh")], capture_output=True, text=True)
+    if got.returncode != 0:
+        return None
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.npz", Path(tmp) / "out.npy"
+        src.write_bytes(buf.getvalue())
+        run = subprocess.run([got.stdout.strip().splitlines()[-1], "-b", "--factory-startup", "--python-exit-code", "1",
+                              "-P", str(script), "--", str(src), str(out)], capture_output=True, text=True)
+        if run.returncode != 0 or not out.is_file():
+            sys.stderr.write(f"Cycles render of {name} failed: {run.stderr.strip().splitlines()[-1:]}\n")
+            return None
+        os.replace(out, hit)
+    return np.load(hit)
 
 
 def cases(n: int = SIDE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -73,7 +116,7 @@ def corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / max(np.sqrt((a @ a) * (b @ b)), 1e-12))
 
 
-def figures(maps: dict, h: np.ndarray, albedo: np.ndarray, shading: np.ndarray) -> tuple[float, float, float]:
+def figures(maps: dict, h: np.ndarray, albedo: np.ndarray, shading: np.ndarray) -> tuple[float, float, float, float]:
     n = decode_normals(maps["normal"])
     gr = (np.roll(h, -1, 0) - np.roll(h, 1, 0)) / 2
     gc = (np.roll(h, -1, 1) - np.roll(h, 1, 1)) / 2
@@ -84,7 +127,22 @@ def figures(maps: dict, h: np.ndarray, albedo: np.ndarray, shading: np.ndarray) 
     band = height_map(torch.from_numpy(h.astype(np.float32)), filt).numpy()
     hc = corr(maps["height"], band)
     ratio = maps["basecolor"].mean(-1) / np.maximum(albedo.mean(-1), 1e-3)
-    return cos, hc, corr(ratio, shading)
+    return cos, hc, corr(ratio, shading), corr(maps["ao"], sky_visibility(h))
+
+
+def sky_visibility(h: np.ndarray, reach: int = 24, directions: int = 16) -> np.ndarray:
+    """Fraction of a uniform sky each point of ``h`` (px units, wrap-around) sees: 1 − mean sin of
+    the horizon's elevation over ``directions`` azimuths out to ``reach`` px (the true AO)."""
+    occluded = np.zeros_like(h)
+    for k in range(directions):
+        a = 2 * np.pi * k / directions
+        horizon = np.zeros_like(h)
+        for r in range(1, reach + 1):
+            dy, dx = int(round(r * np.sin(a))), int(round(r * np.cos(a)))
+            rise = np.roll(h, (-dy, -dx), (0, 1)) - h
+            horizon = np.maximum(horizon, rise / np.hypot(dy, dx))
+        occluded += np.sin(np.arctan(horizon))
+    return 1 - occluded / directions
 
 
 def sheet(photo, maps, h, albedo, out: Path) -> None:
@@ -108,23 +166,39 @@ def sheet(photo, maps, h, albedo, out: Path) -> None:
 
 def run(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    print("| case | method | normal cos | height corr | base÷albedo vs shading |")
-    print("|---|---|---|---|---|")
+    print("| case | render | method | normal cos | height corr | base÷albedo vs shading | AO corr | roughness corr |")
+    print("|---|---|---|---|---|---|---|---|")
+    cycles_missing = False
     for name, (h, albedo) in cases().items():
-        s = shade(h, LIGHT)
-        photo = np.clip(albedo * s[..., None], 0, 1).astype(np.float32)
-        for method in ("luminance", "shading"):
-            maps = derive_maps(photo, tile=True, method=method)
-            c, hc, b = figures(maps, h, albedo, s)
-            print(f"| {name} | {method} | {c:.2f} | {hc:.2f} | {b:.2f} |")
-            if method == "shading":
-                sheet(photo, maps, h, albedo, out / f"maps_{name}.png")
+        rough = roughness_truth(name, h)
+        renders = {"numpy": (np.clip(albedo * shade(h, LIGHT)[..., None], 0, 1), None)}
+        photo_c = cycles_photo(name, h, albedo, rough)
+        if photo_c is None:
+            cycles_missing = True
+        else:
+            renders["Cycles"] = (np.clip(photo_c, 0, 1), rough)
+        for render, (photo, rough_truth) in renders.items():
+            photo = photo.astype(np.float32)
+            s = photo.mean(-1) / np.maximum(albedo.mean(-1), 1e-3) if render == "Cycles" else shade(h, LIGHT)
+            for method in ("luminance", "shading"):
+                maps = derive_maps(photo, tile=True, method=method)
+                c, hc, b, ao = figures(maps, h, albedo, s)
+                r = "—" if rough_truth is None else f"{corr(maps['roughness'], rough_truth):.2f}"
+                print(f"| {name} | {render} | {method} | {c:.2f} | {hc:.2f} | {b:.2f} | {ao:.2f} | {r} |")
+                if method == "shading":
+                    sheet(photo, maps, h, albedo, out / f"maps_{name}{'_cycles' if render == 'Cycles' else ''}.png")
+    if cycles_missing:
+        print("Cycles rows left out: no real Blender (scripts/get_blender.sh) and no cached render")
+    photo = np.clip(albedo * shade(h, LIGHT)[..., None], 0, 1).astype(np.float32)
     torch.set_num_threads(2)
     big = np.clip(np.tile(photo, (8, 8, 1)), 0, 1)
     for method in ("luminance", "shading"):
-        t0 = time.perf_counter()
-        derive_maps(big, tile=True, method=method)
-        print(f"pbr 2048² ({method}): {time.perf_counter() - t0:.2f} s on 2 threads")
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            derive_maps(big, tile=True, method=method)
+            times.append(time.perf_counter() - t0)
+        print(f"pbr 2048² ({method}): best of 3 {min(times):.2f} s on 2 threads")
     return 0
 
 

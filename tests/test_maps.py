@@ -1,7 +1,7 @@
 """Maps that describe the surface: albedo without the photo's light, height integrated from shading.
 
-The shading method is opt-in (``method="shading"``, ``--light-angle``); the default stays the
-luminance heuristic, which test_pbr.py covers. Every photo here is a numpy Lambert render of a known height and albedo under one light from the
+The CLI's ``pbr`` and ``synth --pbr`` use the shading method by default (``--height-from luminance``
+gives the heuristic, which test_pbr.py covers through ``derive_maps``' own default). Every photo here is a numpy Lambert render of a known height and albedo under one light from the
 upper left (135°) plus ambient sky, so the truth is known.
 """
 
@@ -152,6 +152,168 @@ def test_cli_light_angle_auto_and_default(tmp_path):
     assert auto[h == 0].mean() < auto[h == h.max()].mean() - 0.05   # light found, grout low
     assert run_cli("pbr", src, "-o", tmp_path / "plain").returncode == 0
     plain = load_gray(tmp_path / "plain" / "height.png")
-    assert plain[h == 0].mean() > plain[h == h.max()].mean()        # no flag: the heuristic, bright grout high
-    bad = run_cli("synth", src, "-o", tmp_path / "x.png", "--light-angle", "135")
-    assert bad.returncode == 2 and "--pbr" in bad.stderr and not (tmp_path / "x.png").exists()
+    assert np.array_equal(plain, auto)                               # no flag: the shading method, light found
+    assert run_cli("pbr", src, "-o", tmp_path / "old", "--height-from", "luminance").returncode == 0
+    old = load_gray(tmp_path / "old" / "height.png")
+    assert old[h == 0].mean() > old[h == h.max()].mean()            # the heuristic on request: bright grout high
+    both = run_cli("pbr", src, "-o", tmp_path / "both", "--height-from", "luminance", "--light-angle", "135")
+    assert both.returncode == 2 and "--light-angle" in both.stderr and not (tmp_path / "both").exists()
+    for flag in (["--light-angle", "135"], ["--height-from", "luminance"]):
+        bad = run_cli("synth", src, "-o", tmp_path / "x.png", *flag)
+        assert bad.returncode == 2 and "--pbr" in bad.stderr and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("bad", ["left", True, 720, float("nan"), [135]])
+def test_a_bad_light_angle_is_refused_by_the_job_spec_and_the_manifest(bad):
+    from texture_addon.contract.manifest import ManifestError, check_entry
+    from texture_addon.contract.spec import JobSpec, SpecError
+
+    with pytest.raises(SpecError, match="light_angle"):
+        JobSpec(kind="pbr", content="a.png", output_dir="out", light_angle=bad).validate(check_files=False)
+    with pytest.raises(ManifestError, match="light_angle"):
+        check_entry({"name": "m", "light_angle": bad}, "manifest m")
+
+
+def test_a_light_angle_reaches_the_engine_through_a_pbr_job(tmp_path):
+    from texture_addon.contract.manifest import check_entry
+    from texture_addon.contract.spec import JobSpec, SpecError
+    from texture_addon import engine
+    from texture_addon.engine.progress import CancelToken
+    from texture_addon.worker.engine_side.adapters import ADAPTERS
+    from PIL import Image
+
+    for good in (135, -45.5, "auto", None):
+        check_entry({"name": "m", "light_angle": good}, "manifest m")
+    with pytest.raises(SpecError, match="light_angle: kind 'synth' does not use it"):
+        JobSpec(kind="synth", output_dir="out", light_angle=135.0).validate(check_files=False)
+    h, albedo = tiles()
+    src = tmp_path / "tiles.png"
+    Image.fromarray((render(h, albedo, wrap=True) * 255).round().astype(np.uint8)).save(src)
+    heights = {}
+    for angle in (None, 135.0, "auto"):
+        spec = JobSpec(kind="pbr", content=str(src), output_dir=str(tmp_path), width=96, height=96,
+                       maps=["height"], light_angle=angle)
+        spec.validate()
+        heights[angle] = ADAPTERS["pbr"](engine, spec, None, CancelToken())["height"]
+    for angle in (135.0, "auto"):                                  # the shading method: grout low
+        assert heights[angle][h == 0].mean() < heights[angle][h == h.max()].mean() - 0.05
+    assert heights[None][h == 0].mean() > heights[None][h == h.max()].mean()   # unset: the heuristic, as before
+
+
+def test_a_bake_manifest_with_a_light_angle_is_refused_until_a_material_setting_holds_it(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from texture_addon.contract.manifest import check_entry
+
+    spec = importlib.util.spec_from_file_location("bake_script", Path(__file__).parents[1] / "scripts" / "bake.py")
+    bake = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bake)
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"materials": [{"name": "Wall", "refs": "a.png", "light_angle": 135}]}')
+    with pytest.raises(bake.UsageError, match="light_angle is not bakeable yet"):
+        bake.load_manifest(str(manifest), check_entry)
+    manifest.write_text('{"materials": [{"name": "Wall", "refs": "a.png", "light_angle": "west"}]}')
+    with pytest.raises(bake.UsageError, match="light_angle: must be a number"):
+        bake.load_manifest(str(manifest), check_entry)
+
+
+def test_material_pbr_synthesises_the_photo_s_albedo_and_height_together(tmp_path):
+    from conftest import run_cli
+    from PIL import Image
+
+    from texture_addon.references import load_gray, load_rgb
+
+    h, albedo = tiles()
+    src = tmp_path / "tiles.png"
+    Image.fromarray((render(h, albedo, wrap=True) * 255).round().astype(np.uint8)).save(src)
+    out = tmp_path / "mat"
+    r = run_cli("synth", "--material", f"basecolor={src}", "--pbr", "-o", out, "--size", 64, "--quality", "draft",
+                "--light-angle", "135")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["ao.png", "basecolor.png", "height.png", "normal.png", "roughness.png"]
+    base, height = load_rgb(out / "basecolor.png"), load_gray(out / "height.png")
+    grout = (base.max(-1) - base.min(-1)) < 0.15                     # grey grout, terracotta tiles
+    assert 0.01 < grout.mean() < 0.7                                 # (draft synthesis keeps little grout)
+    assert height[grout].mean() < height[~grout].mean() - 0.1        # aligned: the bright grout lies low
+    bad = run_cli("synth", "--material", f"height={src}", "--pbr", "-o", tmp_path / "bad", "--size", 64)
+    assert bad.returncode == 2 and "basecolor" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+def stones(side: int = 96, count: int = 14, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Domed Voronoi stones, each its own colour and brightness, meeting in V-shaped creases."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side].astype(float)
+    pts = rng.uniform(0, side, (count, 2))
+    d = np.stack([np.hypot(((yy - py + side / 2) % side) - side / 2, ((xx - px + side / 2) % side) - side / 2)
+                  for py, px in pts])
+    order = np.sort(d, 0)
+    h = 8 * np.sqrt(np.clip((order[1] - order[0]) / 16, 0, 1))
+    return h, rng.uniform(0.25, 0.8, (count, 3))[d.argmin(0)]
+
+
+def gradient_cosine(height_map: np.ndarray, normal: np.ndarray, h: np.ndarray) -> float:
+    """Cosine of the true height gradient with the one the normal map implies (y up)."""
+    from texture_addon.engine.pbr import decode_normals
+
+    n = decode_normals(normal)
+    gr = (np.roll(h, -1, 0) - np.roll(h, 1, 0)) / 2
+    gc = (np.roll(h, -1, 1) - np.roll(h, 1, 1)) / 2
+    true = np.stack([gc, -gr], -1)
+    implied = np.stack([-n[..., 0], -n[..., 1]], -1) / n[..., 2:3]
+    return float((true * implied).sum() / np.sqrt((true**2).sum() * (implied**2).sum()))
+
+
+def test_stones_of_different_colours_keep_the_shading_of_their_creases():
+    h, albedo = stones()
+    photo = render(h, albedo, wrap=True)
+    new = derive_maps(photo, tile=True, method="shading")
+    old = derive_maps(photo, tile=True, method="luminance")
+    cos_new = gradient_cosine(new["height"], new["normal"], h)
+    assert cos_new > 0.45 and cos_new > gradient_cosine(old["height"], old["normal"], h) + 0.1
+    ratio = new["basecolor"].mean(-1) / albedo.mean(-1)
+    shading = photo.mean(-1) / albedo.mean(-1)
+    assert abs(np.corrcoef(ratio.ravel(), shading.ravel())[0, 1]) < 0.35   # the light is out of the base colour
+
+
+def test_ao_comes_from_the_height_not_from_dark_colour():
+    yy, xx = np.mgrid[0:96, 0:96]
+    spots = (np.hypot((yy % 32) - 16, (xx % 32) - 16) < 6)[..., None]
+    albedo = np.where(spots, [0.1, 0.15, 0.35], [0.75, 0.6, 0.4])          # dark blue spots, flat sheet
+    flat = derive_maps(render(np.zeros((96, 96)), albedo), tile=True, method="shading")
+    assert flat["ao"][spots[..., 0]].mean() > 0.93                          # no relief, (almost) no cavities
+    heuristic = derive_maps(render(np.zeros((96, 96)), albedo), tile=True, method="luminance")
+    assert heuristic["ao"][spots[..., 0]].mean() < 0.5                      # the heuristic: dark is a cavity
+    h = -dome(radius=20, depth=10)                                          # a dent in a plain sheet
+    dent = derive_maps(render(h, np.array([0.6, 0.6, 0.6])), tile=False, method="shading")
+    inside = h < -7
+    assert dent["ao"][inside].mean() < dent["ao"][h == 0].mean() - 0.1
+    rough = dent["roughness"]
+    assert rough[inside].mean() > rough[h == 0].mean() + 0.1               # low is rough
+
+
+@pytest.mark.full
+def test_the_cycles_truth_render_agrees_with_the_lambert_model(tmp_path):
+    """The benchmark's Cycles cases (scripts/maps_truth_blender.py) light a bump of the true height
+    from the stated side: a matte dome renders as the numpy Lambert model says, lit side and all."""
+    import subprocess
+    from pathlib import Path
+
+    from real_blender import blender
+
+    h = dome(side=48, radius=16, depth=8)
+    albedo = np.broadcast_to([0.6, 0.5, 0.4], (48, 48, 3)).astype(np.float32)
+    src, out = tmp_path / "in.npz", tmp_path / "out.npy"
+    np.savez(src, height=h.astype(np.float32), albedo=albedo, roughness=np.ones((48, 48), np.float32),
+             light=np.array([LIGHT, 45.0]))
+    script = Path(__file__).parents[1] / "scripts" / "maps_truth_blender.py"
+    run = subprocess.run([blender(), "-b", "--factory-startup", "--python-exit-code", "1", "-P", str(script), "--",
+                          str(src), str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    photo = np.load(out)
+    assert photo.shape == (48, 48, 3)
+    expected = render(h, albedo)
+    assert np.corrcoef(photo.mean(-1).ravel(), expected.mean(-1).ravel())[0, 1] > 0.9
+    upper_left, lower_right = (slice(14, 22), slice(14, 22)), (slice(26, 34), slice(26, 34))
+    assert photo[upper_left].mean() > photo[lower_right].mean() + 0.1      # lit from the upper left
+    assert abs(photo[:6, :6].mean() - expected[:6, :6].mean()) < 0.05     # flat: 0.75 sin 45° + 0.25, × albedo

@@ -102,7 +102,7 @@ def changes(kind: str, images: list[str]) -> dict:
         "strength": 0.3, "preserve_colors": True, "band": 0.3,
         "maps": ["basecolor", "height"],
         "material": {"basecolor": images[0], "height": images[2]},
-        "device": "cpu",
+        "device": "cpu", "light_angle": 135.0,
     }
 
 

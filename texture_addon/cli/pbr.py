@@ -1,9 +1,10 @@
 """``pbr``: height, normal, roughness and AO maps derived from a base-colour texture.
 
-By default the height is the band-passed luminance (the classic heuristic) and the base colour is
-the photo. ``--light-angle`` opts into the shading method (see engine/pbr.py): the photo is split
-into albedo and shading and the height integrates the shading along the light, so bright grooves
-stay low and the base colour carries less baked light. It is opt-in because it reads stones worse
+By default the photo is split into albedo and shading and the height integrates the shading along
+the light, estimated from the photo (see engine/pbr.py): bright grooves stay low and the base colour
+carries little baked light. ``--light-angle DEG`` tells the light instead of estimating it;
+``--height-from luminance`` gives the classic heuristic (band-passed luminance as height, the photo
+as base colour). The shading method is the default because it reads every benchmark case better
 than the heuristic (docs/maps.md)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 
 import numpy as np
 
+from ..errors import InputError
 from .common import check_output_dir
 
 
@@ -36,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-tile", action="store_true", help="the image does not tile: mirror at the borders instead of wrapping")
     p.add_argument("--height-detail", type=float, default=0.5, help="0 = broad bumps … 1 = fine grain (default 0.5)")
     p.add_argument("--height-contrast", type=float, default=1.0, help="height contrast (default 1)")
-    p.add_argument("--invert-height", action="store_true", help="dark areas are high (default: bright areas are high)")
+    p.add_argument("--invert-height", action="store_true", help="swap high and low (with --height-from luminance: dark areas are high)")
     p.add_argument("--normal-strength", type=float, default=1.0, help="normal map strength (default 1)")
     p.add_argument("--directx", action="store_true", help="DirectX normal convention (-Y); default OpenGL/Blender (+Y)")
     add_light_angle(p)
@@ -58,20 +60,29 @@ def light_angle(text: str) -> float | str:
     return value
 
 
+HEIGHT_SOURCES = ("shading", "luminance")
+
+
 def add_light_angle(p: argparse.ArgumentParser) -> None:
-    """``--light-angle DEG|auto``: opts into the shading method; shared by ``pbr`` and ``synth --pbr``."""
+    """``--height-from`` and ``--light-angle DEG|auto``; shared by ``pbr`` and ``synth --pbr``."""
+    p.add_argument("--height-from", choices=HEIGHT_SOURCES, default=None,
+                   help="shading (default): split the photo into albedo and shading and integrate the shading "
+                        "along the light; luminance: the classic heuristic, band-passed luminance as height "
+                        "and the photo as base colour")
     p.add_argument("--light-angle", type=light_angle, default=None, metavar="DEG|auto",
-                   help="use the shading method (albedo/shading split, height integrated along the light) "
-                        "with the photo's light from DEG: 0 = right, 90 = top, 135 = upper left, "
-                        "counter-clockwise; 'auto' estimates the light from the shading "
-                        "(default: no shading method, height from the luminance)")
+                   help="where the photo's light comes from, for the shading method: 0 = right, 90 = top, "
+                        "135 = upper left, counter-clockwise; 'auto' (default) estimates it from the shading")
 
 
-def shading_options(angle: float | str | None) -> dict:
-    """``derive_maps`` options for a ``--light-angle`` value: none (the heuristic) when it is absent."""
-    if angle is None:
-        return {}
-    return {"method": "shading", "light_angle": None if angle == "auto" else angle}
+def shading_options(args: argparse.Namespace) -> dict:
+    """``derive_maps`` options for ``--height-from`` and ``--light-angle``; a light angle with the
+    luminance heuristic is refused (it would be ignored)."""
+    if args.height_from == "luminance":
+        if args.light_angle is not None:
+            raise InputError("--light-angle applies to --height-from shading only")
+        return {"method": "luminance"}
+    angle = args.light_angle
+    return {"method": "shading", "light_angle": None if angle in (None, "auto") else angle}
 
 
 def write_set(image: np.ndarray, out_dir: str, tile: object = True, **options) -> int:
@@ -95,4 +106,4 @@ def run(args: argparse.Namespace) -> int:
                      height_contrast=args.height_contrast, invert_height=args.invert_height,
                      normal_strength=args.normal_strength,
                      normal_convention="directx" if args.directx else "opengl",
-                     roughness_range=args.roughness_range, **shading_options(args.light_angle))
+                     roughness_range=args.roughness_range, **shading_options(args))

@@ -49,8 +49,9 @@ def tiling(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..references import load_rgb, save_png
 
-    if args.light_angle is not None and not args.pbr:
-        raise InputError("--light-angle needs --pbr")
+    for flag, value in (("--light-angle", args.light_angle), ("--height-from", args.height_from)):
+        if value is not None and not args.pbr:
+            raise InputError(f"{flag} needs --pbr")
     if args.material:
         from . import material  # joint PBR synthesis, see cli/material.py
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pbr:
         from . import pbr  # height/normal/roughness/AO from the synthesised colour, see cli/pbr.py
 
-        return pbr.write_set(image, args.output, tile=tiling(args), **pbr.shading_options(args.light_angle))
+        return pbr.write_set(image, args.output, tile=tiling(args), **pbr.shading_options(args))
     save_png(out, image)
     sys.stderr.write(f"wrote {out}\n")
     return 0

@@ -24,6 +24,7 @@ from .spec import (
     MIN_SIZE,
     QUALITIES,
     TILE_MODES,
+    light_angle_problem,
 )
 
 
@@ -106,7 +107,7 @@ KEYS: dict[str, Callable[[Any], str | None]] = {
     "maps": _maps, "mode": _text, "quality": _choice(QUALITIES), "tile": _choice(TILE_MODES),
     "method": _choice(METHODS), "detail_scale": _number(MIN_DETAIL, MAX_DETAIL),
     "strength": _number(0.0, 1.0), "ao_strength": _number(0.0, 1.0), "height_mode": _text,
-    "section": _text,
+    "section": _text, "light_angle": light_angle_problem,
 }
 
 

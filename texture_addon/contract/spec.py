@@ -51,7 +51,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "stylize": ("references", "content", "width", "height", "seed", "tile", "quality", "method",
                 "strength", "preserve_colors", "device", "maps"),
     "seamless": ("content", "width", "height", "seed", "quality", "band", "device", "maps"),
-    "pbr": ("content", "width", "height", "tile", "maps"),  # derive_maps runs on the CPU
+    "pbr": ("content", "width", "height", "tile", "maps", "light_angle"),  # derive_maps runs on the CPU
     "material": ("material", "width", "height", "seed", "tile", "detail_scale", "quality", "device"),
 }
 #: Tile modes a kind can honour, where it cannot do all four (the style-transfer engine tiles
@@ -111,6 +111,9 @@ class JobSpec:
     preserve_colors: bool = False
     band: float = 0.15
     maps: list[str] = field(default_factory=lambda: ["basecolor"])
+    #: ``pbr``: None derives the maps by the luminance heuristic (what the panel has always done);
+    #: "auto" or an angle in degrees (0 = light from the right, 90 = from the top) by the shading method.
+    light_angle: float | str | None = None
 
     # ------------------------------------------------------------------ validation
 
@@ -138,6 +141,9 @@ class JobSpec:
         _check_range(errors, "detail_scale", self.detail_scale, MIN_DETAIL, MAX_DETAIL)
         _check_range(errors, "strength", self.strength, 0.0, 1.0)
         _check_range(errors, "band", self.band, MIN_BAND, MAX_BAND)
+        problem = light_angle_problem(self.light_angle)
+        if problem:
+            errors.append(f"light_angle: {problem}")
 
         if not self.output_dir.strip():
             errors.append("output_dir: required (the folder the textures are written to)")
@@ -284,6 +290,20 @@ _EXPECTED: dict[str, tuple[type, ...] | str] = {
 }
 
 
+MAX_LIGHT_ANGLE = 360.0
+
+
+def light_angle_problem(value: Any) -> str | None:
+    """None when ``value`` is a usable light angle: null, "auto" or degrees within ±360."""
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"must be a number of degrees or \"auto\", got {value!r}"
+    if abs(value) > MAX_LIGHT_ANGLE:
+        return f"{value} out of range (−{MAX_LIGHT_ANGLE:g}…{MAX_LIGHT_ANGLE:g})"
+    return None
+
+
 def _plain(value: Any) -> Any:
     """JSON-friendly form of a field value, for error messages."""
     if isinstance(value, list):
@@ -344,4 +364,5 @@ def _check_range(errors: list[str], name: str, value: float, lo: float, hi: floa
 
 
 __all__ = ["JobSpec", "ReferenceSpec", "SpecError", "KINDS", "MAP_NAMES", "MIN_SIZE", "MAX_SIZE", "TILE_MODES",
-           "QUALITIES", "METHODS", "DEVICES", "KIND_FIELDS", "KIND_TILE_MODES", "COMMON_FIELDS", "kind_fields"]
+           "QUALITIES", "METHODS", "DEVICES", "KIND_FIELDS", "KIND_TILE_MODES", "COMMON_FIELDS", "kind_fields",
+           "light_angle_problem"]

@@ -30,6 +30,7 @@ LUMA = (0.2126, 0.7152, 0.0722)
 HEIGHT_OCTAVES = 6          # band-pass octaves of the height (σ = 1, 2, 4 … px, capped by the size)
 NORMAL_SCALE = 4.0          # slope per unit height per (side/256 px) at strength 1: gentle, visible relief
 AO_SCALES = (2.0, 6.0, 16.0)
+AO_FLOOR = 0.05             # cavity depth (height units) that counts as fully occluded at least; relief reads 0.2–0.4
 
 
 def _periodic(tile: Union[bool, str, Sequence[bool]]) -> tuple[bool, bool]:
@@ -46,7 +47,11 @@ def _periodic(tile: Union[bool, str, Sequence[bool]]) -> tuple[bool, bool]:
 
 
 class WrapFilter:
-    """Gaussian blurs of one image size, all in the Fourier domain (wrap-around or mirrored borders)."""
+    """Gaussian blurs of one image size, all in the Fourier domain (wrap-around or mirrored borders).
+
+    The squared frequency grid is kept once, in float32: a blur is then one spectrum, one Gaussian
+    gain and one inverse transform, and several blurs of one image share its spectrum (``blurs``).
+    """
 
     def __init__(self, height: int, width: int, periodic: tuple[bool, bool]) -> None:
         self.h, self.w = height, width
@@ -55,6 +60,7 @@ class WrapFilter:
         fw = width if self.px else 2 * width
         self.fy = torch.fft.fftfreq(fh, dtype=torch.float64)[:, None]
         self.fx = torch.fft.rfftfreq(fw, dtype=torch.float64)[None, :]
+        self.r2 = (2.0 * math.pi**2 * (self.fy**2 + self.fx**2)).float()   # σ² · r2 is the Gaussian's exponent
         self.shape = (fh, fw)
 
     def _extend(self, a: torch.Tensor) -> torch.Tensor:
@@ -64,14 +70,28 @@ class WrapFilter:
             a = torch.cat([a, a.flip(-1)], dim=-1)
         return a
 
+    def spectrum(self, a: torch.Tensor) -> torch.Tensor:
+        """The (extended) image's half spectrum, for ``inverse`` after a gain."""
+        return torch.fft.rfft2(self._extend(a))
+
+    def inverse(self, spec: torch.Tensor) -> torch.Tensor:
+        """Back from a half spectrum to the image, cropped to its own size."""
+        return torch.fft.irfft2(spec, s=self.shape)[..., : self.h, : self.w]
+
+    def gaussian(self, sigma: float) -> torch.Tensor:
+        """The Fourier gain of a Gaussian of standard deviation ``sigma`` px."""
+        return torch.exp(-(sigma**2) * self.r2)
+
     def blur(self, a: torch.Tensor, sigma: float) -> torch.Tensor:
         """Gaussian of standard deviation ``sigma`` px on the last two axes of ``a``."""
         if sigma <= 0:
             return a
-        spec = torch.fft.rfft2(self._extend(a))
-        g = torch.exp(-2.0 * math.pi**2 * sigma**2 * (self.fy**2 + self.fx**2)).to(device=a.device, dtype=a.dtype)
-        out = torch.fft.irfft2(spec * g, s=self.shape)
-        return out[..., : self.h, : self.w]
+        return self.inverse(self.spectrum(a) * self.gaussian(sigma).to(a.dtype))
+
+    def blurs(self, a: torch.Tensor, sigmas: Sequence[float]) -> list[torch.Tensor]:
+        """``blur(a, s)`` for each of ``sigmas`` from one spectrum of ``a``."""
+        spec = self.spectrum(a)
+        return [a if s <= 0 else self.inverse(spec * self.gaussian(s).to(a.dtype)) for s in sigmas]
 
     def gradient(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Central differences (d/drow, d/dcol): wrapped on periodic axes, one-sided at other borders."""
@@ -113,21 +133,23 @@ def luminance(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def height_map(lum: torch.Tensor, filt: WrapFilter, detail: float = 0.5, contrast: float = 1.0, invert: bool = False,
-               floor: float = 1e-8) -> torch.Tensor:
+               floor: float = 1e-8, spectrum: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Multi-scale height from luminance: a weighted sum of band-pass octaves, mapped to [0, 1].
 
     The low-pass residual (lighting gradients across the photo) is dropped. ``detail`` 0…1 moves the
     weight from coarse octaves (broad bumps) to fine ones (grain); 0.5 weighs them equally.
     ``contrast`` steepens the final S-curve; ``invert`` swaps pits and bumps (dark = high).
     ``floor`` is the least spread that counts as relief: flatter input stays flat (mid-grey).
+    ``spectrum``, when given, is ``lum``'s half spectrum already at hand (``lum`` is then unused).
     """
     ratio = 2.0 ** (1.0 - 2.0 * detail)  # weight of octave k+1 relative to octave k
     max_sigma = max(1.0, min(filt.h, filt.w) / 8)
     sigmas = [0.0] + [s for s in (2.0**k for k in range(HEIGHT_OCTAVES)) if s <= max_sigma]
-    blurred = [filt.blur(lum, s) for s in sigmas]
-    h = torch.zeros_like(lum)
-    for k in range(len(blurred) - 1):
-        h = h + ratio**k * (blurred[k] - blurred[k + 1])
+    gains = [torch.ones_like(filt.r2) if s <= 0 else filt.gaussian(s) for s in sigmas]
+    band = torch.zeros_like(filt.r2)          # the octaves' weighted sum is one linear filter
+    for k in range(len(gains) - 1):
+        band = band + ratio**k * (gains[k] - gains[k + 1])
+    h = filt.inverse((filt.spectrum(lum) if spectrum is None else spectrum) * band.to(filt.r2.dtype))
     std = h.std().clamp_min(floor)
     z = (h - h.mean()) / std
     if invert:
@@ -165,16 +187,18 @@ def ao_map(height: torch.Tensor, filt: WrapFilter, strength: float = 1.0) -> tor
     """Ambient occlusion from height: how far a point sits below its surroundings at a few radii."""
     scale = max(1.0, min(filt.h, filt.w) / 256)
     occ = torch.zeros_like(height)
-    for s in AO_SCALES:
-        occ = occ + (filt.blur(height, s * scale) - height).clamp_min(0)
+    for around in filt.blurs(height, [s * scale for s in AO_SCALES]):
+        occ = occ + (around - height).clamp_min(0)
     occ = occ / len(AO_SCALES)
-    ref = max(_quantiles(occ, (0.99,))[0], 1e-6)
+    ref = max(_quantiles(occ, (0.99,))[0], AO_FLOOR)   # a flat height's rounding noise is no cavity
     return (1.0 - strength * (occ / ref).clamp(0, 1) * 0.85).clamp(0, 1)
 
 
 LIGHT_PRIOR = (45.0, 225.0)  # an estimated light axis is turned to come from the upper-left half-plane
 RELIEF_FLOOR = 0.25          # relief (log-shading × px) spread below which a photo reads as flat
-CHROMA_EDGE = 0.04           # log-chromaticity step (per px) above which a luminance step is albedo
+SPLIT_WINDOW = 1.0 / 8       # σ of the split's chromaticity regression, × the shorter side
+SPLIT_EPS = 1e-3             # the regression's ridge: chromaticity variance below it predicts nothing
+SPLIT_COARSE = 64            # the split's regression runs on a grid of at least this many px a side
 
 
 def _extend_gradient(gy: torch.Tensor, gx: torch.Tensor, filt: WrapFilter) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,40 +212,105 @@ def _extend_gradient(gy: torch.Tensor, gx: torch.Tensor, filt: WrapFilter) -> tu
     return gy, gx
 
 
+def _difference_symbols(filt: WrapFilter, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The central difference's Fourier symbols along rows and columns (times −i)."""
+    return torch.sin(2 * math.pi * filt.fy).to(dtype), torch.sin(2 * math.pi * filt.fx).to(dtype)
+
+
+def _poisson_solve(num: torch.Tensor, filt: WrapFilter) -> torch.Tensor:
+    """The spectrum of the zero-mean surface whose Laplacian's spectrum is ``num`` (divergence form)."""
+    sy, sx = _difference_symbols(filt, filt.r2.dtype)
+    den = sy**2 + sx**2
+    den[0, 0] = 1.0
+    spec = num / (den + 1e-6)
+    spec[..., 0, 0] = 0
+    return spec
+
+
+def poisson_spectrum(gy: torch.Tensor, gx: torch.Tensor, filt: WrapFilter) -> torch.Tensor:
+    """Half spectrum of ``poisson_integrate(gy, gx, filt)`` (for filters applied before going back)."""
+    ey, ex = _extend_gradient(gy, gx, filt)
+    sy, sx = _difference_symbols(filt, gy.dtype)
+    spec = torch.fft.rfft2(torch.stack([ey, ex]))
+    return _poisson_solve(spec[0] * (-1j * sy) + spec[1] * (-1j * sx), filt)
+
+
 def poisson_integrate(gy: torch.Tensor, gx: torch.Tensor, filt: WrapFilter) -> torch.Tensor:
     """Least-squares surface whose gradient (d/drow, d/dcol) is closest to (gy, gx), zero mean.
 
     The FFT solves the Poisson equation exactly on a wrap-around grid; a non-tiling axis is mirrored
     first with the gradient's sign flipped across it (Neumann border), as the blurs do.
     """
-    ey, ex = _extend_gradient(gy, gx, filt)
-    fy, fx = filt.fy.to(gy.dtype), filt.fx.to(gy.dtype)
-    sy, sx = torch.sin(2 * math.pi * fy), torch.sin(2 * math.pi * fx)  # central-difference symbols
-    num = torch.fft.rfft2(ey) * (-1j * sy) + torch.fft.rfft2(ex) * (-1j * sx)
-    den = sy**2 + sx**2
-    den[0, 0] = 1.0
-    spec = num / (den + 1e-6)
-    spec[0, 0] = 0
-    return torch.fft.irfft2(spec, s=filt.shape)[..., : filt.h, : filt.w]
+    return filt.inverse(poisson_spectrum(gy, gx, filt))
+
+
+def _coarse_factor(filt: WrapFilter) -> int:
+    """The largest power of two dividing both sides that leaves at least ``SPLIT_COARSE`` px on the
+    shorter: the split's regression window is ``SPLIT_WINDOW`` of the side, so it is as smooth there."""
+    k = 1
+    while min(filt.h, filt.w) // (2 * k) >= SPLIT_COARSE and filt.h % (2 * k) == 0 and filt.w % (2 * k) == 0:
+        k *= 2
+    return k
+
+
+def _upsample(a: torch.Tensor, k: int, filt: WrapFilter) -> torch.Tensor:
+    """Bilinear ×``k`` of (C, h, w) to the filter's size, wrapping on its periodic axes."""
+    if k == 1:
+        return a
+    import torch.nn.functional as F
+
+    x = a[None]
+    x = F.pad(x, (1, 1, 0, 0), mode="circular" if filt.px else "replicate")
+    x = F.pad(x, (0, 0, 1, 1), mode="circular" if filt.py else "replicate")
+    x = F.interpolate(x, scale_factor=k, mode="bilinear", align_corners=False)[0]
+    return x[:, k : k + filt.h, k : k + filt.w]
+
+
+def _chroma_regression(chroma: torch.Tensor, log_l: torch.Tensor, filt: WrapFilter) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel coefficients (a1, a2) of the windowed least-squares fit log_l ≈ a · chroma + b.
+
+    The window is a Gaussian of ``SPLIT_WINDOW`` × the shorter side; the fit's moments are box-averaged
+    down to a coarse grid first (the window is many coarse pixels wide, so this changes little) and
+    the coefficients brought back bilinearly: a large photo's split costs a few small transforms.
+    """
+    import torch.nn.functional as F
+
+    c1, c2 = chroma
+    products = torch.stack([c1, c2, log_l, c1 * c1, c1 * c2, c2 * c2, c1 * log_l, c2 * log_l])
+    k = _coarse_factor(filt)
+    coarse = WrapFilter(filt.h // k, filt.w // k, (filt.py, filt.px)) if k > 1 else filt
+    if k > 1:
+        products = F.avg_pool2d(products[None], k)[0]
+    gain = coarse.gaussian(SPLIT_WINDOW * min(coarse.h, coarse.w)).to(log_l.dtype)
+    m1, m2, ml, s11, s12, s22, s1l, s2l = coarse.inverse(coarse.spectrum(products) * gain)
+    v11, v22, v12 = s11 - m1 * m1 + SPLIT_EPS, s22 - m2 * m2 + SPLIT_EPS, s12 - m1 * m2
+    k1, k2 = s1l - m1 * ml, s2l - m2 * ml
+    det = v11 * v22 - v12 * v12
+    coef = torch.stack([(v22 * k1 - v12 * k2) / det, (v11 * k2 - v12 * k1) / det])
+    coef = coarse.inverse(coarse.spectrum(coef) * gain)      # averaged over the windows, as the filter does
+    a1, a2 = _upsample(coef, k, filt)
+    return a1, a2
 
 
 def intrinsic_split(rgb: torch.Tensor, filt: WrapFilter) -> tuple[torch.Tensor, torch.Tensor]:
     """Split a photo (H, W, 3) into albedo (H, W, 3) and log-shading (H, W, zero mean).
 
-    Colour Retinex: a luminance step that coincides with a chromaticity step is a change of material
-    (albedo); the other luminance changes (smooth, colourless) are light on the relief (shading). The
-    shading's gradient field is the log-luminance gradient with the albedo edges cut out, integrated
-    back by a Poisson solve; the albedo is the photo divided by that shading.
+    A grey light scales the three channels alike, so it leaves the chromaticity (log R/G, log B/G)
+    untouched: whatever part of the log-luminance a window's chromaticity predicts is the material's
+    own brightness (albedo), the rest is light on the relief (shading). The prediction is a local
+    linear regression of log-luminance on chromaticity (a guided filter, He et al. 2010) over a
+    Gaussian window of ``SPLIT_WINDOW`` × the shorter side: as wide as a few stones or bricks, so a
+    piece's lit and shaded flanks average out and only the brightness its colour explains is taken
+    out. Cutting the gradient at every colour edge instead (colour Retinex) also cut the shading of
+    the creases between pieces, which is most of their relief. The albedo is the photo divided by
+    the shading; a brightness step with no colour change stays in the shading.
     """
     eps = 1.0 / 512
-    lum = luminance(rgb).clamp_min(eps)
-    log_l = torch.log(lum)
-    chroma = torch.log(rgb.clamp_min(eps)) - log_l[..., None]            # (H, W, 3), brightness-free
-    cy, cx = filt.gradient(chroma.permute(2, 0, 1))
-    edge = torch.sqrt((cy**2 + cx**2).sum(0))
-    keep = torch.exp(-((edge / CHROMA_EDGE) ** 2))                         # 1 on shading, 0 on albedo edges
-    ly, lx = filt.gradient(log_l)
-    shading = poisson_integrate(ly * keep, lx * keep, filt)
+    log_rgb = torch.log(rgb.clamp_min(eps))
+    log_l = torch.log(luminance(rgb).clamp_min(eps))
+    c1, c2 = log_rgb[..., 0] - log_rgb[..., 1], log_rgb[..., 2] - log_rgb[..., 1]
+    a1, a2 = _chroma_regression(torch.stack([c1, c2]), log_l, filt)
+    shading = log_l - a1 * c1 - a2 * c2
     shading = shading - shading.mean()
     albedo = (rgb * torch.exp(-shading)[..., None]).clamp(0, 1)
     return albedo, shading
@@ -253,12 +342,25 @@ def estimate_light_angle(shading: torch.Tensor, filt: WrapFilter) -> float:
 def height_from_shading(shading: torch.Tensor, filt: WrapFilter, angle_deg: float) -> torch.Tensor:
     """Height (zero mean, arbitrary scale) whose slope along the light explains the shading.
 
-    Lambert, linearised for shallow relief: shading ≈ ρ(sin e − cos e · ∂h/∂l) + ambient, so the
-    log-shading is −k ∂h/∂l: the target gradient is −shading along the light and 0 across it, and the
-    Poisson solve integrates it (what the shading cannot say, slopes across the light, stays flat).
+    Lambert, linearised for shallow relief: shading ≈ ρ(sin e − cos e · ∂h/∂l) + ambient is linear in
+    the slope, so the shading relative to its mean, minus one, is −k ∂h/∂l (the log would compress
+    the bright flanks against the dark ones): the target gradient is that along the light and 0
+    across it, and the Poisson solve integrates it (what the shading cannot say, slopes across the
+    light, stays flat).
     """
+    return filt.inverse(relief_spectrum(shading, filt, angle_deg))
+
+
+def relief_spectrum(shading: torch.Tensor, filt: WrapFilter, angle_deg: float) -> torch.Tensor:
+    """Half spectrum of ``height_from_shading``: on a tiling image the target field is one map times
+    the light's direction, so one transform of that map is enough."""
+    linear = torch.exp(shading)
+    slope = 1.0 - linear / linear.mean()
     dy, dx = light_direction(angle_deg)
-    return poisson_integrate(-shading * dy, -shading * dx, filt)
+    if not (filt.py and filt.px):
+        return poisson_spectrum(slope * dy, slope * dx, filt)
+    sy, sx = _difference_symbols(filt, slope.dtype)
+    return _poisson_solve(filt.spectrum(slope) * (-1j * (dy * sy + dx * sx)), filt)
 
 
 def check_maps(maps: Iterable[str]) -> tuple[str, ...]:
@@ -341,8 +443,9 @@ def derive_maps(
     else:
         base, shading = intrinsic_split(rgb, filt)
         angle = estimate_light_angle(shading, filt) if light_angle is None else float(light_angle)
-        relief = height_from_shading(shading, filt, angle)
-        hgt = height_map(relief, filt, height_detail, height_contrast, invert_height, floor=RELIEF_FLOOR)
+        relief = relief_spectrum(shading, filt, angle)           # band-passed before going back: one transform
+        hgt = height_map(shading, filt, height_detail, height_contrast, invert_height, floor=RELIEF_FLOOR,
+                         spectrum=relief)
         lum = luminance(base)
 
     out: dict[str, torch.Tensor] = {}

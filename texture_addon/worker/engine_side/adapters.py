@@ -84,8 +84,15 @@ def seamless(engine: Any, spec: JobSpec, progress: ProgressCallback | None, canc
 
 def pbr(engine: Any, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
     albedo = resize_to(load_rgb(spec.content), spec.width, spec.height, spec.tile)
-    derived = engine.derive_maps(albedo, maps=list(spec.maps), tile=spec.tile)
+    derived = engine.derive_maps(albedo, maps=list(spec.maps), tile=spec.tile, **height_method(spec.light_angle))
     return pick(derived, spec.maps, "derive_maps")
+
+
+def height_method(light_angle: float | str | None) -> dict:
+    """``derive_maps`` options for a spec's ``light_angle``: None keeps the luminance heuristic."""
+    if light_angle is None:
+        return {}
+    return {"method": "shading", "light_angle": None if light_angle == "auto" else float(light_angle)}
 
 
 def material(engine: Any, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
