@@ -8,7 +8,8 @@ and measures how well the preparation step undoes it:
   against the clean texture's (0 = the light is gone, the surface kept), for ours and for a
   plain Gaussian high-pass of log-luminance. Then the structure figure of a 256² texture
   synthesised from the lit photo with ``--flatten``, from the lit photo as it is and from the clean
-  texture, each judged against the clean texture.
+  texture, each judged against the clean texture after one global gain per channel to its mean
+  (exposure is not light that flattening can remove).
 - **Straighten**: a 128² crop seen at 256² through a known homography (rendered with 6×6 samples per
   pixel), rectified back with the true corners; mean absolute error against the crop for ours and for
   an exact bilinear inverse warp of the same photo.
@@ -84,7 +85,11 @@ def synth_structure(photo: np.ndarray, clean: np.ndarray, judge: StructureJudge,
     _, err = bench_set.run_timed(cmd + (["--flatten"] if flat else []), 600, cwd=ROOT)
     if err:
         raise RuntimeError(err)
-    return judge.score(np.asarray(Image.open(out).convert("RGB")), periodic=True).structure
+    img = np.asarray(Image.open(out).convert("RGB"), np.float32) / 255
+    # One global gain per channel to the clean texture's mean: a photo's exposure is not what
+    # flattening can or should restore, and the structure figure's L2 would count it as structure.
+    img = np.clip(img * clean.mean(axis=(0, 1)) / np.maximum(img.mean(axis=(0, 1)), 1e-6), 0, 1)
+    return judge.score((img * 255).round().astype(np.uint8), periodic=True).structure
 
 
 def flatten_rows(tmp: Path) -> list[dict]:
