@@ -293,7 +293,8 @@ def _engine_problem(client: WorkerClient, report: dict) -> str:
     info = getattr(getattr(client, "_process", None), "info", None) or {}
     missing = info.get("missing") if isinstance(info, dict) else None
     if not report.get("ok") and missing:
-        return install_hints.missing_packages_message(str(info.get("python") or client.python), list(missing))
+        return install_hints.missing_packages_message(str(info.get("python") or client.python), list(missing),
+                                                      in_venv=False)
     return str(report.get("message"))
 
 

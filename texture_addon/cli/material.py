@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from ..contract.vocabulary import PATCH_METHODS, RGB_MAPS
 from ..errors import InputError
 from .common import ProgressPrinter
 
@@ -35,7 +36,7 @@ def parse_material(items: list[str]) -> dict[str, str]:
 def load_material(files: dict[str, str]) -> dict[str, np.ndarray]:
     from ..references import load_gray, load_rgb
 
-    return {name: (load_rgb(path) if name in ("basecolor", "normal") else load_gray(path)) for name, path in files.items()}
+    return {name: (load_rgb(path) if name in RGB_MAPS else load_gray(path)) for name, path in files.items()}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "pbr", False):
         raise InputError("--pbr derives maps from a colour texture; it cannot be combined with --material")
     method = getattr(args, "method", "nn")
-    if method not in ("nn", "patch"):
+    if method not in PATCH_METHODS:
         raise InputError("--material supports --method nn or patch")
     if getattr(args, "weights", None):
         raise InputError("--weights applies to reference images, not to --material")

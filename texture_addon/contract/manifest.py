@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .spec import (
+from .vocabulary import (
     MAP_NAMES,
     MAX_DETAIL,
     MAX_SEED,

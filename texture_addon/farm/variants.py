@@ -12,7 +12,7 @@ from __future__ import annotations
 from itertools import product
 from typing import Any
 
-MIN_SIZE, MAX_SIZE = 64, 4096
+from ..contract.vocabulary import MAX_SIZE, MIN_SIZE
 
 
 class VariantError(ValueError):

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ...contract.spec import JobSpec
+from ...contract.vocabulary import RGB_MAPS, TILE_AXES
 from ...engine.progress import CancelToken, ProgressInfo
 from ...errors import TextureForgeError
 from ...references import load_gray, load_rgb
@@ -26,17 +27,8 @@ ProgressCallback = Callable[[ProgressInfo], None]
 Maps = dict[str, np.ndarray]
 Adapter = Callable[[Any, JobSpec, "ProgressCallback | None", CancelToken], Maps]
 
-#: Maps loaded as colour for ``kind="material"``; the rest are single-channel data.
-RGB_MAPS = frozenset({"basecolor", "normal"})
-
-
 def _references(spec: JobSpec) -> tuple[list[np.ndarray], list[float]]:
     return [load_rgb(r.path) for r in spec.references], [float(r.weight) for r in spec.references]
-
-
-def _periodic(tile: str) -> tuple[bool, bool]:
-    """(periodic_y, periodic_x) for a contract tile mode."""
-    return tile in ("both", "y"), tile in ("both", "x")
 
 
 def resize_to(img: np.ndarray, width: int, height: int, tile: str) -> np.ndarray:
@@ -50,7 +42,7 @@ def resize_to(img: np.ndarray, width: int, height: int, tile: str) -> np.ndarray
     squeeze = img.ndim == 2
     arr = img[..., None] if squeeze else img
     t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1)[None]
-    out = resize(t, height, width, *_periodic(tile))[0].permute(1, 2, 0).clamp(0, 1).numpy()
+    out = resize(t, height, width, *TILE_AXES[tile])[0].permute(1, 2, 0).clamp(0, 1).numpy()
     out = np.ascontiguousarray(out, dtype=np.float32)
     return out[..., 0] if squeeze else out
 
