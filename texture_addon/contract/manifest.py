@@ -95,7 +95,7 @@ def _maps(value: Any) -> str | None:
 
 
 def _variants(value: Any) -> str | None:
-    """Checked item by item where variants are expanded (farm/variants.py), which owns them."""
+    """Checked item by item where variants are expanded (bake/variants.py), which owns them."""
     return None
 
 

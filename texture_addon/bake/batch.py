@@ -36,8 +36,8 @@ from .. import files, install_hints, logs
 from ..contract.spec import SpecError
 from ..errors import TextureForgeError
 from ..worker.blender_side.client import WorkerClient, find_python
-from . import material_output
-from .job_spec import build_material_spec, safe_name
+from ..blender import material_output
+from ..blender.job_spec import build_material_spec, safe_name
 
 SIDECAR = "bake.json"
 #: Bumped when the meaning of a stored hash changes.

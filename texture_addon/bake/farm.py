@@ -1,15 +1,15 @@
-"""The Blender side of baking on a Dask cluster (``scripts/bake.py --scheduler``).
+"""The Blender side of baking on a Dask cluster (``scripts/bake.py --scheduler``): the submitting loop.
 
 Here, in the submitting process, each material becomes a job dict (its spec, output folder and
 hash, exactly as the local batch computes them, so a set baked on the farm is up to date for a
-local run and the other way round); the tasks run on the workers (:mod:`texture_addon.farm.
+local run and the other way round); the tasks run on the workers (:mod:`texture_addon.bake.
 dask_bake`), and each finished set is wired into its material here, in the main thread, as it
 arrives. The caller saves the .blend once at the end.
 
 A task names its function by module and attribute in the top-level package ``texture_addon``
 (whatever name the add-on was loaded under here, e.g. ``texture_forge`` or ``bl_ext.…``): that is
 the name a worker imports it by, with the repository (or an installed copy) on its
-``PYTHONPATH``. The scheduler never imports it (:func:`texture_addon.farm.dask_bake.task_by_name`).
+``PYTHONPATH``. The scheduler never imports it (:func:`texture_addon.bake.dask_bake.task_by_name`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 import bpy
 
 from ..contract.spec import SpecError
-from . import material_output
+from ..blender import material_output
+from ..blender.job_spec import build_material_spec
 from .batch import engine_version, material_folder, spec_digest
-from .job_spec import build_material_spec
 
 if TYPE_CHECKING:
     import distributed
@@ -34,12 +34,12 @@ Log = Callable[[str], None]
 
 
 def farm_module() -> ModuleType:
-    """This add-on's own ``farm.dask_bake``, under whatever name the add-on was loaded.
+    """This add-on's own ``bake.dask_bake``, under whatever name the add-on was loaded.
 
-    Only the workers import it as ``texture_addon.farm.dask_bake`` (tasks name it so); the
+    Only the workers import it as ``texture_addon.bake.dask_bake`` (tasks name it so); the
     submitting side needs no second copy under that name and leaves ``sys.path`` alone.
     """
-    from ..farm import dask_bake
+    from . import dask_bake
 
     return dask_bake
 
