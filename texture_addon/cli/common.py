@@ -36,6 +36,15 @@ def detail_arg(text: str) -> float:
     return value
 
 
+def tiling(args: argparse.Namespace) -> str:
+    """The tile mode ``--tile`` and ``--no-tile`` ask for together (synth and synth --material)."""
+    if args.no_tile:
+        if args.tile not in (None, "none"):
+            raise InputError("--no-tile contradicts --tile " + args.tile)
+        return "none"
+    return args.tile or "both"
+
+
 def seed_arg(text: str) -> int:
     """A seed, 0…2³²−1 (argparse type): a larger one would wrap around to another seed's bytes."""
     try:

@@ -41,8 +41,7 @@ def load_material(files: dict[str, str]) -> dict[str, np.ndarray]:
 
 def run(args: argparse.Namespace) -> int:
     from ..references import write_maps
-    from .common import check_output_dir, flatten_references
-    from .synth import tiling
+    from .common import check_output_dir, flatten_references, tiling
 
     if getattr(args, "refs", None):
         raise InputError("--material replaces reference images; give either REF files or --material, not both")

@@ -8,7 +8,7 @@ import sys
 from ..contract.vocabulary import DEVICES, MAX_DETAIL, MAX_SIZE, METHODS, MIN_DETAIL, MIN_SIZE, QUALITIES, TILE_MODES
 from ..errors import InputError
 from .common import (ProgressPrinter, check_output_file, detail_arg, flatten_references, parse_weights, seed_arg,
-                     size_arg)
+                     size_arg, tiling)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,14 +38,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--material", nargs="+", default=None, metavar="MAP=FILE",
                    help="synthesise aligned maps of a reference material, e.g. basecolor=a.png normal=b.png")
     p.set_defaults(run=run)
-
-
-def tiling(args: argparse.Namespace) -> str:
-    if args.no_tile:
-        if args.tile not in (None, "none"):
-            raise InputError("--no-tile contradicts --tile " + args.tile)
-        return "none"
-    return args.tile or "both"
 
 
 def run(args: argparse.Namespace) -> int:
