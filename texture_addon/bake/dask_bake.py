@@ -161,7 +161,7 @@ def bake_task(job: dict) -> dict:
     staging = os.path.join(root, f"{os.path.basename(target)}.{uuid.uuid4().hex[:12]}")
     os.makedirs(staging)
     try:
-        from ..worker.engine_side.run import run_job_detailed  # the engine: torch loads here, on the worker
+        from ..jobs.run import run_job_detailed  # the engine: torch loads here, on the worker
 
         t_engine = time.monotonic()
         try:

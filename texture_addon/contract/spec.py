@@ -26,7 +26,7 @@ KINDS_WITH_CONTENT = ("stylize", "seamless", "pbr")
 #: Fields every kind reads: what to do and where to write it.
 COMMON_FIELDS = ("kind", "output_dir", "name")
 #: The spec fields each kind reads, besides :data:`COMMON_FIELDS`. The engine process's per-kind
-#: adapters (``worker/engine_side/adapters.py``) pass every one of them on to the engine, and a
+#: adapters (``jobs/adapters.py``) pass every one of them on to the engine, and a
 #: test fails if one is dropped. A field a kind does not read must keep its default: a value set
 #: there is refused by :meth:`JobSpec.validate` rather than silently ignored.
 #:

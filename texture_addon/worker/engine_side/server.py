@@ -286,7 +286,7 @@ class Worker:
         """Run one job; return its final message (result, error or cancelled) for the caller to send."""
         from ...contract.spec import KIND_FIELDS, JobSpec
         from ...errors import Cancelled
-        from .run import run_job_detailed
+        from ...jobs.run import run_job_detailed
 
         started = time.monotonic()
         self.channel.send(msg.Started(job=job).to_dict())
