@@ -44,6 +44,45 @@ def farm_module() -> ModuleType:
     return dask_bake
 
 
+def _job_for(mat: bpy.types.Material, out_dir: str, engine: dict, device: str, storage: str | None,
+             force: bool, log: Log) -> tuple[dict, dict | None]:
+    """The material's summary, and its task's job dict unless it failed or is up to date."""
+    farm = farm_module()
+    t1 = time.monotonic()
+    name = material_folder(mat.name)  # the local bake's folder: "a b" and "a_b" never collide
+    target = os.path.join(out_dir, name)
+    base = {"name": mat.name, "status": "failed", "outputs": {}, "seconds": 0.0,
+            "engine_seconds": 0.0, "seam_scores": {}, "error": None, "worker": None,
+            "host": None}
+    try:
+        os.makedirs(target, exist_ok=True)
+        spec = build_material_spec(mat, target, device=device)
+        digest = spec_digest(spec, mat, engine)
+    except SpecError as exc:
+        _fail(mat, base, "; ".join(exc.errors), log)
+        return base, None
+    except Exception as exc:
+        _fail(mat, base, f"{type(exc).__name__}: {exc}", log)
+        return base, None
+    side = None if force else farm.complete_set(target, digest)
+    if side:
+        try:
+            if not _wired(mat, list(side["outputs"])):
+                _apply(mat, side["outputs"], storage)
+            base.update(status="skipped", outputs=side["outputs"],
+                        seam_scores=side.get("seam_scores") or {},
+                        engine_seconds=side.get("engine_seconds", 0.0),
+                        worker=side.get("worker"), host=side.get("host"),
+                        seconds=round(time.monotonic() - t1, 3))
+            log(f"[{mat.name}] up to date, skipped")
+            return base, None
+        except Exception as exc:
+            log(f"[{mat.name}] stored outputs unusable ({exc}); baking again")
+    key = f"texture-forge-bake-{name}-{uuid.uuid4().hex[:8]}"
+    return base, {"key": key, "name": mat.name, "spec": spec.to_dict(), "out_dir": target,
+                  "digest": digest, "device": device, "force": force}
+
+
 def _wired(material: bpy.types.Material, maps: Sequence[str]) -> bool:
     return all(material_output.find_our_image(material, m) is not None for m in maps)
 
@@ -99,42 +138,11 @@ def bake_materials_on_cluster(materials: Sequence[bpy.types.Material], out_dir: 
     engine = engine_version(None)
     try:
         for mat in materials:
-            t1 = time.monotonic()
-            name = material_folder(mat.name)  # the local bake's folder: "a b" and "a_b" never collide
-            target = os.path.join(out_dir, name)
-            base = {"name": mat.name, "status": "failed", "outputs": {}, "seconds": 0.0,
-                    "engine_seconds": 0.0, "seam_scores": {}, "error": None, "worker": None,
-                    "host": None}
-            summaries[mat.name] = base
-            try:
-                os.makedirs(target, exist_ok=True)
-                spec = build_material_spec(mat, target, device=device)
-                digest = spec_digest(spec, mat, engine)
-            except SpecError as exc:
-                _fail(mat, base, "; ".join(exc.errors), log)
-                continue
-            except Exception as exc:
-                _fail(mat, base, f"{type(exc).__name__}: {exc}", log)
-                continue
-            side = None if force else farm.complete_set(target, digest)
-            if side:
-                try:
-                    if not _wired(mat, list(side["outputs"])):
-                        _apply(mat, side["outputs"], storage)
-                    base.update(status="skipped", outputs=side["outputs"],
-                                seam_scores=side.get("seam_scores") or {},
-                                engine_seconds=side.get("engine_seconds", 0.0),
-                                worker=side.get("worker"), host=side.get("host"),
-                                seconds=round(time.monotonic() - t1, 3))
-                    log(f"[{mat.name}] up to date, skipped")
-                    continue
-                except Exception as exc:
-                    log(f"[{mat.name}] stored outputs unusable ({exc}); baking again")
-            key = f"texture-forge-bake-{name}-{uuid.uuid4().hex[:8]}"
-            jobs.append({"key": key, "name": mat.name, "spec": spec.to_dict(), "out_dir": target,
-                         "digest": digest, "device": device, "force": force})
-            by_key[key] = mat
-            names.append(name)
+            summaries[mat.name], job = _job_for(mat, out_dir, engine, device, storage, force, log)
+            if job is not None:
+                jobs.append(job)
+                by_key[job["key"]] = mat
+                names.append(material_folder(mat.name))
 
         def wire(job: dict, summary: dict) -> None:
             mat = by_key[job["key"]]
