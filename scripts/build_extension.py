@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_TOP = {"__init__.py", "blender_manifest.toml", "texture_addon", "LICENSE", "LICENSE.txt",
                "LICENSE.md", "README.md"}
 #: Modules Blender imports from the zip: must not import torch or PIL (checked by a grep).
-BLENDER_SIDE = ("__init__.py", "texture_addon/blender/", "texture_addon/contract/", "texture_addon/install/",
+BLENDER_SIDE = ("__init__.py", "texture_addon/blender/", "texture_addon/bake/", "texture_addon/contract/", "texture_addon/install/",
                 "texture_addon/worker/blender_side/", "texture_addon/worker/__init__.py",
                 "texture_addon/errors.py", "texture_addon/logs.py", "texture_addon/pipes.py",
                 "texture_addon/install_hints.py")

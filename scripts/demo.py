@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import numpy as np  # noqa: E402
 
 import bake  # noqa: E402
+from texture_addon.contract.vocabulary import MAP_NAMES, QUALITIES  # noqa: E402
 from texture_addon.references import load_rgb, save_png  # noqa: E402
 
 EXAMPLES = ("bricks", "stones", "wood", "lichen")
@@ -43,9 +44,9 @@ def contact_row(out: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 def demo_maps() -> list[str]:
-    """All the maps the engine can make (base colour only until it derives PBR maps)."""
+    """All the maps the engine can make but AO (base colour only until it derives PBR maps)."""
     import texture_addon.engine as engine
-    return ["basecolor", "height", "normal", "roughness"] if hasattr(engine, "derive_maps") else ["basecolor"]
+    return [m for m in MAP_NAMES if m != "ao"] if hasattr(engine, "derive_maps") else ["basecolor"]
 
 
 def build_scene(out_dir: Path, size: int, quality: str) -> Path:
@@ -72,7 +73,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="out")
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--quality", default="default", choices=("draft", "default", "high"))
+    parser.add_argument("--quality", default="default", choices=QUALITIES)
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
     out_dir = Path(args.out).resolve()

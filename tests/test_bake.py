@@ -266,7 +266,7 @@ def test_engine_version_is_part_of_the_up_to_date_digest(tmp_path):
         sys.argv = ["x"]; sys.path.insert(0, {str(ROOT / "scripts")!r})
         import bake
         blender = bake.load_addon()
-        batch = importlib.import_module(blender.__name__ + ".batch")
+        batch = importlib.import_module(blender.__name__.rsplit(".", 1)[0] + ".bake.batch")
         mat = bpy.data.materials.new("M")
         bake.apply_overrides(mat, {{"refs": [{str(ROOT / "examples" / "bricks.png")!r}], "size": (64, 64)}})
         from importlib import import_module

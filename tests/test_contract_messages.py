@@ -60,24 +60,6 @@ def test_whole_numbers_are_accepted_where_numbers_are_expected():
         msg.parse_message({"type": "result", "job": "j", "outputs": {}, "seconds": True})
 
 
-def test_missing_torch_advice_works_where_pip_refuses_the_system_python():
-    """Issue 12 item 5/8: `python3 -m pip install torch` fails on Debian (externally managed)."""
-    debian = protocol.missing_dependencies_message("/usr/bin/python3", ["torch"], in_venv=False, platform="linux")
-    assert "`python3 -m venv ~/texture-forge-venv`" in debian
-    assert "`~/texture-forge-venv/bin/python -m pip install torch==2.13.0 numpy pillow`" in debian
-    assert "download.pytorch.org/whl/cpu" in debian and "/usr/bin/python3 -m pip" not in debian
-    assert "Install Engine" in debian  # the no-terminal route comes first
-    windows = protocol.missing_dependencies_message(r"C:\Python311\python.exe", ["torch"], in_venv=False,
-                                                    platform="win32")
-    assert r"py -3 -m venv %USERPROFILE%\texture-forge-venv" in windows
-    assert r"%USERPROFILE%\texture-forge-venv\Scripts\python.exe -m pip install" in windows
-    mac = protocol.missing_dependencies_message("/usr/local/bin/python3", ["torch", "numpy"], in_venv=False,
-                                                platform="darwin")
-    assert "torch and numpy are not installed" in mac and "whl/cpu" not in mac
-    venv = protocol.missing_dependencies_message("/v/bin/python", ["torch"], in_venv=True, platform="linux")
-    assert "`/v/bin/python -m pip install torch==2.13.0`" in venv
-
-
 @pytest.mark.parametrize("job", ["../escape", "a/b", "", "x" * 65, "j\n", "..", "a b"])
 def test_job_ids_that_could_name_a_path_are_refused(job):
     """The engine names previews and logs after the job id: ``../`` used to escape their folder."""

@@ -54,7 +54,7 @@ def test_spec_error_is_an_input_error_listing_every_problem(ref):
     assert "height: 10 out of range (64…4096)" in errs
     assert any(e.startswith("tile: 'diagonal' is not one of") for e in errs)
     assert any(e.startswith("quality: 'ultra'") for e in errs)
-    assert "detail_scale: 9.0 out of range (0.25…4)" in errs
+    assert "detail_scale: 9.0 out of range (0.125…8)" in errs
     with pytest.raises(InputError, match="width: 5000"):
         spec.validate()
 

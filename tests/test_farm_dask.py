@@ -313,7 +313,7 @@ def test_the_scheduler_knows_nothing_of_the_project(cluster):
     where = client.run_on_scheduler(lambda: (os.getcwd(), os.environ.get("PYTHONPATH"),
                                              __import__("importlib.util").util.find_spec("texture_addon")))
     assert where[0] != str(ROOT) and where[1] is None and where[2] is None, where
-    from texture_addon.farm.dask_bake import bake_task, describe
+    from texture_addon.bake.dask_bake import bake_task, describe
     fut = client.submit(bake_task, {}, pure=False)
     text = describe(fut.exception(timeout=60))
     assert text.startswith("RuntimeError: Error during deserialization of the task graph"), text

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import folder
 
-from texture_addon.farm.dask_bake import Progress
-from texture_addon.farm.variants import VariantError, expand_variants, variant_name
+from texture_addon.bake.dask_bake import Progress
+from texture_addon.bake.variants import VariantError, expand_variants, variant_name
 
 ROOT = Path(__file__).resolve().parents[1]
 BAKE = ROOT / "scripts" / "bake.py"
@@ -112,3 +112,14 @@ def test_malformed_variants_exit_2(tmp_path):
     assert json.loads(proc.stdout)["ok"] is False  # the summary is printed on every failure
     lines = [l for l in proc.stderr.splitlines() if l.startswith("bake.py: error:")]
     assert len(lines) == 1 and "'seeds' must be a non-empty list" in lines[0], proc.stderr
+
+
+def test_old_farm_module_paths_are_the_bake_packages_modules():
+    """Farms whose scripts name ``texture_addon.farm.dask_bake`` keep working after the move."""
+    import importlib
+
+    from texture_addon.bake import dask_bake, variants
+
+    assert importlib.import_module("texture_addon.farm.dask_bake") is dask_bake
+    assert importlib.import_module("texture_addon.farm.variants") is variants
+    assert importlib.import_module(dask_bake.TASK_MODULE) is dask_bake

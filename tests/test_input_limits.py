@@ -163,7 +163,7 @@ from texture_addon.contract.manifest import ManifestError, check_entry  # noqa: 
     ({"sise": 2048}, "unknown key 'sise' (did you mean 'size'?)"),
     ({"qualty": "high"}, "unknown key 'qualty' (did you mean 'quality'?)"),
     ({"quality": "best"}, "quality: 'best' is not one of draft, default, high"),
-    ({"detail_scale": 100}, "detail_scale: 100 out of range (0.25…4)"),
+    ({"detail_scale": 100}, "detail_scale: 100 out of range (0.125…8)"),
     ({"weights": [1, "a"]}, "weights: must be a list of non-negative numbers"),
     ({"maps": ["basecolor", "shiny"]}, "maps: unknown map(s) 'shiny'"),
 ])

@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -90,17 +91,34 @@ def test_stale_scratch_folders_are_cleaned(tmp_path):
 
 @pytest.mark.parametrize("platform", ["linux", "darwin", "win32"])
 def test_missing_torch_hint_works_on_an_externally_managed_python(platform):
-    text = install_hints.missing_packages_message("/usr/bin/python3", ["torch"], platform)
+    text = install_hints.missing_packages_message("/usr/bin/python3", ["torch"], in_venv=False, platform=platform)
     assert "not installed for /usr/bin/python3" in text
     assert "venv" in text and "torch==2.13.0" in text and "TEXTURE_FORGE_PYTHON" in text
     assert "/usr/bin/python3 -m pip" not in text  # refused by Debian/Ubuntu's system Python
-    assert "--user` does not help" in text
+    assert "--user` does not help" in text and "Install Engine" in text
     if platform == "win32":
-        assert r"tf-engine\Scripts\python.exe" in text
+        assert r"py -3 -m venv %USERPROFILE%\texture-forge-venv" in text
+        assert r"%USERPROFILE%\texture-forge-venv\Scripts\python.exe -m pip install" in text
     else:
-        assert "python3 -m venv ~/tf-engine && ~/tf-engine/bin/pip install" in text
-    if platform == "linux":
-        assert "python3-venv" in text
+        assert "`python3 -m venv ~/texture-forge-venv`" in text
+        assert "`~/texture-forge-venv/bin/python -m pip install torch==2.13.0 numpy pillow`" in text
+    assert ("python3-venv" in text) == (platform == "linux")
+    assert ("whl/cpu" in text) == (platform != "darwin")
+
+
+def test_missing_packages_hint_inside_a_venv_installs_into_it():
+    text = install_hints.missing_packages_message("/v/bin/python", ["torch", "numpy"], in_venv=True, platform="linux")
+    assert "torch and numpy are not installed" in text
+    assert "`/v/bin/python -m pip install torch==2.13.0 numpy`" in text
+
+
+def test_one_generator_of_the_missing_torch_advice():
+    """The engine process and the bake once gave two texts naming two different venv folders."""
+    from texture_addon.contract import protocol
+    from texture_addon.worker.engine_side import server
+
+    assert not hasattr(protocol, "missing_dependencies_message")
+    assert "install_hints.missing_packages_message" in Path(server.__file__).read_text()
 
 
 def test_torch_pin_matches_the_protocol():

@@ -179,7 +179,7 @@ def test_a_light_angle_reaches_the_engine_through_a_pbr_job(tmp_path):
     from texture_addon.contract.spec import JobSpec, SpecError
     from texture_addon import engine
     from texture_addon.engine.progress import CancelToken
-    from texture_addon.worker.engine_side.adapters import ADAPTERS
+    from texture_addon.jobs.adapters import ADAPTERS
     from PIL import Image
 
     for good in (135, -45.5, "auto", None):

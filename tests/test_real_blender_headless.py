@@ -249,11 +249,12 @@ def test_unexpected_error_exits_1_with_json(scene, tmp_path):
     env = rb.user_env(scene.parent.parent / "user")
     # A fault no check can foresee (bad values are usage errors, checked at the boundary): loading
     # the baking module raises, injected into Blender's Python before the script runs.
-    inject = ("import importlib\n_real = importlib.import_module\n"
-              "def _boom(name, *a, **k):\n"
-              "    if name.endswith('.batch'):\n        raise TypeError('injected fault')\n"
-              "    return _real(name, *a, **k)\n"
-              "importlib.import_module = _boom")
+    inject = ("import builtins\n_real = builtins.__import__\n"
+              "def _boom(name, globals=None, locals=None, fromlist=(), level=0):\n"
+              "    if 'batch' in (fromlist or ()) or name.endswith('.batch'):\n"
+              "        raise TypeError('injected fault')\n"
+              "    return _real(name, globals, locals, fromlist, level)\n"
+              "builtins.__import__ = _boom")
     proc = rb.run(["-b", str(scene), "--python-expr", inject, "-P", str(BAKE), "--", "--manifest", str(manifest),
                    "--out", str(tmp_path / "raw")], env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 1, rb.tail(proc)

@@ -19,7 +19,7 @@ from PIL import Image
 from texture_addon.contract.spec import (COMMON_FIELDS, KIND_FIELDS, KINDS, JobSpec, ReferenceSpec,
                                          SpecError)
 from texture_addon.engine.progress import CancelToken
-from texture_addon.worker.engine_side import adapters
+from texture_addon.jobs import adapters
 
 
 def _digest(value):
@@ -174,7 +174,7 @@ def test_seamless_and_pbr_results_have_the_requested_size(images, tmp_path):
 
 def test_stylize_through_the_real_engine_honours_size(images, tmp_path):
     """The same, end to end: the file written has the requested longer side (Size from Blender)."""
-    from texture_addon.worker.engine_side.run import run_job
+    from texture_addon.jobs.run import run_job
 
     spec = base_spec("stylize", images, str(tmp_path / "out"))
     spec.width = spec.height = 96

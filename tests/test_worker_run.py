@@ -10,7 +10,7 @@ import pytest
 from texture_addon.engine.progress import CancelToken
 from texture_addon.errors import Cancelled, TextureForgeError
 from texture_addon.contract.spec import JobSpec, ReferenceSpec, SpecError
-from texture_addon.worker.engine_side import run
+from texture_addon.jobs import engine_api, run
 
 
 class CancelAfterChecks(CancelToken):
@@ -57,7 +57,7 @@ def test_height_map_is_written_sixteen_bit(tmp_path):
 
 def test_missing_engine_function_is_a_clear_error():
     with pytest.raises(TextureForgeError, match=r"style transfer .* is not available in this build"):
-        run._engine_function(types.SimpleNamespace(), "stylize", "style transfer (kind 'stylize')")
+        engine_api.require(types.SimpleNamespace(), "stylize", "style transfer (kind 'stylize')")
 
 
 def test_job_needing_a_missing_engine_function_fails_before_synthesising(tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ import re
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +42,8 @@ from .errors import InputError, OutputError
 #: A temporary file or folder left beside its target is removed once its writer is gone and it
 #: is this old (seconds): a write started right now is never touched.
 STALE_AFTER = 60.0
+#: A file or folder whose writer may be on another host (a shared network folder) is left this long.
+FOREIGN_STALE_AFTER = 7 * 24 * 3600.0
 _HOST = hashlib.sha1(socket.gethostname().encode("utf-8")).hexdigest()[:6]
 #: ``.<target name>.tf<pid>-<host>-<random>.part[.ext]``: who wrote it, for :func:`clean_stale_parts`.
 _TEMP_RE = re.compile(r"^\..*\.tf(\d+)-([0-9a-f]{6})-[A-Za-z0-9_]+\.part(\.[A-Za-z0-9]+)?$")
@@ -96,9 +99,33 @@ def _temp_prefix(name: str) -> str:
     return f".{name}.tf{os.getpid()}-{_HOST}-"
 
 
-def _is_stale(path: str, pid: int, host: str, now: float) -> bool:
-    from .logs import pid_alive  # stdlib-only sibling; imported late to keep this module's imports flat
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a process we may not signal counts as alive)."""
+    if pid <= 0:
+        return False
+    if sys.platform.startswith("win"):
+        try:
+            import ctypes
 
+            handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
+            if not handle:
+                return False
+            code = ctypes.c_ulong()
+            ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            ctypes.windll.kernel32.CloseHandle(handle)
+            return code.value == 259  # STILL_ACTIVE
+        except Exception:
+            return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_stale(path: str, pid: int, host: str, now: float) -> bool:
     try:
         age = now - os.lstat(path).st_mtime
     except OSError:
@@ -106,7 +133,6 @@ def _is_stale(path: str, pid: int, host: str, now: float) -> bool:
     if age < STALE_AFTER:
         return False
     if host != _HOST:
-        from .logs import FOREIGN_STALE_AFTER
         return age > FOREIGN_STALE_AFTER
     return pid != os.getpid() and not pid_alive(pid)
 
@@ -398,4 +424,4 @@ def terminate_cleanly() -> Iterator[None]:
 __all__ = ["atomic_write", "atomic_files", "new_temp", "write_text", "write_json", "copy_file",
            "read_json", "update_json", "locked", "check_writable", "make_folder", "share_folder",
            "clean_stale_parts", "file_mode", "folder_mode", "describe", "deferred_signals",
-           "terminate_cleanly", "Terminated", "STALE_AFTER"]
+           "terminate_cleanly", "Terminated", "STALE_AFTER", "FOREIGN_STALE_AFTER", "pid_alive"]

@@ -25,14 +25,14 @@ import sys
 import tempfile
 import time
 
+from .files import FOREIGN_STALE_AFTER, pid_alive, share_folder
+
 APP = "texture-forge"
 #: Name of the file inside a scratch folder that says which process owns it.
 OWNER_FILE = ".texture-forge-owner"
 #: A scratch folder without a live owner is removed once it is this old (seconds): old enough that
 #: a folder being created right now is never touched.
 STALE_AFTER = 60.0
-#: A folder whose owner may be on another host (a shared network folder) is left this long.
-FOREIGN_STALE_AFTER = 7 * 24 * 3600.0
 
 
 def _uid() -> str:
@@ -128,36 +128,9 @@ def make_scratch_dir(parent: str, prefix: str, shared: bool = False) -> str:
     os.makedirs(parent, exist_ok=True)
     path = tempfile.mkdtemp(prefix=prefix, dir=parent)
     if shared:
-        from .files import share_folder
-
         share_folder(path)
     mark_owner(path)
     return path
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if sys.platform.startswith("win"):
-        try:
-            import ctypes
-
-            handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
-            if not handle:
-                return False
-            code = ctypes.c_ulong()
-            ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-            ctypes.windll.kernel32.CloseHandle(handle)
-            return code.value == 259  # STILL_ACTIVE
-        except Exception:
-            return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def is_stale(folder: str, now: float | None = None) -> bool:

@@ -22,12 +22,11 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 
 import bpy
 
-from ..install import EngineDir, InstallError, Installer, Progress, default_user_root, describe_probe, pins, run_probe
-from .preferences import ADDON_PACKAGE, get_preferences
+from ..install import InstallError, Installer, Progress, describe_probe, pins, run_probe
+from .addon import ADDON_PACKAGE, engine_dir, engine_root, get_preferences, installed_python
 
 POLL_INTERVAL = 0.25
 
@@ -71,28 +70,6 @@ _probing: set[str] = set()
 
 
 # ---------------------------------------------------------------------- where the engine lives
-
-def engine_root() -> tuple[Path, bool]:
-    """The engine folder and whether it is the extension's own user folder."""
-    try:
-        return Path(bpy.utils.extension_path_user(ADDON_PACKAGE, path="engine", create=True)), True
-    except (ValueError, AttributeError, TypeError):  # not an extension (run from source / legacy add-on)
-        root = default_user_root()
-        root.mkdir(parents=True, exist_ok=True)
-        return root, False
-
-
-def engine_dir() -> EngineDir:
-    return EngineDir(engine_root()[0])
-
-
-def installed_python() -> str | None:
-    """The installed engine's interpreter, or None. Cheap: reads current.json, runs nothing."""
-    try:
-        return engine_dir().python()
-    except OSError:
-        return None
-
 
 def blender_python() -> str:
     """The Python that runs Blender (its bundled one; in the bpy module, the host Python).

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import bpy
 
+from ..contract.vocabulary import COLOUR_MAPS
 from ..errors import TextureForgeError
+from ..install_hints import numpy_missing_message
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,14 +25,7 @@ NON_COLOR = "Non-Color"
 
 def colorspace_for_map(map_name: str) -> str:
     """sRGB for base colour; every other map is data and must not be colour managed."""
-    return SRGB if map_name == "basecolor" else NON_COLOR
-
-
-#: Said when Blender's Python lacks numpy (Debian's and Ubuntu's blender packages): the add-on still
-#: registers and shows its panel; only moving pixels needs numpy.
-NUMPY_MISSING = ("numpy is missing from Blender's own Python ({python}), and Texture Forge needs it to "
-                 "move pixels into Blender. Debian/Ubuntu: `sudo apt install python3-numpy`, then restart "
-                 "Blender. Blender from blender.org (Windows, macOS, Linux) ships numpy: use that build")
+    return SRGB if map_name in COLOUR_MAPS else NON_COLOR
 
 
 def numpy() -> Any:
@@ -41,9 +36,7 @@ def numpy() -> Any:
     try:
         import numpy as np
     except ImportError:
-        import sys
-
-        raise TextureForgeError(NUMPY_MISSING.format(python=sys.executable)) from None
+        raise TextureForgeError(numpy_missing_message()) from None
     return np
 
 

@@ -25,8 +25,8 @@ import bpy
 
 from .. import logs
 from ..worker.blender_side.client import WorkerClient
-from . import engine_install, identity
-from .preferences import ADDON_PACKAGE, get_preferences
+from . import identity
+from .addon import ADDON_PACKAGE, get_preferences, installed_python
 
 POLL_INTERVAL = 0.2
 
@@ -104,7 +104,7 @@ def client_settings(context: bpy.types.Context | None = None) -> dict:
     prefs = get_preferences(context)
     python = bpy.path.abspath(prefs.python) if prefs is not None and prefs.python else None
     if python is None and not os.environ.get("TEXTURE_FORGE_PYTHON"):
-        python = engine_install.installed_python()  # the engine from Install Engine, if any
+        python = installed_python()  # the engine from Install Engine, if any
     return {
         "python": python,
         "device": prefs.device if prefs is not None else "auto",

@@ -21,12 +21,11 @@ from typing import Iterable
 
 import bpy
 
+from ..contract.vocabulary import MAP_LABELS, MAP_NAMES
+
 ROLE_KEY = "texture_forge_role"
 FRAME_LABEL = "Texture Forge"
-MAP_NAMES = ("basecolor", "height", "normal", "roughness", "ao")
-
-_TEX_LABELS = {"basecolor": "Base Colour", "height": "Height", "normal": "Normal",
-               "roughness": "Roughness", "ao": "Ambient Occlusion"}
+_TEX_LABELS = MAP_LABELS
 
 
 def our_nodes(tree: bpy.types.NodeTree) -> dict[str, bpy.types.Node]:

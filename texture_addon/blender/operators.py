@@ -15,6 +15,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from ..contract.spec import SpecError
+from ..contract.vocabulary import MAP_NAMES
 from ..errors import TextureForgeError
 from . import identity, job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
@@ -431,7 +432,7 @@ def output_folder(context: bpy.types.Context) -> str | None:
     """Where the active material's textures are on disk: //textures/, else the preference folder."""
     material = active_material(context)
     if material is not None:
-        for map_name in ("basecolor", "height", "normal", "roughness", "ao"):
+        for map_name in MAP_NAMES:
             image = material_output.find_our_image(material, map_name)
             if image is not None and image.source == "FILE" and image.packed_file is None:
                 return os.path.dirname(bpy.path.abspath(image.filepath))

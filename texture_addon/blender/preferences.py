@@ -12,11 +12,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..install import pins
-
-#: The package Blender knows the add-on by (``bl_ext.<repo>.texture_forge`` when installed as an
-#: extension). This module lives two packages below it: ``<addon>.texture_addon.blender``.
-ADDON_PACKAGE: str = __package__.rsplit(".", 2)[0] if __package__.count(".") >= 2 else __package__
-
+from .addon import ADDON_PACKAGE, get_preferences  # noqa: F401  (the add-on's modules import them from here)
 
 def _engine_status(_self: bpy.types.AddonPreferences) -> str:
     from . import engine_install
@@ -104,14 +100,6 @@ class TextureForgePreferences(bpy.types.AddonPreferences):
         from . import engine_install
 
         engine_install.draw(self, layout, context)
-
-
-def get_preferences(context: bpy.types.Context | None = None) -> TextureForgePreferences | None:
-    """The add-on's preferences, or None when it is registered without being enabled as an add-on
-    (then callers fall back to the defaults)."""
-    context = context or bpy.context
-    addon = context.preferences.addons.get(ADDON_PACKAGE)
-    return addon.preferences if addon is not None else None
 
 
 CLASSES = (TextureForgePreferences,)

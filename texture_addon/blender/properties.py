@@ -10,9 +10,23 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,
                        IntProperty, PointerProperty, StringProperty)
 
-MODE_TO_KIND = {"NEW": "synth", "STYLIZE": "stylize", "SEAMLESS": "seamless", "MATERIAL": "material"}
-SIZE_PRESETS = {"512": 512, "1K": 1024, "2K": 2048, "4K": 4096}
-MAP_NAMES = ("basecolor", "height", "normal", "roughness", "ao")
+from ..contract.vocabulary import (MAP_NAMES, MAX_DETAIL, MAX_SIZE, METHODS, MIN_DETAIL, MIN_SIZE,
+                                   QUALITIES, SIZE_PRESETS, TILE_MODES)
+from ..contract.vocabulary import MODE_TO_KIND  # noqa: F401  (the panel and job_spec import it from here)
+
+#: The UI's words for the contract's choices (label, tooltip), listed in the contract's order.
+_TILE_TEXT = {"both": ("Both", "Tiles horizontally and vertically"), "x": ("X", "Tiles horizontally only"),
+              "y": ("Y", "Tiles vertically only"), "none": ("None", "No tiling constraint")}
+_QUALITY_TEXT = {"draft": ("Draft", "Fast preview quality"), "default": ("Default", "Balanced"),
+                 "high": ("High", "Slow, best quality")}
+_METHOD_TEXT = {"nn": ("Structure", "Patch correspondence: keeps cells, dots and blades whole (default)"),
+                "patch": ("Statistics", "Patch statistics: smooth blends, no copying"),
+                "cnn": ("CNN", "VGG19 features; needs the weights file set in the preferences")}
+
+
+def _items(names: tuple[str, ...], text: dict[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """Enum items for the contract's ``names``; a name without words here fails at import."""
+    return [(name, *text[name]) for name in names]
 
 
 class TextureForgeReference(bpy.types.PropertyGroup):
@@ -66,36 +80,29 @@ class TextureForgeSettings(bpy.types.PropertyGroup):
         name="Size",
         items=[("512", "512", "512 × 512"), ("1K", "1K", "1024 × 1024"),
                ("2K", "2K", "2048 × 2048"), ("4K", "4K", "4096 × 4096"),
-               ("CUSTOM", "Custom", "Any width and height (64–4096)")],
+               ("CUSTOM", "Custom", f"Any width and height ({MIN_SIZE}–{MAX_SIZE})")],
         default="512",
         update=_size_preset_update,
     )
-    width: IntProperty(name="Width", default=512, min=64, max=4096, subtype="PIXEL")
-    height: IntProperty(name="Height", default=512, min=64, max=4096, subtype="PIXEL")
+    width: IntProperty(name="Width", default=512, min=MIN_SIZE, max=MAX_SIZE, subtype="PIXEL")
+    height: IntProperty(name="Height", default=512, min=MIN_SIZE, max=MAX_SIZE, subtype="PIXEL")
     seed: IntProperty(name="Seed", default=0, min=0)
     tile: EnumProperty(
         name="Tiling",
-        items=[("both", "Both", "Tiles horizontally and vertically"),
-               ("x", "X", "Tiles horizontally only"),
-               ("y", "Y", "Tiles vertically only"),
-               ("none", "None", "No tiling constraint")],
+        items=_items(TILE_MODES, _TILE_TEXT),
         default="both",
     )
     detail_scale: FloatProperty(
-        name="Detail Scale", default=1.0, min=0.25, max=4.0,
+        name="Detail Scale", default=1.0, min=MIN_DETAIL, max=MAX_DETAIL,
         description="Size of features relative to the references (larger: bigger features)")
     quality: EnumProperty(
         name="Quality",
-        items=[("draft", "Draft", "Fast preview quality"),
-               ("default", "Default", "Balanced"),
-               ("high", "High", "Slow, best quality")],
+        items=_items(QUALITIES, _QUALITY_TEXT),
         default="default",
     )
     method: EnumProperty(
         name="Method",
-        items=[("nn", "Structure", "Patch correspondence: keeps cells, dots and blades whole (default)"),
-               ("patch", "Statistics", "Patch statistics: smooth blends, no copying"),
-               ("cnn", "CNN", "VGG19 features; needs the weights file set in the preferences")],
+        items=_items(METHODS, _METHOD_TEXT),
         default="nn",
     )
     strength: FloatProperty(name="Style Strength", default=0.7, min=0.0, max=1.0,

@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 from typing import Iterable, TextIO
 
-from ..contract.spec import MAX_SEED, MAX_SIZE, MIN_SIZE
+from ..contract.vocabulary import MAX_DETAIL, MAX_SEED, MAX_SIZE, MIN_DETAIL, MIN_SIZE
 from ..engine.progress import ProgressInfo
 from ..errors import InputError
 
 
 def size_arg(text: str) -> int:
-    """A texture side in pixels, 64…4096 (argparse type)."""
+    """A texture side in pixels, MIN_SIZE…MAX_SIZE (argparse type)."""
     try:
         value = int(text)
     except ValueError:
@@ -23,6 +23,26 @@ def size_arg(text: str) -> int:
     if not MIN_SIZE <= value <= MAX_SIZE:
         raise argparse.ArgumentTypeError(f"size {value} out of range ({MIN_SIZE}…{MAX_SIZE})")
     return value
+
+
+def detail_arg(text: str) -> float:
+    """A detail scale within the contract's range (argparse type): the CLI refuses what a job would."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"detail scale must be a number, got {text!r}") from None
+    if not MIN_DETAIL <= value <= MAX_DETAIL:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"detail scale {value:g} out of range ({MIN_DETAIL:g}…{MAX_DETAIL:g})")
+    return value
+
+
+def tiling(args: argparse.Namespace) -> str:
+    """The tile mode ``--tile`` and ``--no-tile`` ask for together (synth and synth --material)."""
+    if args.no_tile:
+        if args.tile not in (None, "none"):
+            raise InputError("--no-tile contradicts --tile " + args.tile)
+        return "none"
+    return args.tile or "both"
 
 
 def seed_arg(text: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..contract.spec import DEVICES, QUALITIES
+from ..contract.vocabulary import DEVICES, QUALITIES
 from ..errors import InputError
 from .common import ProgressPrinter
 

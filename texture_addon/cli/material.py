@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from ..contract.vocabulary import PATCH_METHODS, RGB_MAPS
 from ..errors import InputError
 from .common import ProgressPrinter
 
@@ -39,18 +40,17 @@ def parse_material(items: list[str]) -> dict[str, str]:
 def load_material(files: dict[str, str]) -> dict[str, np.ndarray]:
     from ..references import load_gray, load_rgb
 
-    return {name: (load_rgb(path) if name in ("basecolor", "normal") else load_gray(path)) for name, path in files.items()}
+    return {name: (load_rgb(path) if name in RGB_MAPS else load_gray(path)) for name, path in files.items()}
 
 
 def run(args: argparse.Namespace) -> int:
     from ..references import write_maps
-    from .common import check_output_dir, flatten_references
-    from .synth import tiling
+    from .common import check_output_dir, flatten_references, tiling
 
     if getattr(args, "refs", None):
         raise InputError("--material replaces reference images; give either REF files or --material, not both")
     method = getattr(args, "method", "nn")
-    if method not in ("nn", "patch"):
+    if method not in PATCH_METHODS:
         raise InputError("--material supports --method nn or patch")
     if getattr(args, "weights", None):
         raise InputError("--weights applies to reference images, not to --material")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..contract.spec import DEVICES, QUALITIES
+from ..contract.vocabulary import DEVICES, PATCH_METHODS, QUALITIES
 from .common import ProgressPrinter, seed_arg
 
 
@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed_arg, default=0, help="0…4294967295 (default 0)")
     p.add_argument("--quality", choices=QUALITIES, default="default")
     p.add_argument("--device", choices=DEVICES, default="auto")
-    p.add_argument("--method", choices=("nn", "patch"), default="nn",
+    p.add_argument("--method", choices=PATCH_METHODS, default="nn",
                    help="nn: fill the band with the image's own patches (default); patch: match its patch statistics")
     p.set_defaults(run=run)
 

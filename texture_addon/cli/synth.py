@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..contract.vocabulary import DEVICES, MAX_DETAIL, MAX_SIZE, METHODS, MIN_DETAIL, MIN_SIZE, QUALITIES, TILE_MODES
 from ..errors import InputError
-from .common import ProgressPrinter, check_output_file, flatten_references, parse_weights, seed_arg, size_arg
+from .common import (ProgressPrinter, check_output_file, detail_arg, flatten_references, parse_weights, seed_arg,
+                     size_arg, tiling)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,19 +16,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Synthesise a seamless texture whose statistics match the reference image(s).")
     p.add_argument("refs", nargs="*", metavar="REF", help="reference image(s)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output PNG (or folder with --pbr/--material)")
-    p.add_argument("--size", type=size_arg, default=512, help="output width in pixels (64…4096, default 512)")
+    p.add_argument("--size", type=size_arg, default=512, help=f"output width in pixels ({MIN_SIZE}…{MAX_SIZE}, default 512)")
     p.add_argument("--height", type=size_arg, default=None, help="output height (default: same as --size)")
     p.add_argument("--seed", type=seed_arg, default=0, help="0…4294967295 (default 0)")
     p.add_argument("--weights", default=None, help="comma-separated weight per reference, e.g. 1,0.5")
     p.add_argument("--no-tile", action="store_true", help="do not make the result tileable")
-    p.add_argument("--tile", choices=("both", "x", "y", "none"), default=None, help="tile in both directions (default), one, or none")
-    p.add_argument("--detail-scale", type=float, default=1.0, help="how large the reference's features appear (default 1)")
-    p.add_argument("--method", choices=("nn", "patch", "cnn"), default="nn",
+    p.add_argument("--tile", choices=TILE_MODES, default=None, help="tile in both directions (default), one, or none")
+    p.add_argument("--detail-scale", type=detail_arg, default=1.0, help=f"how large the reference's features appear ({MIN_DETAIL:g}…{MAX_DETAIL:g}, default 1)")
+    p.add_argument("--method", choices=METHODS, default="nn",
                    help="nn: patch correspondence, keeps structure (default); patch: patch statistics; cnn: CNN features")
     p.add_argument("--cnn-loss", choices=("sw", "gram"), default="sw", help="statistic matched by --method cnn")
     p.add_argument("--vgg-weights", default=None, metavar="FILE", help="torchvision vgg19 state dict for --method cnn")
-    p.add_argument("--quality", choices=("draft", "default", "high"), default="default")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--quality", choices=QUALITIES, default="default")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--pbr", action="store_true", help="also derive height, normal, roughness and AO maps into the folder -o")
     p.add_argument("--flatten", action="store_true",
                    help="even out each reference's light first (with --material: the basecolor map's)")
@@ -36,14 +38,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--material", nargs="+", default=None, metavar="MAP=FILE",
                    help="synthesise aligned maps of a reference material, e.g. basecolor=a.png normal=b.png")
     p.set_defaults(run=run)
-
-
-def tiling(args: argparse.Namespace) -> str:
-    if args.no_tile:
-        if args.tile not in (None, "none"):
-            raise InputError("--no-tile contradicts --tile " + args.tile)
-        return "none"
-    return args.tile or "both"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .spec import (
+from .vocabulary import (
     MAP_NAMES,
     MAX_DETAIL,
     MAX_SEED,
@@ -96,7 +96,7 @@ def _maps(value: Any) -> str | None:
 
 
 def _variants(value: Any) -> str | None:
-    """Checked item by item where variants are expanded (farm/variants.py), which owns them."""
+    """Checked item by item where variants are expanded (bake/variants.py), which owns them."""
     return None
 
 

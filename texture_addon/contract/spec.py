@@ -16,18 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
-
-KINDS = ("synth", "stylize", "seamless", "pbr", "material")
-TILE_MODES = ("both", "x", "y", "none")
-QUALITIES = ("draft", "default", "high")
-METHODS = ("nn", "patch", "cnn")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-MAP_NAMES = ("basecolor", "height", "normal", "roughness", "ao")  # same order as references.maps
-
-MIN_SIZE, MAX_SIZE = 64, 4096
-MIN_DETAIL, MAX_DETAIL = 0.25, 4.0
-MIN_BAND, MAX_BAND = 0.02, 0.45
-MAX_SEED = 2**32 - 1
+from .vocabulary import (DEVICES, KINDS, MAP_NAMES, MAX_BAND, MAX_DETAIL, MAX_SEED, MAX_SIZE,
+                         METHODS, MIN_BAND, MIN_DETAIL, MIN_SIZE, QUALITIES, TILE_MODES)
 
 #: Which kinds take style references and which need a ``content`` image.
 KINDS_WITH_REFERENCES = ("synth", "stylize")
@@ -36,7 +26,7 @@ KINDS_WITH_CONTENT = ("stylize", "seamless", "pbr")
 #: Fields every kind reads: what to do and where to write it.
 COMMON_FIELDS = ("kind", "output_dir", "name")
 #: The spec fields each kind reads, besides :data:`COMMON_FIELDS`. The engine process's per-kind
-#: adapters (``worker/engine_side/adapters.py``) pass every one of them on to the engine, and a
+#: adapters (``jobs/adapters.py``) pass every one of them on to the engine, and a
 #: test fails if one is dropped. A field a kind does not read must keep its default: a value set
 #: there is refused by :meth:`JobSpec.validate` rather than silently ignored.
 #:

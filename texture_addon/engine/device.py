@@ -6,9 +6,8 @@ import os
 
 import torch
 
+from ..contract.vocabulary import DEVICES
 from ..errors import InputError
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -19,6 +19,7 @@ from typing import Mapping, Optional
 import numpy as np
 import torch
 
+from ..contract.vocabulary import PATCH_METHODS, RGB_MAPS
 from ..errors import InputError
 from ..references.seams import place_origin
 from .colour import match_colours
@@ -33,7 +34,7 @@ from .optimisation import run as run_correspondence
 from .presets import CORRESPONDENCE_PRESETS
 from .synthesize import DETAIL_SCALE_RANGE, check_size, noise_init, periodic_axes, scale_reference, to_tensor
 
-COLOUR_MAPS = {"basecolor": 3, "normal": 3}
+COLOUR_MAPS = {name: 3 for name in RGB_MAPS}  # channels per map; the others have one
 MIN_GROUP_STD = 0.02  # a flat map is not up-weighted beyond this (it has nothing to say)
 
 
@@ -151,7 +152,7 @@ def synthesize_material(
     levels = ladder(preset, height, width, count)
     normal = slices.get("normal")
     first = next(iter(slices.values()))
-    if method not in ("nn", "patch"):
+    if method not in PATCH_METHODS:
         raise InputError(f"unknown method {method!r} for a material (choose from nn, patch)")
     if method == "nn":
         def constrain(x: torch.Tensor, level) -> torch.Tensor:

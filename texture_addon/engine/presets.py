@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..contract.vocabulary import QUALITIES  # noqa: F401  (the engine's modules import it from here)
 from .optimisation import CorrespondencePreset
 from .pyramid import Level, make_levels
-
-QUALITIES = ("draft", "default", "high")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..contract.vocabulary import PATCH_METHODS
 from ..errors import InputError
 from .colour import match_colours
 from .device import configure_threads, resolve_device
@@ -229,7 +230,7 @@ def make_seamless(
     constraint = _Constraint(rolled, mask)
     reference = x.to(dev)  # the original: its patches never straddle the old seam
 
-    if method not in ("nn", "patch"):
+    if method not in PATCH_METHODS:
         raise InputError(f"unknown method {method!r} (choose from nn, patch)")
     if method == "nn":
         out = _band_by_correspondence(reference, rolled, mask, band, quality, seed, progress, cancel)

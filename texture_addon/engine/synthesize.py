@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from ..contract.vocabulary import MAX_DETAIL, MAX_SIZE, METHODS, MIN_DETAIL, MIN_SIZE, TILE_AXES
 from ..errors import InputError
 from ..references.seams import place_origin
 from .cnn import CNN_LOSSES, CNNFeatureLoss
@@ -22,12 +23,8 @@ from .progress import CancelToken, ProgressCallback
 from .pyramid import MIN_REFERENCE_SIDE_AT_COARSEST, Level, PyramidJob, plan_levels, run_pyramid
 from .resample import resize
 
-MIN_SIZE, MAX_SIZE = 64, 4096
-TILINGS = {"both": (True, True), "x": (False, True), "y": (True, False), "none": (False, False)}
-#: ``nn``: patch correspondence (texture optimisation, the default); ``patch``: sliced Wasserstein
-#: patch statistics; ``cnn``: CNN feature statistics.
-METHODS = ("nn", "patch", "cnn")
-DETAIL_SCALE_RANGE = (0.125, 8.0)
+TILINGS = TILE_AXES
+DETAIL_SCALE_RANGE = (MIN_DETAIL, MAX_DETAIL)
 #: The CNN family's coarsest reference side. At 16 px the random net's receptive field (~27 px)
 #: saw the whole reference, and tiling the reference matched its deepest features exactly: lichen
 #: at 512² came out as a 2×2 repetition (autocorrelation 0.92 at a lag of 256 px). At 64 px it

@@ -1,6 +1,6 @@
-"""Baking beyond one machine: tasks for a Dask cluster and manifest variants.
+"""The old home of the Dask task and the manifest variants, now in :mod:`texture_addon.bake`.
 
-Nothing here imports bpy: the Dask task runs on worker machines that have only the engine
-(torch, numpy, pillow and this package). The Blender side that builds the tasks from materials and
-wires the results in lives in :mod:`texture_addon.blender.farm_bake`.
+``texture_addon.farm.dask_bake`` and ``texture_addon.farm.variants`` stay importable (as the same
+module objects as ``texture_addon.bake.dask_bake`` and ``.variants``) for farms whose submitting
+side or worker scripts name the old paths; new code imports :mod:`texture_addon.bake`.
 """

@@ -14,9 +14,9 @@ from typing import Callable, Mapping
 import numpy as np
 
 from .. import files
+from ..contract.vocabulary import MAP_NAMES  # noqa: F401  (the references package exports it)
 from .save import png_image
 
-MAP_NAMES = ("basecolor", "height", "normal", "roughness", "ao")
 SIXTEEN_BIT_MAPS = frozenset({"height"})
 
 

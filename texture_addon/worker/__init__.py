@@ -5,8 +5,9 @@ process (``python -m texture_addon.worker``) that Blender talks to through JSON 
 
 - ``blender_side/`` runs **inside Blender's process** (and in scripts that drive the engine):
   standard library only. It spawns the engine process, sends jobs and collects messages.
-- ``engine_side/`` runs **inside the engine process**: it reads commands, turns each job into an
-  engine call and writes the maps. It may import numpy and torch (lazily).
+- ``engine_side/`` runs **inside the engine process**: it reads commands and runs each job through
+  :mod:`texture_addon.jobs` (the engine call and the maps written). It may import numpy and torch
+  (lazily).
 
 What both sides agree on (job spec, message names, ranges) lives in :mod:`texture_addon.contract`.
 This file imports nothing, so importing either side never drags in the other.

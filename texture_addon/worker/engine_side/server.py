@@ -26,9 +26,10 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from ... import logs
+from ... import install_hints, logs
 from ...contract import messages as msg
 from ...contract import protocol
+from ...contract.vocabulary import DEVICES
 
 #: How long a cancelled job may take to stop after the client went away, before a forced exit.
 EOF_GRACE_SECONDS = 5.0
@@ -285,7 +286,7 @@ class Worker:
         """Run one job; return its final message (result, error or cancelled) for the caller to send."""
         from ...contract.spec import KIND_FIELDS, JobSpec
         from ...errors import Cancelled
-        from .run import run_job_detailed
+        from ...jobs.run import run_job_detailed
 
         started = time.monotonic()
         self.channel.send(msg.Started(job=job).to_dict())
@@ -326,7 +327,7 @@ class Worker:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m texture_addon.worker",
                                 description="Texture Forge engine process: JSON commands on stdin, JSON messages on stdout.")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+    p.add_argument("--device", default="auto", choices=DEVICES,
                    help="device for jobs whose spec says 'auto' (default: auto)")
     p.add_argument("--idle-timeout", type=float, default=300.0,
                    help="exit after this many seconds without a job; 0 = never (default: 300)")
@@ -344,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
 
     version, missing, other = _import_dependencies()
     if missing or other:
-        message = (protocol.missing_dependencies_message(sys.executable, missing) if missing
+        message = (install_hints.missing_packages_message(sys.executable, missing) if missing
                    else f"the engine cannot start with {sys.executable}: {other}")
         channel.send(msg.Fatal(error_type="MissingDependency" if missing else "EngineImportError",
                                message=message, python=sys.executable, missing=missing).to_dict())

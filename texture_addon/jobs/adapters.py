@@ -1,6 +1,6 @@
 """One explicit adapter per job kind: a validated :class:`JobSpec` → the engine call that does it.
 
-Runs in the engine process. Each adapter names every engine argument it passes, taken from the
+Runs wherever a job runs (the engine process, a farm worker). Each adapter names every engine argument it passes, taken from the
 fields :data:`~texture_addon.contract.spec.KIND_FIELDS` says the kind reads, so nothing is dropped
 on the way (an earlier generic call filtered keywords by the engine's signature, which silently
 lost Size and Tiling for style transfer). ``tests/test_worker_adapters.py`` changes each field of
@@ -13,30 +13,23 @@ deriving maps keep the input's size, so their result is resized to ``width`` × 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
-from ...contract.spec import JobSpec
-from ...engine.progress import CancelToken, ProgressInfo
-from ...errors import TextureForgeError
-from ...references import load_gray, load_rgb
+from ..contract.spec import JobSpec
+from ..contract.vocabulary import RGB_MAPS, TILE_AXES
+from ..engine.progress import CancelToken, ProgressInfo
+from ..errors import TextureForgeError
+from ..references import load_gray, load_rgb
+from .engine_api import Engine
 
 ProgressCallback = Callable[[ProgressInfo], None]
 Maps = dict[str, np.ndarray]
-Adapter = Callable[[Any, JobSpec, "ProgressCallback | None", CancelToken], Maps]
-
-#: Maps loaded as colour for ``kind="material"``; the rest are single-channel data.
-RGB_MAPS = frozenset({"basecolor", "normal"})
-
+Adapter = Callable[[Engine, JobSpec, "ProgressCallback | None", CancelToken], Maps]
 
 def _references(spec: JobSpec) -> tuple[list[np.ndarray], list[float]]:
     return [load_rgb(r.path) for r in spec.references], [float(r.weight) for r in spec.references]
-
-
-def _periodic(tile: str) -> tuple[bool, bool]:
-    """(periodic_y, periodic_x) for a contract tile mode."""
-    return tile in ("both", "y"), tile in ("both", "x")
 
 
 def resize_to(img: np.ndarray, width: int, height: int, tile: str) -> np.ndarray:
@@ -45,17 +38,17 @@ def resize_to(img: np.ndarray, width: int, height: int, tile: str) -> np.ndarray
         return img
     import torch
 
-    from ...engine.resample import resize
+    from ..engine.resample import resize
 
     squeeze = img.ndim == 2
     arr = img[..., None] if squeeze else img
     t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1)[None]
-    out = resize(t, height, width, *_periodic(tile))[0].permute(1, 2, 0).clamp(0, 1).numpy()
+    out = resize(t, height, width, *TILE_AXES[tile])[0].permute(1, 2, 0).clamp(0, 1).numpy()
     out = np.ascontiguousarray(out, dtype=np.float32)
     return out[..., 0] if squeeze else out
 
 
-def synth(engine: Any, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
+def synth(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
     refs, weights = _references(spec)
     img = engine.synthesize(refs, weights, width=spec.width, height=spec.height, seed=spec.seed,
                             tile=spec.tile, detail_scale=spec.detail_scale, quality=spec.quality,
@@ -64,7 +57,7 @@ def synth(engine: Any, spec: JobSpec, progress: ProgressCallback | None, cancel:
     return with_derived_maps(engine, img, spec, progress, cancel)
 
 
-def stylize(engine: Any, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
+def stylize(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
     refs, weights = _references(spec)
     # The contract allows "both" or "none" here (KIND_TILE_MODES); the engine takes a bool.
     img = engine.stylize(load_rgb(spec.content), refs, weights, strength=spec.strength,
@@ -74,7 +67,7 @@ def stylize(engine: Any, spec: JobSpec, progress: ProgressCallback | None, cance
     return with_derived_maps(engine, img, spec, progress, cancel)
 
 
-def seamless(engine: Any, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
+def seamless(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
     img = engine.make_seamless(load_rgb(spec.content), band=spec.band, seed=spec.seed,
                                quality=spec.quality, device=spec.device, progress=progress, cancel=cancel)
     cancel.raise_if_cancelled()
@@ -82,7 +75,7 @@ def seamless(engine: Any, spec: JobSpec, progress: ProgressCallback | None, canc
     return with_derived_maps(engine, img, spec, progress, cancel, tile="both")
 
 
-def pbr(engine: Any, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
+def pbr(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
     albedo = resize_to(load_rgb(spec.content), spec.width, spec.height, spec.tile)
     derived = engine.derive_maps(albedo, maps=list(spec.maps), tile=spec.tile, **height_method(spec.light_angle))
     return pick(derived, spec.maps, "derive_maps")
@@ -95,7 +88,7 @@ def height_method(light_angle: float | str | None) -> dict:
     return {"method": "shading", "light_angle": None if light_angle == "auto" else float(light_angle)}
 
 
-def material(engine: Any, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
+def material(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
     inputs = {name: (load_rgb(path) if name in RGB_MAPS else load_gray(path)) for name, path in spec.material.items()}
     produced = engine.synthesize_material(inputs, width=spec.width, height=spec.height, seed=spec.seed,
                                           tile=spec.tile, quality=spec.quality, device=spec.device,
@@ -108,7 +101,7 @@ ADAPTERS: dict[str, Adapter] = {"synth": synth, "stylize": stylize, "seamless": 
                                 "material": material}
 
 
-def with_derived_maps(engine: Any, img: np.ndarray, spec: JobSpec, progress: ProgressCallback | None,
+def with_derived_maps(engine: Engine, img: np.ndarray, spec: JobSpec, progress: ProgressCallback | None,
                       cancel: CancelToken, tile: str | None = None) -> Maps:
     """basecolor is the engine's image; any other requested map comes from ``derive_maps``."""
     if all(m == "basecolor" for m in spec.maps):

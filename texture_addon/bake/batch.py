@@ -36,8 +36,8 @@ from .. import files, install_hints, logs
 from ..contract.spec import SpecError
 from ..errors import TextureForgeError
 from ..worker.blender_side.client import WorkerClient, find_python
-from . import material_output
-from .job_spec import build_material_spec, safe_name
+from ..blender import material_output
+from ..blender.job_spec import build_material_spec, safe_name
 
 SIDECAR = "bake.json"
 #: Bumped when the meaning of a stored hash changes.
@@ -206,86 +206,116 @@ def bake_materials(materials: Sequence[bpy.types.Material], out_dir: str, *, job
         log(f"removed {path}, left by an interrupted bake")
     engine = engine_version(python)
     for mat in materials:
-        task = Task(material=mat, name=mat.name, out_dir=os.path.join(out_dir, material_folder(mat.name)))
-        task.summary = {"name": mat.name, "status": "failed", "outputs": {}, "seconds": 0.0,
-                        "engine_seconds": 0.0, "seam_scores": {}, "error": None}
-        tasks.append(task)
         t0 = time.monotonic()
-        log(f"[{mat.name}] preparing")
-        try:
-            task.staging = logs.make_scratch_dir(out_dir, STAGING_PREFIX + material_folder(mat.name) + "-",
-                                                 shared=True)  # it becomes the material's folder
-            task.spec = build_material_spec(mat, task.staging, device=device, vgg_weights=vgg_weights)
-            task.digest = spec_digest(task.spec, mat, engine)
-        except SpecError as exc:
-            _discard(task)
-            _fail(task, "; ".join(exc.errors), t0, log)
+        task = _prepare(mat, out_dir, engine, device, vgg_weights, t0, log)
+        tasks.append(task)
+        if task.spec is None or (not force and _up_to_date(task, storage, t0, log)):
             continue
-        except Exception as exc:  # unreadable image, disk full, ...
-            _discard(task)
-            _fail(task, f"{type(exc).__name__}: {exc}", t0, log)
-            continue
-        side = _read_sidecar(task.out_dir)
-        if (not force and side and side.get("hash") == task.digest
-                and all(os.path.isfile(p) for p in side.get("outputs", {}).values())
-                and side.get("outputs")):
-            try:
-                if not _wired(mat, list(side["outputs"])):
-                    _apply(task, side["outputs"], storage)
-                task.summary.update(status="skipped", outputs=side["outputs"],
-                                    seam_scores=side.get("seam_scores") or {},
-                                    engine_seconds=side.get("engine_seconds", 0.0),
-                                    seconds=round(time.monotonic() - t0, 3))
-                _discard(task)
-                log(f"[{mat.name}] up to date, skipped")
-                continue
-            except Exception as exc:
-                log(f"[{mat.name}] stored outputs unusable ({exc}); baking again")
         task.summary["seconds"] = time.monotonic() - t0  # preparation, added to below
         pending.append(task)
 
     startup = 0.0
     if pending:
-        n = max(1, min(int(jobs), len(pending)))
-        try:
-            log_folder: str | None = logs.log_dir()
-        except OSError:
-            log_folder = None  # the client's own default
-        clients = [WorkerClient(python=python, device=device, idle_timeout=30.0, log_dir=log_folder)
-                   for _ in range(n)]
-        t0 = time.monotonic()
-        reports: list[dict] = [{} for _ in clients]
-
-        def check(i: int) -> None:
-            try:
-                reports[i] = clients[i].check()
-            except Exception as exc:  # a thread's exception would vanish; report it like a failed start
-                reports[i] = {"ok": False, "message": f"engine process {i + 1} could not start: {exc}"}
-
-        threads = [threading.Thread(target=check, args=(i,), daemon=True) for i in range(n)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        startup = time.monotonic() - t0
-        ok = [c for c, r in zip(clients, reports) if r.get("ok")]
-        why = _engine_problem(clients[0], reports[0])
-        log(f"engine: {why} ({len(ok)} process(es), {startup:.1f} s)")
-        try:
-            if not ok:
-                for task in pending:
-                    _fail(task, "engine unavailable: " + why,
-                          time.monotonic() - task.summary["seconds"], log)
-            else:
-                _run_pending(pending, ok, storage, log, timeout)
-        finally:
-            for c in clients:
-                c.shutdown()
-            for task in pending:
-                _discard(task)
+        startup = _bake_pending(pending, jobs, python, device, storage, log, timeout)
     for task in tasks:
         task.summary["seconds"] = round(float(task.summary["seconds"]), 3)
     return {"materials": [t.summary for t in tasks], "startup_seconds": round(startup, 3)}
+
+
+def _prepare(mat: bpy.types.Material, out_dir: str, engine: dict, device: str, vgg_weights: str | None,
+             t0: float, log: Log) -> Task:
+    """The material's task: its staging folder, spec and digest; on failure, a failed summary
+    (and no spec)."""
+    task = Task(material=mat, name=mat.name, out_dir=os.path.join(out_dir, material_folder(mat.name)))
+    task.summary = {"name": mat.name, "status": "failed", "outputs": {}, "seconds": 0.0,
+                    "engine_seconds": 0.0, "seam_scores": {}, "error": None}
+    log(f"[{mat.name}] preparing")
+    try:
+        task.staging = logs.make_scratch_dir(out_dir, STAGING_PREFIX + material_folder(mat.name) + "-",
+                                             shared=True)  # it becomes the material's folder
+        task.spec = build_material_spec(mat, task.staging, device=device, vgg_weights=vgg_weights)
+        task.digest = spec_digest(task.spec, mat, engine)
+    except SpecError as exc:
+        task.spec = None
+        _discard(task)
+        _fail(task, "; ".join(exc.errors), t0, log)
+        return task
+    except Exception as exc:  # unreadable image, disk full, ...
+        task.spec = None
+        _discard(task)
+        _fail(task, f"{type(exc).__name__}: {exc}", t0, log)
+    return task
+
+
+def _up_to_date(task: Task, storage: str | None, t0: float, log: Log) -> bool:
+    """True (and the material wired to its stored set, the task skipped) when the outputs on disk
+    match the task's digest."""
+    side = _read_sidecar(task.out_dir)
+    if (side and side.get("hash") == task.digest
+            and all(os.path.isfile(p) for p in side.get("outputs", {}).values())
+            and side.get("outputs")):
+        try:
+            if not _wired(task.material, list(side["outputs"])):
+                _apply(task, side["outputs"], storage)
+            task.summary.update(status="skipped", outputs=side["outputs"],
+                                seam_scores=side.get("seam_scores") or {},
+                                engine_seconds=side.get("engine_seconds", 0.0),
+                                seconds=round(time.monotonic() - t0, 3))
+            _discard(task)
+            log(f"[{task.name}] up to date, skipped")
+            return True
+        except Exception as exc:
+            log(f"[{task.name}] stored outputs unusable ({exc}); baking again")
+    return False
+
+
+def _bake_pending(pending: list[Task], jobs: int, python: str | None, device: str, storage: str | None,
+                  log: Log, timeout: float | None) -> float:
+    """Start the engine processes, bake the pending tasks on them; returns the start-up seconds."""
+    n = max(1, min(int(jobs), len(pending)))
+    try:
+        log_folder: str | None = logs.log_dir()
+    except OSError:
+        log_folder = None  # the client's own default
+    clients = [WorkerClient(python=python, device=device, idle_timeout=30.0, log_dir=log_folder)
+               for _ in range(n)]
+    t0 = time.monotonic()
+    reports = _check_all(clients)
+    startup = time.monotonic() - t0
+    ok = [c for c, r in zip(clients, reports) if r.get("ok")]
+    why = _engine_problem(clients[0], reports[0])
+    log(f"engine: {why} ({len(ok)} process(es), {startup:.1f} s)")
+    try:
+        if not ok:
+            for task in pending:
+                _fail(task, "engine unavailable: " + why,
+                      time.monotonic() - task.summary["seconds"], log)
+        else:
+            _run_pending(pending, ok, storage, log, timeout)
+    finally:
+        for c in clients:
+            c.shutdown()
+        for task in pending:
+            _discard(task)
+    return startup
+
+
+def _check_all(clients: list[WorkerClient]) -> list[dict]:
+    """Start and check every engine process at once (threads); one report per client."""
+    reports: list[dict] = [{} for _ in clients]
+
+    def check(i: int) -> None:
+        try:
+            reports[i] = clients[i].check()
+        except Exception as exc:  # a thread's exception would vanish; report it like a failed start
+            reports[i] = {"ok": False, "message": f"engine process {i + 1} could not start: {exc}"}
+
+    threads = [threading.Thread(target=check, args=(i,), daemon=True) for i in range(len(clients))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return reports
 
 
 def _engine_problem(client: WorkerClient, report: dict) -> str:
@@ -293,7 +323,8 @@ def _engine_problem(client: WorkerClient, report: dict) -> str:
     info = getattr(getattr(client, "_process", None), "info", None) or {}
     missing = info.get("missing") if isinstance(info, dict) else None
     if not report.get("ok") and missing:
-        return install_hints.missing_packages_message(str(info.get("python") or client.python), list(missing))
+        return install_hints.missing_packages_message(str(info.get("python") or client.python), list(missing),
+                                                      in_venv=False)
     return str(report.get("message"))
 
 

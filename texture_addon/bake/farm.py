@@ -1,15 +1,15 @@
-"""The Blender side of baking on a Dask cluster (``scripts/bake.py --scheduler``).
+"""The Blender side of baking on a Dask cluster (``scripts/bake.py --scheduler``): the submitting loop.
 
 Here, in the submitting process, each material becomes a job dict (its spec, output folder and
 hash, exactly as the local batch computes them, so a set baked on the farm is up to date for a
-local run and the other way round); the tasks run on the workers (:mod:`texture_addon.farm.
+local run and the other way round); the tasks run on the workers (:mod:`texture_addon.bake.
 dask_bake`), and each finished set is wired into its material here, in the main thread, as it
 arrives. The caller saves the .blend once at the end.
 
 A task names its function by module and attribute in the top-level package ``texture_addon``
 (whatever name the add-on was loaded under here, e.g. ``texture_forge`` or ``bl_ext.…``): that is
 the name a worker imports it by, with the repository (or an installed copy) on its
-``PYTHONPATH``. The scheduler never imports it (:func:`texture_addon.farm.dask_bake.task_by_name`).
+``PYTHONPATH``. The scheduler never imports it (:func:`texture_addon.bake.dask_bake.task_by_name`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 import bpy
 
 from ..contract.spec import SpecError
-from . import material_output
+from ..blender import material_output
+from ..blender.job_spec import build_material_spec
 from .batch import engine_version, material_folder, spec_digest
-from .job_spec import build_material_spec
 
 if TYPE_CHECKING:
     import distributed
@@ -34,14 +34,53 @@ Log = Callable[[str], None]
 
 
 def farm_module() -> ModuleType:
-    """This add-on's own ``farm.dask_bake``, under whatever name the add-on was loaded.
+    """This add-on's own ``bake.dask_bake``, under whatever name the add-on was loaded.
 
-    Only the workers import it as ``texture_addon.farm.dask_bake`` (tasks name it so); the
+    Only the workers import it as ``texture_addon.bake.dask_bake`` (tasks name it so); the
     submitting side needs no second copy under that name and leaves ``sys.path`` alone.
     """
-    from ..farm import dask_bake
+    from . import dask_bake
 
     return dask_bake
+
+
+def _job_for(mat: bpy.types.Material, out_dir: str, engine: dict, device: str, storage: str | None,
+             force: bool, log: Log) -> tuple[dict, dict | None]:
+    """The material's summary, and its task's job dict unless it failed or is up to date."""
+    farm = farm_module()
+    t1 = time.monotonic()
+    name = material_folder(mat.name)  # the local bake's folder: "a b" and "a_b" never collide
+    target = os.path.join(out_dir, name)
+    base = {"name": mat.name, "status": "failed", "outputs": {}, "seconds": 0.0,
+            "engine_seconds": 0.0, "seam_scores": {}, "error": None, "worker": None,
+            "host": None}
+    try:
+        os.makedirs(target, exist_ok=True)
+        spec = build_material_spec(mat, target, device=device)
+        digest = spec_digest(spec, mat, engine)
+    except SpecError as exc:
+        _fail(mat, base, "; ".join(exc.errors), log)
+        return base, None
+    except Exception as exc:
+        _fail(mat, base, f"{type(exc).__name__}: {exc}", log)
+        return base, None
+    side = None if force else farm.complete_set(target, digest)
+    if side:
+        try:
+            if not _wired(mat, list(side["outputs"])):
+                _apply(mat, side["outputs"], storage)
+            base.update(status="skipped", outputs=side["outputs"],
+                        seam_scores=side.get("seam_scores") or {},
+                        engine_seconds=side.get("engine_seconds", 0.0),
+                        worker=side.get("worker"), host=side.get("host"),
+                        seconds=round(time.monotonic() - t1, 3))
+            log(f"[{mat.name}] up to date, skipped")
+            return base, None
+        except Exception as exc:
+            log(f"[{mat.name}] stored outputs unusable ({exc}); baking again")
+    key = f"texture-forge-bake-{name}-{uuid.uuid4().hex[:8]}"
+    return base, {"key": key, "name": mat.name, "spec": spec.to_dict(), "out_dir": target,
+                  "digest": digest, "device": device, "force": force}
 
 
 def _wired(material: bpy.types.Material, maps: Sequence[str]) -> bool:
@@ -99,42 +138,11 @@ def bake_materials_on_cluster(materials: Sequence[bpy.types.Material], out_dir: 
     engine = engine_version(None)
     try:
         for mat in materials:
-            t1 = time.monotonic()
-            name = material_folder(mat.name)  # the local bake's folder: "a b" and "a_b" never collide
-            target = os.path.join(out_dir, name)
-            base = {"name": mat.name, "status": "failed", "outputs": {}, "seconds": 0.0,
-                    "engine_seconds": 0.0, "seam_scores": {}, "error": None, "worker": None,
-                    "host": None}
-            summaries[mat.name] = base
-            try:
-                os.makedirs(target, exist_ok=True)
-                spec = build_material_spec(mat, target, device=device)
-                digest = spec_digest(spec, mat, engine)
-            except SpecError as exc:
-                _fail(mat, base, "; ".join(exc.errors), log)
-                continue
-            except Exception as exc:
-                _fail(mat, base, f"{type(exc).__name__}: {exc}", log)
-                continue
-            side = None if force else farm.complete_set(target, digest)
-            if side:
-                try:
-                    if not _wired(mat, list(side["outputs"])):
-                        _apply(mat, side["outputs"], storage)
-                    base.update(status="skipped", outputs=side["outputs"],
-                                seam_scores=side.get("seam_scores") or {},
-                                engine_seconds=side.get("engine_seconds", 0.0),
-                                worker=side.get("worker"), host=side.get("host"),
-                                seconds=round(time.monotonic() - t1, 3))
-                    log(f"[{mat.name}] up to date, skipped")
-                    continue
-                except Exception as exc:
-                    log(f"[{mat.name}] stored outputs unusable ({exc}); baking again")
-            key = f"texture-forge-bake-{name}-{uuid.uuid4().hex[:8]}"
-            jobs.append({"key": key, "name": mat.name, "spec": spec.to_dict(), "out_dir": target,
-                         "digest": digest, "device": device, "force": force})
-            by_key[key] = mat
-            names.append(name)
+            summaries[mat.name], job = _job_for(mat, out_dir, engine, device, storage, force, log)
+            if job is not None:
+                jobs.append(job)
+                by_key[job["key"]] = mat
+                names.append(material_folder(mat.name))
 
         def wire(job: dict, summary: dict) -> None:
             mat = by_key[job["key"]]

@@ -1,7 +1,9 @@
 """Turning one :class:`JobSpec` into texture files: load inputs, call the engine, write outputs.
 
-This is the only worker module that touches numpy and the engine. It knows nothing about pipes,
-so the worker process, a headless script or a test can all run a job the same way.
+The one route from a job to the engine: the engine process (``worker/engine_side/server.py``)
+and the farm's Dask task (``bake/dask_bake.py``) both call :func:`run_job_detailed`. It knows
+nothing about pipes, so a headless script or a test can run a job the same way. The spec is
+validated here, at the engine's side of the process boundary, once.
 
 Outputs are all-or-nothing: maps are written into temporary files beside their destination and
 renamed into place together only once every map is written (texture_addon/files.py). A cancel or
@@ -14,17 +16,19 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
-from ...contract.spec import JobSpec
-from ...engine.progress import CancelToken, ProgressInfo
-from ...errors import TextureForgeError
-from ...references import write_maps
+from ..contract.spec import JobSpec
+from ..engine.progress import CancelToken, ProgressInfo
+from ..errors import TextureForgeError
+from ..references import write_maps
 from .adapters import ADAPTERS
+from .engine_api import load_engine
 
 ProgressCallback = Callable[[ProgressInfo], None]
+
 
 @dataclass
 class JobOutcome:
@@ -59,56 +63,19 @@ def run_job_detailed(spec: JobSpec, progress: ProgressCallback | None = None,
 
 # ---------------------------------------------------------------------- dispatch per kind
 
-#: Engine functions each kind calls (besides ``derive_maps`` for maps other than basecolor).
-KIND_FUNCTIONS = {"synth": ("synthesize", "texture synthesis (kind 'synth')"),
-                  "stylize": ("stylize", "style transfer (kind 'stylize')"),
-                  "seamless": ("make_seamless", "making an image seamless (kind 'seamless')"),
-                  "pbr": ("derive_maps", "deriving PBR maps (kind 'pbr')"),
-                  "material": ("synthesize_material", "material synthesis (kind 'material')")}
-
-
-def _check_engine_supports(engine: Any, spec: JobSpec) -> None:
-    """Fail before minutes of synthesis, not after, when this build lacks a function the job needs."""
-    name, what = KIND_FUNCTIONS[spec.kind]
-    _engine_function(engine, name, what)
-    if spec.kind in ("synth", "stylize", "seamless") and any(m != "basecolor" for m in spec.maps):
-        _engine_function(engine, "derive_maps", _extra_maps_label(spec))
-
-
 def _compute_maps(spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> dict[str, np.ndarray]:
     """The job's maps as arrays, through the kind's explicit adapter (see adapters.py)."""
-    engine = _engine()
-    _check_engine_supports(engine, spec)
+    engine = load_engine(spec)
     adapter = ADAPTERS.get(spec.kind)
     if adapter is None:  # validate() makes this unreachable
         raise TextureForgeError(f"unknown job kind {spec.kind!r}")
     return adapter(engine, spec, progress, cancel)
 
 
-def _extra_maps_label(spec: JobSpec) -> str:
-    return f"maps other than basecolor ({', '.join(m for m in spec.maps if m != 'basecolor')})"
-
-
-def _engine() -> Any:
-    """Import the engine on first use (torch is heavy; the worker pays it once, at start)."""
-    try:
-        from ... import engine
-    except ImportError as exc:
-        raise TextureForgeError(f"the texture engine is not available in this build ({exc})") from exc
-    return engine
-
-
-def _engine_function(engine: Any, name: str, what: str) -> Callable[..., Any]:
-    fn = getattr(engine, name, None)
-    if fn is None:
-        raise TextureForgeError(f"{what} is not available in this build (texture_addon.engine has no {name})")
-    return fn
-
-
 def _seam_scores(maps: Mapping[str, np.ndarray], tile: str) -> dict[str, float]:
     """Seam score of each map along the axes that were asked to tile (both when none were)."""
     try:
-        from ...engine import seam_score
+        from ..engine import seam_score
     except ImportError:
         return {}
     axis = tile if tile in ("x", "y") else "both"

@@ -1,0 +1,152 @@
+"""A bake's settings: the command line's argument types, manifests, and the overrides written
+onto each material (the material then remembers them, as if set in the panel).
+
+Every value is checked against the contract (:mod:`texture_addon.contract.manifest`) before a
+material is touched, so a typo is a usage error naming the material and the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import bpy
+
+from ..contract.manifest import check_entry
+from ..contract.vocabulary import BAKE_MODES, MAP_NAMES, MAX_SIZE, MIN_SIZE
+from . import UsageError, variants
+
+
+def maps_arg(text: str) -> list[str]:
+    """``basecolor,normal`` → the map names (argparse type)."""
+    maps = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in maps if m not in MAP_NAMES]
+    if bad or not maps:
+        raise argparse.ArgumentTypeError(f"unknown map(s) {', '.join(bad) or '(none)'}; "
+                                         f"choose from {','.join(MAP_NAMES)}")
+    return maps
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    """``512`` or ``1024x512`` → (width, height), each side within the contract's range (argparse type)."""
+    try:
+        parts = [int(p) for p in text.lower().replace("×", "x").split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}; use e.g. 512 or 1024x512") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or not all(MIN_SIZE <= p <= MAX_SIZE for p in parts):
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}; each side must be {MIN_SIZE}-{MAX_SIZE}")
+    return parts[0], parts[1]
+
+
+def weights_arg(text: str) -> list[float]:
+    """``1,0.5`` → one weight per reference (argparse type)."""
+    try:
+        return [float(w) for w in text.split(",") if w.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid weights {text!r}; use e.g. 1,0.5") from None
+
+
+def load_manifest(path: str) -> list[dict]:
+    """The manifest's entries, each merged with its defaults and checked against the contract
+    (contract/manifest.py) before anything reads it; paths made absolute."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"manifest not found: {path}")
+    try:
+        if p.suffix.lower() == ".toml":
+            import tomllib
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        else:
+            data = json.loads(p.read_text(encoding="utf-8"))
+    except Exception as exc:
+        raise UsageError(f"cannot read manifest {path}: {exc}".replace("\n", " ")) from None
+    if isinstance(data, list):
+        data = {"materials": data}
+    entries = data.get("materials") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise UsageError(f"manifest {path} has no 'materials' list")
+    defaults = data.get("defaults") or {}
+    out = []
+    for i, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or not entry.get("name"):
+            raise UsageError(f"manifest {path}: material {i} needs a 'name'")
+        merged = {**defaults, **entry}
+        try:
+            check_entry(merged, f"manifest {path}: material {entry['name']!r}")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if merged.get("light_angle") is not None:   # valid for the job contract; no material setting holds it yet
+            raise UsageError(f"manifest {path}: material {entry['name']!r}: light_angle is not bakeable yet "
+                             "(the material settings have no light angle; use 'pbr --light-angle' meanwhile)")
+        refs = merged.get("refs", merged.get("references", []))
+        if isinstance(refs, str):
+            refs = [refs]
+        merged["refs"] = [str((p.parent / r).resolve()) if not os.path.isabs(r) else r for r in refs]
+        if "source" in merged:
+            s = merged["source"]
+            merged["source"] = str((p.parent / s).resolve()) if not os.path.isabs(s) else s
+        if isinstance(merged.get("maps"), str):
+            merged["maps"] = merged["maps"].split(",")
+        for m in merged.get("maps") or []:
+            if m not in MAP_NAMES:
+                raise UsageError(f"manifest {path}: material '{entry['name']}': unknown map {m!r}")
+        if merged.get("mode") is not None and merged["mode"] not in BAKE_MODES:
+            raise UsageError(f"manifest {path}: material '{entry['name']}': unknown mode "
+                             f"{merged['mode']!r}")
+        if "size" in merged and not isinstance(merged["size"], (list, tuple)):
+            try:
+                merged["size"] = size_arg(str(merged["size"]))
+            except argparse.ArgumentTypeError as exc:
+                raise UsageError(f"manifest {path}: material '{entry['name']}': {exc}") from None
+        out.append(merged)
+    return out
+
+
+def expand_variants(manifest: list[dict]) -> list[dict]:
+    """Manifest entries with ``seeds``/``sizes`` become one material per variant."""
+    try:
+        return variants.expand_variants(manifest)
+    except variants.VariantError as exc:
+        raise UsageError(f"manifest: {exc}") from None
+
+
+def apply_overrides(material: bpy.types.Material, o: dict) -> None:
+    """Write the given settings (refs, weights, size, seed, maps, mode, quality, …) to the material."""
+    s = material.texture_forge
+    if o.get("mode"):
+        s.mode = BAKE_MODES[o["mode"]]
+    if o.get("refs"):
+        weights = list(o.get("weights") or [])
+        s.references.clear()
+        for i, path in enumerate(o["refs"]):
+            r = s.references.add()
+            r.source, r.filepath, r.enabled = "FILE", str(path), True
+            r.weight = float(weights[i]) if i < len(weights) else 1.0
+    elif o.get("weights"):
+        for r, w in zip(s.references, o["weights"]):
+            r.weight = float(w)
+    if o.get("source"):
+        s.source_image = bpy.data.images.load(o["source"], check_existing=True)
+    if o.get("size"):
+        s.size_preset = "CUSTOM"
+        s.width, s.height = (int(v) for v in o["size"])
+    for key in ("seed", "quality", "tile", "method", "detail_scale", "strength", "height_mode",
+                "ao_strength"):
+        if o.get(key) is not None:
+            setattr(s, key, o[key])
+    if o.get("maps"):
+        for m in MAP_NAMES:
+            setattr(s, "map_" + m, m in o["maps"])
+
+
+def has_settings(material: bpy.types.Material) -> bool:
+    """Whether the material has something to bake from (references, a source image or material)."""
+    s = getattr(material, "texture_forge", None)
+    if s is None:
+        return False
+    return (any(r.enabled for r in s.references) or s.source_image is not None
+            or s.reference_material is not None)
