@@ -173,6 +173,9 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         s.mode = "STYLIZE"
         RESULT["draw_stylize"] = drawn(mat)
         s.mode = "NEW"
+        RESULT["draw_one_reference"] = drawn(mat)
+        bpy.ops.texture_forge.reference_add(filepath={str(ref)!r})
+        RESULT["draw_two_references"] = drawn(mat)
 
         # --- the file browser starts where the artist was
         RESULT["browse_unsaved_after_pick"] = ops_mod.browse_folder()
@@ -279,8 +282,9 @@ def test_every_control_has_a_label(result: dict) -> None:
     assert "prop:mode:Mode" in new and "label:Source" in new
     assert "prop:source:Source" in new or "label:Source" in new
     assert "label:Features ×1.00 the reference's size" in new
-    assert "prop:repeat:Repeat" in new
-    assert any(l.startswith("label:Weight: each reference's share of") for l in new), new
+    assert "prop:repeat:Repeat" in new  # in the Result box, beside the preview it scales
+    weights = [l for l in result["draw_two_references"] if l.startswith("label:Weight: each reference's share of")]
+    assert weights and not any(l.startswith("label:Weight:") for l in result["draw_one_reference"])
     assert "label:Style" in stylize and "label:Image to restyle" in stylize
     assert "label:Photo to make seamless" in result["draw_seamless"]
 

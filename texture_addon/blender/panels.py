@@ -172,7 +172,7 @@ def _draw_references(layout: bpy.types.UILayout, context: bpy.types.Context, s, 
     else:
         row.prop(ref, "image" if ref.source == "IMAGE" else "filepath", text="")
     row.operator("texture_forge.reference_view", text="", icon="ZOOM_IN")
-    if "method" in KIND_FIELDS[MODE_TO_KIND[s.mode]] or s.mode == "STYLIZE":
+    if len(s.references) > 1:  # a weight only means something beside another reference
         draw_wrapped(layout, context, WEIGHTS_TEXT.get(s.method, WEIGHTS_TEXT["patch"]))
 
 
@@ -185,6 +185,7 @@ def _draw_result(layout: bpy.types.UILayout, context: bpy.types.Context, materia
     row = box.row()
     row.label(text="Result", icon="IMAGE_RGB")
     row.prop(s, "preview_tiled", text="2×2", toggle=True)
+    box.prop(s, "repeat")  # a viewing control: with the result it scales
     space = getattr(context, "space_data", None)
     shading = getattr(space, "shading", None)
     if getattr(space, "type", "") == "VIEW_3D" and getattr(shading, "type", "") in ("SOLID", "WIREFRAME"):
@@ -273,7 +274,6 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
     if s.mode == "STYLIZE":
         layout.prop(s, "strength", text="Strength")
         layout.prop(s, "preserve_colors")
-    layout.prop(s, "repeat")
 
     box = layout.box()
     if "maps" in fields:
