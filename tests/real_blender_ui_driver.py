@@ -8,7 +8,8 @@ JSON line to ``$TF_UI_RESULTS`` at once (fsync), so when Blender dies the test s
 it got. Screenshots (ImageMagick ``import -window root``) go to ``$TF_UI_SHOTS``.
 
 ``$TF_UI_SCENARIO`` picks the walk-through: ``panel`` (default; ``tests/test_real_blender_ui.py``)
-or ``preferences`` (Install Engine in the Preferences window; ``tests/test_real_blender_preferences.py``).
+``preferences`` (Install Engine in the Preferences window; ``tests/test_real_blender_preferences.py``)
+or ``artist`` (result preview, Repeat, Ctrl-Z during a job; ``tests/test_real_blender_panel.py``).
 """
 
 from __future__ import annotations
@@ -309,6 +310,125 @@ def scenario():
     record("still_running_after_quit")
 
 
+def addon(name: str):
+    return importlib.import_module(MODULE + ".texture_addon.blender." + name)
+
+
+def artist_scenario():
+    """Issue 34 as an artist meets it: Generate → "Done in", the result preview (and 2 × 2), the
+    Mapping node and Repeat, the larger look at a reference, Ctrl-Z during a job, and the one-click
+    offer of Material Preview (the viewport is never switched unasked)."""
+    yield 2.0
+    p = prefs()
+    p.python = ""
+    panels = addon("panels")
+    cube = bpy.data.objects.get("Cube")
+    mat = bpy.data.materials.new(MAT)
+    cube.data.materials.clear()
+    cube.data.materials.append(mat)
+    bpy.context.view_layer.objects.active = cube
+    s = mat.texture_forge
+    r = s.references.add()
+    r.source, r.filepath, r.enabled = "FILE", REF, True
+    for m in ("basecolor", "height", "normal", "roughness", "ao"):
+        setattr(s, "map_" + m, m in ("basecolor", "normal"))
+    settings(64, "draft")
+    # an undo step, as the clicks that made these settings would have pushed (operators called
+    # from a script push none), so Ctrl-Z later has a state with this material to go back to
+    bpy.ops.ed.undo_push(message="Texture Forge test setup")
+    ctx = ui_context()
+    ctx["area"].spaces.active.show_region_ui = True
+    yield 3.0
+    ctx = ui_context()
+    ctx["region"].active_panel_category = "Texture Forge"
+    for area in ctx["screen"].areas:
+        area.tag_redraw()
+    yield 3.0
+    shading_before = ui_context()["area"].spaces.active.shading.type
+
+    # --- Generate: "Done in", the preview, the Mapping node; the viewport left as it was
+    result = op(generate)
+    stages = []
+
+    def watch() -> bool:
+        for line in panels.status_lines(material()):
+            if not stages or stages[-1] != line:
+                stages.append(line)
+        return not running()
+
+    done = yield from until(watch, SLOW, 0.2)
+    yield 3.0
+    mat = material()
+    tree = mat.node_tree
+    roles = {n.get("texture_forge_role"): n for n in tree.nodes if n.get("texture_forge_role")}
+    preview = panels.result_preview(mat, False)
+    record("generate", op=result, done=done, stages=stages, status=panels.status_lines(mat),
+           shading_before=shading_before, shading_after=ui_context()["area"].spaces.active.shading.type,
+           roles=sorted(roles), links=describe(mat)["links"],
+           preview={"icon": getattr(preview, "icon_id", 0), "size": list(preview.image_size[:]) if preview else None},
+           shot=screenshot("artist_done.png"), geometry=geometry(ui_context()))
+    # the status and the result are below the settings: scroll the sidebar down, as a person would
+    with bpy.context.temp_override(**ui_context()):
+        scrolled = [op(lambda: bpy.ops.view2d.scroll_down(deltax=0, deltay=0, page=True)) for _ in range(3)]
+    yield 3.0
+    record("generate_bottom", scrolled=scrolled, shot=screenshot("artist_done_bottom.png"), geometry=geometry(ui_context()))
+
+    # --- Repeat drives the Mapping node; the 2 × 2 preview
+    mat.texture_forge.repeat = 4.0
+    mat.texture_forge.preview_tiled = True
+    for area in ui_context()["screen"].areas:
+        area.tag_redraw()
+    yield 3.0
+    mat = material()
+    mapping = next(n for n in mat.node_tree.nodes if n.get("texture_forge_role") == "mapping")
+    tiled = panels.result_preview(mat, True)
+    record("repeat", scale=list(mapping.inputs["Scale"].default_value), status=panels.status_lines(mat),
+           tiled={"icon": getattr(tiled, "icon_id", 0), "size": list(tiled.image_size[:]) if tiled else None},
+           shot=screenshot("artist_tiled.png"), geometry=geometry(ui_context()))
+
+    # --- a larger look at the reference (its button in the panel opens a popup)
+    with bpy.context.temp_override(**ui_context()):
+        shown = op(lambda: bpy.ops.texture_forge.reference_view("INVOKE_DEFAULT"))
+    yield 3.0
+    record("reference_view", op=shown, shot=screenshot("artist_reference_view.png"))
+    # close the popup as a person would: move the pointer away
+    subprocess.run(["xdotool", "mousemove", "800", "500"], capture_output=True, timeout=30)
+    yield 1.0
+    subprocess.run(["xdotool", "mousemove", "50", "950"], capture_output=True, timeout=30)
+    yield 2.0
+
+    # --- Ctrl-Z while a job runs: it is cancelled, nothing of it lands on the undone state
+    settings(1024, "high")
+    bpy.ops.ed.undo_push(message="Texture Forge test size")  # as editing Size in the panel would
+    before = describe(material())
+    result = op(generate)
+    started = yield from until(lambda: bool(running()) and float(getattr(job_of(material()), "progress", 0) or 0) > 0.02,
+                               SLOW, 0.25)
+    during = panels.status_lines(material())
+    with bpy.context.temp_override(**ui_context()):
+        undone = op(lambda: bpy.ops.ed.undo())
+    stopped = yield from until(lambda: not running(), SLOW)
+    yield 3.0
+    state = job_of(material())
+    record("undo_during_job", op=result, started=started, undo=undone, stopped=stopped, during=during,
+           before=before, after=describe(material()), message=getattr(state, "message", None),
+           status=panels.status_lines(material()), size=[material().texture_forge.width],
+           shot=screenshot("artist_undo.png"), geometry=geometry(ui_context()))
+
+    # --- the offer, clicked: Material Preview
+    with bpy.context.temp_override(**ui_context()):
+        switched = op(lambda: bpy.ops.texture_forge.show_material_preview())
+    yield 20.0  # llvmpipe compiles the material's shaders for a while
+    record("material_preview", op=switched, shading=ui_context()["area"].spaces.active.shading.type,
+           shot=screenshot("artist_material_preview.png"), geometry=geometry(ui_context()))
+
+    record("quit")
+    with bpy.context.temp_override(window=bpy.context.window_manager.windows[0]):
+        bpy.ops.wm.quit_blender()
+    yield 30.0
+    record("still_running_after_quit")
+
+
 def preferences_context() -> dict:
     """window/area/region of the Preferences editor (the window Edit → Preferences opens)."""
     for window in bpy.context.window_manager.windows:
@@ -407,7 +527,7 @@ def preferences_scenario():
 
 
 T0 = time.monotonic()
-_steps = preferences_scenario() if SCENARIO == "preferences" else scenario()
+_steps = {"preferences": preferences_scenario, "artist": artist_scenario}.get(SCENARIO, scenario)()
 
 
 def _tick():

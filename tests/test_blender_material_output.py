@@ -160,7 +160,7 @@ def test_displacement_option_and_removing_maps(result: dict) -> None:
     assert result["displacement_method"] == "BOTH"
     fewer = result["fewer_maps"]
     roles = {d["role"] for d in fewer["nodes"].values() if d["role"]}
-    assert roles == {"frame", "tex_basecolor", "tex_roughness"}
+    assert roles == {"frame", "tex_basecolor", "tex_roughness", "texcoord", "mapping"}
     assert "Texture Forge Base Colour:Color->Principled BSDF:Base Color" in _links(fewer)
     assert not any("Displacement" in l for l in fewer["links"])
 

@@ -93,8 +93,9 @@ def test_preferences_show_install_engine_with_the_build_choice_and_its_size(pref
     assert region.mean() > 20 and len(np.unique(region.reshape(-1, 3), axis=0)) > 50  # drawn, not black
     text = rb.ocr(shot, shown["geometry"], "preferences", SHOTS)
     flat = words(text)
+    # no NVIDIA GPU on these machines: Automatic says it installs the CPU build, and its size
     for expected in ("Texture Forge", "Install Engine", "PyTorch Build", "Automatic",
-                     "downloads about 3.0 GB", "uses about 6.5 GB of disk", "engine not installed"):
+                     "No NVIDIA GPU found", "CPU build", "downloads about 230 MB", "engine not installed"):
         assert expected in flat, f"{expected!r} is not readable in the preferences:\n{text}"
     assert "Online access is off" not in flat, text
     cut = [line for line in ours(text) if rb.CUT.search(line)]
@@ -117,7 +118,7 @@ def test_install_engine_in_the_ui_is_refused_while_online_access_is_off(prefs_ui
     offline = step(prefs_ui, "offline")
     assert offline["online"] is False, offline
     assert offline["op"].startswith("RuntimeError") and "Online access is off" in offline["op"], offline
-    assert offline["message"].startswith("Online access is off") and HOW_TO_ENABLE in offline["message"], offline
+    assert HOW_TO_ENABLE in offline["op"] and offline["message"] == "", offline  # greyed out, with the reason
     assert offline["engine_files"] == [], offline
     text = words(rb.ocr(Path(offline["shot"]), offline["geometry"], "preferences_offline", SHOTS))
     assert "Online access is off" in text and "Allow Online Access" in text, text
@@ -159,8 +160,8 @@ def test_offline_mode_refuses_install_engine_and_blender_lives(tmp_path):
     assert len(found) == 1, rb.tail(proc)
     result = found[0]
     assert result["online"] is False and result["override"] is True, result
-    message = result["message"]
-    assert message.startswith("Online access is off: Blender was started with --offline-mode"), message
+    message = result["op"]  # Install Engine is greyed out; its reason is the refusal
+    assert "Online access is off: Blender was started with --offline-mode" in message, message
     assert "restart Blender without it" in message and "Allow Online Access" in message, message
     assert result["op"].startswith("RuntimeError") and "--offline-mode" in result["op"], result
     assert result["status"] == "engine not installed", result

@@ -18,7 +18,9 @@ preference ``engine_status`` (computed by :func:`status_text` on every read, nev
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import sys
 import threading
 import time
@@ -93,6 +95,36 @@ def online_access_problem() -> str | None:
     if getattr(bpy.app, "online_access_override", False):
         return OFFLINE_OVERRIDE_MESSAGE
     return OFFLINE_MESSAGE
+
+
+def has_nvidia_gpu() -> bool:
+    """Whether this computer shows an NVIDIA GPU with its driver (what a CUDA build needs).
+
+    Read from the driver's files, never by importing torch: Blender's Python has none.
+    """
+    if sys.platform.startswith("linux"):
+        return os.path.exists("/proc/driver/nvidia/version") or bool(glob.glob("/dev/nvidia[0-9]*"))
+    if sys.platform.startswith("win"):
+        system32 = os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32")
+        return shutil.which("nvidia-smi") is not None or os.path.isfile(os.path.join(system32, "nvidia-smi.exe"))
+    return False
+
+
+def effective_build(build: str) -> str:
+    """The build Install Engine downloads for ``build``: *Automatic* on Linux without an NVIDIA GPU
+    is the CPU build (about 230 MB instead of 3 GB of CUDA libraries nothing could use)."""
+    if build == "AUTO" and pins.platform_key().startswith("linux") and not has_nvidia_gpu():
+        return "CPU"
+    return build
+
+
+def build_text(build: str) -> str:
+    """The sentence under the build choice: what will be downloaded, and why when Automatic chose."""
+    chosen = effective_build(build)
+    size = f"torch {pins.TORCH_VERSION}: {pins.size_text(chosen)}"
+    if chosen != build:
+        return f"No NVIDIA GPU found, so Automatic installs the CPU build ({size})"
+    return size
 
 
 # ---------------------------------------------------------------------- status
@@ -324,6 +356,14 @@ class _InstallBase:
     action = "install"
     force = False
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        offline = online_access_problem()
+        if offline:  # greyed out, the reason on hover: never a button that only refuses when pressed
+            cls.poll_message_set(offline)
+            return False
+        return True
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         global _last_message
         offline = online_access_problem()
@@ -332,6 +372,7 @@ class _InstallBase:
             self.report({"ERROR"}, "Texture Forge: " + offline)
             return {"CANCELLED"}
         build, index_url = _settings(context)
+        build = effective_build(build)
         try:
             pins.torch_index_args(build, index_url)
         except ValueError as exc:
@@ -472,7 +513,7 @@ def draw(prefs: bpy.types.AddonPreferences, layout: bpy.types.UILayout,
         if prefs.torch_build == "CUSTOM":
             col.prop(prefs, "torch_index_url")
         # wrapped: the Custom build's sentence is wider than the Preferences window Blender opens
-        draw_wrapped(col, context, f"torch {pins.TORCH_VERSION}: {pins.size_text(prefs.torch_build)}")
+        draw_wrapped(col, context, build_text(prefs.torch_build))
         row = box.row()
         if engine_dir().record() is None:
             row.operator("texture_forge.install_engine", icon="IMPORT")
@@ -480,9 +521,9 @@ def draw(prefs: bpy.types.AddonPreferences, layout: bpy.types.UILayout,
             row.operator("texture_forge.repair_engine", text="Repair", icon="FILE_REFRESH")
             row.operator("texture_forge.remove_engine", text="Remove", icon="TRASH")
             row.operator("texture_forge.check_engine_install", text="", icon="VIEWZOOM")
-        if online_access_problem():
-            draw_wrapped(box, context, "Online access is off: Preferences → System → Network → "
-                                       "Allow Online Access", icon="ERROR")
+        if online_access_problem():  # the buttons above are greyed out: say why under them
+            draw_wrapped(box, context, "Online access is off, so Install is greyed out: Preferences → "
+                                       "System → Network → Allow Online Access", icon="ERROR")
     if _last_message:
         draw_wrapped(box, context, "\n".join(_last_message.splitlines()[:8]),
                      alert=not _last_message.startswith(("install finished", "repair finished", "engine removed")))

@@ -29,6 +29,60 @@ from . import identity
 from .addon import ADDON_PACKAGE, get_preferences, installed_python
 
 POLL_INTERVAL = 0.2
+#: The estimate of time left needs this much of the job measured (fraction done, seconds).
+ETA_MIN_PROGRESS = 0.05
+ETA_MIN_SECONDS = 3.0
+#: The rate of progress is measured over the last this many seconds: later levels of the engine
+#: are larger and slower, so the job's average rate would promise too little time.
+ETA_WINDOW = 8.0
+
+#: The engine's stage names in the words the panel shows.
+STAGE_WORDS = {
+    "starting": "Starting the engine", "loading": "Loading", "synthesize": "Synthesising",
+    "synth": "Synthesising", "stylize": "Restyling", "seamless": "Making seamless",
+    "material": "Making the maps", "maps": "Making the maps", "cancelling": "Cancelling",
+    "cancelled": "Cancelled", "done": "Done", "failed": "Failed",
+}
+
+
+def stage_words(stage: str) -> str:
+    """An engine stage as an artist reads it ("seamless" → "Making seamless")."""
+    return STAGE_WORDS.get(stage, stage.replace("_", " ").capitalize() or "Working")
+
+
+def _estimate(state: "JobState", now: float) -> float | None:
+    """Seconds left from this job's own measured progress, or None until it can be told.
+
+    Nothing until at least :data:`ETA_MIN_PROGRESS` of the job and :data:`ETA_MIN_SECONDS` have
+    been measured; the rate is that of the last :data:`ETA_WINDOW` seconds. Progress that goes
+    back (a new phase) starts the measurement again.
+    """
+    samples = state.samples
+    if samples and state.progress < samples[-1][1]:
+        samples.clear()
+    if not samples or samples[-1][1] != state.progress:
+        samples.append((now, state.progress))
+        if len(samples) > 400:  # the first (for ETA_MIN_SECONDS) and the recent ones are enough
+            del samples[1:-200]
+    if len(samples) < 2 or state.progress < ETA_MIN_PROGRESS or now - samples[0][0] < ETA_MIN_SECONDS:
+        return None
+    recent = [s for s in samples if now - s[0] <= ETA_WINDOW] or samples[-2:]
+    t0, p0 = recent[0] if len(recent) >= 2 else samples[-2]
+    rate = (state.progress - p0) / max(1e-6, now - t0)
+    return (1.0 - state.progress) / rate if rate > 0 else None
+
+
+def time_left_text(state: "JobState", now: float | None = None) -> str:
+    """", 12 s left" / ", 1:05 left" from the measured estimate, "" while it cannot be told, and
+    ", finishing" once the estimate has run out but the job goes on (never a stale number)."""
+    if state.eta is None:
+        return ""
+    now = time.monotonic() if now is None else now
+    left = state.eta - (now - state.eta_at)
+    if left < 1.0:
+        return ", finishing"
+    left = int(round(left))
+    return f", {left // 60}:{left % 60:02d} left" if left >= 60 else f", {left} s left"
 
 #: Called with (state, message) for each "preview" / final message; runs in Blender's main thread.
 Handler = Callable[["JobState", dict], None]
@@ -47,12 +101,15 @@ class JobState:
     started: float = field(default_factory=time.monotonic)
     stage: str = "starting"
     progress: float = 0.0
-    eta: float | None = None
+    eta: float | None = None      # seconds left, measured here (see _estimate); None: not yet known
+    eta_at: float = 0.0           # when ``eta`` was estimated (monotonic clock)
+    samples: list = field(default_factory=list)  # (time, progress) of this job, for the estimate
     finished: bool = False
     message: str = ""             # last final outcome, e.g. "done in 12 s" or the error
     generation: int = 0           # the file it belongs to (see _on_load_pre)
     abandoned: bool = False       # its file was closed: cancelled, result never applied
     notify: bool = False          # report the outcome when it ends (the operator has returned)
+    undone: bool = False          # Ctrl-Z / redo while it ran: cancelled, its result never applied
 
 
 _jobs: dict[str, JobState] = {}
@@ -194,7 +251,8 @@ def pump(state: JobState) -> None:
             total = msg.get("total") or 0
             if total:
                 state.progress = max(0.0, min(1.0, float(msg.get("step", 0)) / float(total)))
-            state.eta = msg.get("eta")
+            now = time.monotonic()
+            state.eta, state.eta_at = _estimate(state, now), now
         elif kind == "preview":
             newest_preview = msg
         elif kind in ("result", "error", "cancelled"):
@@ -218,6 +276,10 @@ def _show_preview(state: JobState, msg: dict) -> None:
 
 def _finish(state: JobState, msg: dict) -> None:
     state.finished = True
+    if state.undone and msg.get("type") in ("result", "cancelled"):
+        # Cancelled by undo, or it ended before the cancel arrived: either way the scene it was
+        # made for has been undone, and the result is never applied.
+        msg = {"type": "cancelled", "message": UNDONE_MESSAGE}
     kind = msg.get("type")
     state.progress = 1.0 if kind == "result" else state.progress
     state.stage = {"result": "done", "cancelled": "cancelled"}.get(kind, "failed")
@@ -303,6 +365,19 @@ def ensure_timer() -> None:
         bpy.app.timers.register(_tick, first_interval=POLL_INTERVAL, persistent=True)
 
 
+UNDONE_MESSAGE = "cancelled by undo"
+
+
+@bpy.app.handlers.persistent
+def _on_undo(*_args: object) -> None:
+    """Ctrl-Z (or redo) while a job runs: cancel it. Its result was made for a state that is gone;
+    applied afterwards it would land on the undone scene as a change nobody can undo."""
+    for state in _jobs.values():
+        if not state.finished:
+            state.undone = True
+            cancel(state.key)
+
+
 @bpy.app.handlers.persistent
 def _on_load_pre(*_args: object) -> None:
     """Another file is being opened: cancel this file's jobs; they never apply their result."""
@@ -327,14 +402,20 @@ def _on_load_post(*_args: object) -> None:
         ensure_timer()
 
 
+def _handler_pairs() -> tuple:
+    h = bpy.app.handlers
+    return ((h.load_pre, _on_load_pre), (h.load_post, _on_load_post), (h.undo_pre, _on_undo),
+            (h.redo_pre, _on_undo))
+
+
 def register_handlers() -> None:
-    for handlers, fn in ((bpy.app.handlers.load_pre, _on_load_pre), (bpy.app.handlers.load_post, _on_load_post)):
+    for handlers, fn in _handler_pairs():
         if fn not in handlers:
             handlers.append(fn)
 
 
 def unregister_handlers() -> None:
-    for handlers, fn in ((bpy.app.handlers.load_pre, _on_load_pre), (bpy.app.handlers.load_post, _on_load_post)):
+    for handlers, fn in _handler_pairs():
         while fn in handlers:
             handlers.remove(fn)
 

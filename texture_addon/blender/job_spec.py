@@ -11,7 +11,7 @@ import re
 
 import bpy
 
-from ..contract.spec import KIND_FIELDS, JobSpec, ReferenceSpec, SpecError
+from ..contract.spec import KIND_FIELDS, MAX_SIZE, MIN_SIZE, JobSpec, ReferenceSpec, SpecError
 from .image_files import image_to_file
 from .material_nodes import material_map_images
 from .properties import MODE_TO_KIND
@@ -86,9 +86,12 @@ def build_material_spec(material: bpy.types.Material, output_dir: str, *, device
     if errors:
         raise SpecError(errors)
 
+    width, height = int(s.width), int(s.height)
+    if kind == "seamless" and s.keep_source_size and s.source_image is not None:
+        width, height = source_size(s.source_image)
     panel = dict(
         references=references, content=content, material=material_maps,
-        width=int(s.width), height=int(s.height), seed=int(s.seed), tile=s.tile,
+        width=width, height=height, seed=int(s.seed), tile=s.tile,
         detail_scale=float(s.detail_scale), quality=s.quality, method=s.method, device=device,
         vgg_weights=vgg_weights or None, strength=float(s.strength),
         preserve_colors=bool(s.preserve_colors), maps=maps,
@@ -99,6 +102,14 @@ def build_material_spec(material: bpy.types.Material, output_dir: str, *, device
                    **{k: v for k, v in panel.items() if k in KIND_FIELDS[kind]})
     spec.validate(check_files=True)
     return spec
+
+
+def source_size(image: bpy.types.Image) -> tuple[int, int]:
+    """The photo's own size for Make Seamless, shrunk (keeping its shape) only to fit the
+    engine's limit: a 256² photo stays 256², never resampled to the 512 default."""
+    width, height = (max(1, int(v)) for v in image.size[:])
+    shrink = min(1.0, MAX_SIZE / max(width, height))
+    return (max(MIN_SIZE, round(width * shrink)), max(MIN_SIZE, round(height * shrink)))
 
 
 def build_seamless_spec(image: bpy.types.Image, output_dir: str, *, band: float = 0.15,

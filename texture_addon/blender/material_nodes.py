@@ -13,6 +13,9 @@ Rules that keep the artist's work safe:
 
 Wiring: base colour → (AO multiply) → Base Color; roughness → Roughness; normal → Normal Map →
 Normal; height → Bump (fed by the Normal Map) → Normal, or → Displacement → Material Output.
+Scale: Texture Coordinate (UV) → Mapping → every image node's Vector; the Mapping's scale is the
+panel's *Repeat* (X and Y). An image node's Vector that the artist has wired to a node of their own
+keeps that link.
 """
 
 from __future__ import annotations
@@ -88,12 +91,58 @@ def _socket(sockets: Iterable[bpy.types.NodeSocket], identifier: str) -> bpy.typ
     raise KeyError(identifier)
 
 
+def set_repeat(material: bpy.types.Material, repeat: float) -> bool:
+    """Set our Mapping node's X/Y scale to ``repeat``; False when the material has none yet."""
+    tree = material.node_tree
+    mapping = our_nodes(tree).get("mapping") if tree is not None else None
+    if mapping is None:
+        return False
+    _set_scale(mapping, repeat)
+    return True
+
+
+def _set_scale(mapping: bpy.types.Node, repeat: float) -> None:
+    scale = mapping.inputs["Scale"]
+    if tuple(scale.default_value[:2]) != (repeat, repeat):  # no needless depsgraph update
+        scale.default_value = (repeat, repeat, scale.default_value[2])
+
+
+def _wire_mapping(tree: bpy.types.NodeTree, nodes: dict[str, bpy.types.Node], frame: bpy.types.Node,
+                  base: tuple[float, float], repeat: float) -> None:
+    """Texture Coordinate (UV) → Mapping → the Vector of each of our image nodes."""
+    texes = [n for role, n in nodes.items() if role.startswith("tex_")]
+    if not texes:
+        for role in ("mapping", "texcoord"):
+            _remove(tree, nodes.pop(role, None))
+        return
+    x, y = base
+    if "texcoord" not in nodes:
+        nodes["texcoord"] = _new_node(tree, "texcoord", "ShaderNodeTexCoord", "Texture Coordinate",
+                                      (x - 450.0, y), frame)
+    if "mapping" not in nodes:
+        mapping = _new_node(tree, "mapping", "ShaderNodeMapping", "Mapping", (x - 250.0, y), frame)
+        nodes["mapping"] = mapping
+    mapping = nodes["mapping"]
+    _set_scale(mapping, repeat)
+    _link(tree, nodes["texcoord"].outputs["UV"], mapping.inputs["Vector"])
+    for tex in texes:
+        vector = tex.inputs["Vector"]
+        if any(not link.from_node.get(ROLE_KEY) for link in vector.links):
+            continue  # the artist's own coordinates: theirs to keep
+        _link(tree, mapping.outputs["Vector"], vector)
+
+
 def wire_material(material: bpy.types.Material, images: dict[str, bpy.types.Image],
-                  height_mode: str = "BUMP", ao_strength: float = 0.5) -> dict[str, bpy.types.Node]:
+                  height_mode: str = "BUMP", ao_strength: float = 0.5,
+                  repeat: float | None = None) -> dict[str, bpy.types.Node]:
     """Create or update our nodes so that ``images`` (map name → image) drive the material.
 
-    Maps missing from ``images`` lose their nodes (ours only). Returns our nodes by role.
+    Maps missing from ``images`` lose their nodes (ours only). ``repeat`` (default: the material's
+    *Repeat* setting) scales the UVs. Returns our nodes by role.
     """
+    if repeat is None:
+        settings = getattr(material, "texture_forge", None)
+        repeat = float(settings.repeat) if settings is not None else 1.0
     tree = material.node_tree
     if tree is None:  # pre-5.0 materials may have no tree until use_nodes is switched on
         material.use_nodes = True
@@ -132,6 +181,7 @@ def wire_material(material: bpy.types.Material, images: dict[str, bpy.types.Imag
                 node.image = images[map_name]
         else:
             _remove(tree, nodes.pop(role, None))
+    _wire_mapping(tree, nodes, frame, (base_x, base_y), repeat)
 
     has = set(images)
     wanted_helpers = {

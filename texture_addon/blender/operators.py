@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import uuid
 
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
@@ -21,6 +22,7 @@ from . import identity, job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
 from .job_spec import build_material_spec, build_seamless_spec, safe_name
 from .preferences import get_preferences
+from .properties import settings_fingerprint
 
 
 def active_material(context: bpy.types.Context) -> bpy.types.Material | None:
@@ -66,6 +68,22 @@ def generate_blockers(context: bpy.types.Context) -> list[str]:
     if s.mode != "MATERIAL" and not s.selected_maps():
         reasons.append("choose at least one map to produce")
     return reasons
+
+
+def outcome_text(state: job_runner.JobState, stage: str | None = None) -> str:
+    """The panel's line for a finished job: "Done in 12.3 s", "Cancelled", "Failed: …"."""
+    stage = stage or state.stage
+    if stage == "done":
+        return state.message[:1].upper() + state.message[1:]
+    if stage == "cancelled":
+        return "Cancelled (undo)" if state.message == job_runner.UNDONE_MESSAGE else "Cancelled"
+    return "Failed: " + state.message
+
+
+def record_failure(settings: bpy.types.PropertyGroup, message: str, fingerprint: str | None = None) -> None:
+    """An error for the panel, tied to the settings it happened with (it clears when they change)."""
+    settings.last_error = message
+    settings.set_outcome("Failed: " + message, fingerprint)
 
 
 def _final_outcome(op: bpy.types.Operator, state: job_runner.JobState) -> set[str]:
@@ -115,12 +133,14 @@ class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
                                        vgg_weights=cfg["vgg_weights"])
         except (SpecError, TextureForgeError) as exc:
             job_runner.discard_output_dir(output_dir, temporary)
-            settings.last_error = "; ".join(getattr(exc, "errors", None) or [str(exc)])
+            record_failure(settings, "; ".join(getattr(exc, "errors", None) or [str(exc)]))
             self.report({"ERROR"}, "Texture Forge: " + settings.last_error)
             return {"CANCELLED"}
 
         options = {"storage": settings.storage, "height_mode": settings.height_mode,
                    "ao_strength": float(settings.ao_strength)}
+        # the outcome belongs to the settings the job runs with, even if they change meanwhile
+        started_with = settings_fingerprint(settings)
 
         def on_preview(_state: job_runner.JobState, msg: dict) -> None:
             mat = identity.find_material(uid)
@@ -140,30 +160,39 @@ class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
                 except Exception as exc:  # nothing was changed: apply_outputs stages first
                     state.message = f"could not load the result: {exc}"
                     state.stage = "failed"
-                    mat.texture_forge.last_error = state.message
+                    record_failure(mat.texture_forge, state.message, started_with)
                     return
                 mat.texture_forge.last_error = ""
                 state.message = f"done in {float(msg.get('seconds') or 0):.1f} s"
+                mat.texture_forge.set_outcome(outcome_text(state), started_with)
+                mat.texture_forge.result_token = uuid.uuid4().hex
                 if not bpy.app.background:
                     try:
                         bpy.ops.ed.undo_push(message="Texture Forge Generate")
                     except RuntimeError:
                         pass
             elif kind == "cancelled":
-                state.message = "cancelled"
+                state.message = str(msg.get("message") or "cancelled")
+                if mat is not None:
+                    # Cancelled by undo: the undo restored other settings, and this line is
+                    # about them now (the job's own settings are gone with the undone state).
+                    undone = state.message == job_runner.UNDONE_MESSAGE
+                    mat.texture_forge.set_outcome(outcome_text(state, "cancelled"),
+                                                  None if undone else started_with)
             else:
                 state.message = str(msg.get("message") or "the engine failed")
                 if mat is not None:
-                    mat.texture_forge.last_error = state.message
+                    record_failure(mat.texture_forge, state.message, started_with)
 
         try:
             state = job_runner.start(key, spec, output_dir, temporary, on_preview, on_final, context)
         except Exception as exc:  # interpreter missing, worker busy, cannot spawn, ...
             job_runner.discard_output_dir(output_dir, temporary)
-            settings.last_error = str(exc) or type(exc).__name__
+            record_failure(settings, str(exc) or type(exc).__name__)
             self.report({"ERROR"}, "Texture Forge: " + settings.last_error)
             return {"CANCELLED"}
         settings.last_error = ""
+        settings.outcome = ""  # the new job's progress replaces the last outcome
         if job_runner.synchronous():
             job_runner.run_to_completion(state)
             return _final_outcome(self, state)
@@ -253,6 +282,9 @@ class TEXTURE_FORGE_OT_reference_add(_NeedsMaterial, bpy.types.Operator):
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         if self.filepath or self.image_name:
             return self.execute(context)
+        folder = browse_folder()
+        if folder:  # the browser opens here, not at the home folder every time
+            self.filepath = os.path.join(folder, "")
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
@@ -260,6 +292,9 @@ class TEXTURE_FORGE_OT_reference_add(_NeedsMaterial, bpy.types.Operator):
         material = active_material(context)
         if material is None:
             self.report({"ERROR"}, "Texture Forge: no active material")
+            return {"CANCELLED"}
+        if self.filepath and not self.image_name and os.path.isdir(bpy.path.abspath(self.filepath)):
+            self.report({"ERROR"}, "Texture Forge: choose an image file, not a folder")
             return {"CANCELLED"}
         image = None
         if self.image_name:
@@ -273,7 +308,104 @@ class TEXTURE_FORGE_OT_reference_add(_NeedsMaterial, bpy.types.Operator):
             item.source, item.image = "IMAGE", image
         elif self.filepath:
             item.source, item.filepath = "FILE", self.filepath
+            remember_folder(self.filepath)
         settings.active_reference = len(settings.references) - 1
+        return {"FINISHED"}
+
+
+_last_folder: str = ""  # where the artist last picked a reference (this session)
+
+
+def remember_folder(filepath: str) -> None:
+    global _last_folder
+    folder = os.path.dirname(bpy.path.abspath(filepath))
+    if os.path.isdir(folder):
+        _last_folder = folder
+
+
+def browse_folder() -> str:
+    """Where the reference file browser starts: the last folder used, else the .blend's folder
+    ("" for an unsaved file with nothing picked yet: Blender's own default)."""
+    if _last_folder and os.path.isdir(_last_folder):
+        return _last_folder
+    if bpy.data.filepath:
+        return os.path.dirname(bpy.data.filepath)
+    return ""
+
+
+class TEXTURE_FORGE_OT_reference_view(bpy.types.Operator):
+    """Look at the selected reference larger"""
+
+    bl_idname = "texture_forge.reference_view"
+    bl_label = "View Reference"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        ref = selected_reference(context)
+        if ref is None or (ref.image is None if ref.source == "IMAGE"
+                           else not os.path.isfile(bpy.path.abspath(ref.filepath))):
+            cls.poll_message_set("the selected reference has no image to show")
+            return False
+        return True
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        return context.window_manager.invoke_popup(self, width=VIEW_WIDTH)
+
+    def draw(self, context: bpy.types.Context) -> None:
+        ref = selected_reference(context)
+        if ref is None:
+            self.layout.label(text="No reference selected")
+            return
+        self.layout.label(text=ref.label, icon="IMAGE_DATA")
+        self.layout.template_icon(icon_value=reference_icon(context), scale=VIEW_WIDTH / 20.0)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        return {"FINISHED"}
+
+
+#: Width of the larger look at a reference, in pixels (at UI scale 1).
+VIEW_WIDTH = 400
+
+
+def selected_reference(context: bpy.types.Context) -> bpy.types.PropertyGroup | None:
+    """The reference selected in the panel's list, if any."""
+    material = active_material(context)
+    if material is None:
+        return None
+    s = material.texture_forge
+    return s.references[s.active_reference] if 0 <= s.active_reference < len(s.references) else None
+
+
+def reference_icon(context: bpy.types.Context) -> int:
+    """The selected reference's preview icon (its image, or its file's thumbnail); 0 if none."""
+    from .panels import file_icon
+
+    ref = selected_reference(context)
+    if ref is None:
+        return 0
+    if ref.source == "IMAGE":
+        if ref.image is None:
+            return 0
+        ref.image.preview_ensure()
+        return ref.image.preview.icon_id
+    return file_icon(ref.filepath)
+
+
+class TEXTURE_FORGE_OT_show_material_preview(bpy.types.Operator):
+    """Switch this 3D Viewport to Material Preview shading, where the generated textures show"""
+
+    bl_idname = "texture_forge.show_material_preview"
+    bl_label = "Show Material Preview"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        space = getattr(context, "space_data", None)
+        spaces = [space] if getattr(space, "type", "") == "VIEW_3D" else [
+            a.spaces.active for a in getattr(context.screen, "areas", []) if a.type == "VIEW_3D"]
+        if not spaces:
+            self.report({"WARNING"}, "Texture Forge: no 3D Viewport to switch")
+            return {"CANCELLED"}
+        for view in spaces:
+            view.shading.type = "MATERIAL"
         return {"FINISHED"}
 
 
@@ -442,6 +574,9 @@ def output_folder(context: bpy.types.Context) -> str | None:
     return None
 
 
+NO_ENGINE_MESSAGE = "no engine yet: press Install Engine below (or set Python Interpreter to a Python with torch)"
+
+
 class TEXTURE_FORGE_OT_check_engine(bpy.types.Operator):
     """Check that the engine's Python interpreter works and has torch; explain any fix"""
 
@@ -451,6 +586,15 @@ class TEXTURE_FORGE_OT_check_engine(bpy.types.Operator):
     timeout: IntProperty(default=120, min=5, options={"SKIP_SAVE", "HIDDEN"})
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        cfg = job_runner.client_settings(context)
+        if not cfg["python"] and not os.environ.get("TEXTURE_FORGE_PYTHON"):
+            # Nothing to check: Blender's own Python has no torch, and its fix is not the artist's.
+            message = NO_ENGINE_MESSAGE
+            prefs = get_preferences(context)
+            if prefs is not None:
+                prefs.status = message
+            self.report({"WARNING"}, "Texture Forge: " + message)
+            return {"CANCELLED"}
         try:
             result = job_runner.get_client(context).check(timeout=float(self.timeout))
         except Exception as exc:
@@ -471,6 +615,8 @@ CLASSES = (
     TEXTURE_FORGE_OT_reference_add,
     TEXTURE_FORGE_OT_reference_remove,
     TEXTURE_FORGE_OT_reference_move,
+    TEXTURE_FORGE_OT_reference_view,
+    TEXTURE_FORGE_OT_show_material_preview,
     TEXTURE_FORGE_OT_make_seamless,
     TEXTURE_FORGE_OT_open_output,
     TEXTURE_FORGE_OT_check_engine,

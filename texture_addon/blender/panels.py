@@ -12,7 +12,7 @@ import bpy
 import bpy.utils.previews
 
 from ..contract.spec import KIND_FIELDS
-from . import engine_install, job_runner, material_output
+from . import engine_install, identity, job_runner, material_output
 from .operators import active_material, generate_blockers
 from .properties import MODE_TO_KIND
 from .text_wrap import draw_wrapped
@@ -20,7 +20,7 @@ from .text_wrap import draw_wrapped
 _previews = None  # bpy.utils.previews collection for thumbnails of file references
 
 
-def _file_icon(path: str) -> int:
+def file_icon(path: str) -> int:
     """Thumbnail icon for an image file reference (0 if it cannot be shown)."""
     global _previews
     path = bpy.path.abspath(path)
@@ -35,6 +35,7 @@ def _file_icon(path: str) -> int:
 
 def free_previews() -> None:
     global _previews
+    _result_icons.clear()
     if _previews is not None:
         bpy.utils.previews.remove(_previews)
         _previews = None
@@ -55,7 +56,7 @@ class TEXTURE_FORGE_UL_references(bpy.types.UIList):
         if item.source == "IMAGE":
             thumb = layout.icon(item.image) if item.image is not None else 0
         else:
-            thumb = _file_icon(item.filepath)
+            thumb = file_icon(item.filepath)
         if thumb:
             row.label(text=item.label, icon_value=thumb)
         else:
@@ -63,11 +64,171 @@ class TEXTURE_FORGE_UL_references(bpy.types.UIList):
         split.prop(item, "weight", text="")
 
 
-def _format_eta(eta: float | None) -> str:
-    if eta is None:
-        return ""
-    eta = max(0, int(round(eta)))
-    return f", {eta // 60}:{eta % 60:02d} left" if eta >= 60 else f", {eta} s left"
+#: Side of the result preview's pixels (per tile), and how large the panel draws it.
+RESULT_PREVIEW_SIDE = 128
+RESULT_PREVIEW_SCALE = 8.0
+_result_icons: dict[tuple[str, bool], tuple[tuple, str]] = {}  # (identity, tiled) -> (key, preview name)
+
+
+def result_preview_icon(material: bpy.types.Material, tiled: bool) -> int:
+    """Icon of the material's generated base colour (see :func:`result_preview`), 0 if none."""
+    preview = result_preview(material, tiled)
+    return preview.icon_id if preview is not None else 0
+
+
+def result_preview(material: bpy.types.Material, tiled: bool) -> bpy.types.ImagePreview | None:
+    """Preview of the material's generated base colour (repeated 2 × 2 when ``tiled``), or None.
+
+    Built from the image's pixels into a preview collection (never a datablock, so nothing is
+    saved with the .blend) once per result: the key is the result's token, which undo restores
+    with the result itself, so the preview always shows the image the material now has.
+    """
+    global _previews
+    image = material_output.find_our_image(material, "basecolor")
+    if image is None:
+        return None
+    uid = identity.get_uid(material) or material.name
+    key = (material.texture_forge.result_token or image.name_full, tuple(image.size[:]))
+    cached = _result_icons.get((uid, bool(tiled)))
+    if _previews is None:
+        _previews = bpy.utils.previews.new()
+    if cached is not None and cached[0] == key and cached[1] in _previews:
+        return _previews[cached[1]]
+    try:
+        pixels = _preview_pixels(image, tiled)
+    except Exception as exc:  # noqa: BLE001 - no numpy, no pixels: the panel draws on without it
+        print(f"Texture Forge: no result preview ({type(exc).__name__}: {exc})")
+        return None
+    if cached is not None and cached[1] in _previews:
+        del _previews[cached[1]]
+    name = f"result:{uid}:{key[0]}:{int(tiled)}"
+    preview = _previews[name] if name in _previews else _previews.new(name)
+    height, width = pixels.shape[:2]
+    preview.image_size = (width, height)
+    preview.image_pixels_float.foreach_set(pixels[::-1].ravel())  # Blender's rows go bottom-up
+    step = max(1, width // 32)
+    icon = pixels[::step, ::step]
+    preview.icon_size = (icon.shape[1], icon.shape[0])
+    preview.icon_pixels_float.foreach_set(icon[::-1].ravel())
+    _result_icons[(uid, bool(tiled))] = (key, name)
+    return preview
+
+
+def _preview_pixels(image: bpy.types.Image, tiled: bool):
+    """Top-down float32 RGBA of ``image`` at about RESULT_PREVIEW_SIDE px, tiled 2 × 2 on request."""
+    from .image_pixels import numpy, read_image_pixels
+
+    np = numpy()
+    arr = read_image_pixels(image)
+    if arr.size == 0:
+        raise ValueError(f"'{image.name}' has no pixels")
+    step = max(1, max(arr.shape[:2]) // RESULT_PREVIEW_SIDE)
+    small = arr[::step, ::step].copy()
+    small[..., 3] = 1.0
+    if tiled:
+        small = np.tile(small, (2, 2, 1))
+    return np.ascontiguousarray(small, dtype=np.float32)
+
+
+def detail_text(detail_scale: float) -> str:
+    """What *Detail* means, in the panel under its slider."""
+    return f"Features ×{detail_scale:.2f} the reference's size"
+
+
+#: What a reference's weight does, per method (Structure: each reference's share of the area).
+WEIGHTS_TEXT = {
+    "nn": "Weight: each reference's share of the result. Structure shows them as areas of "
+          "each, Statistics blends them.",
+    "patch": "Weight: how much each reference's look counts in the blend.",
+    "cnn": "Weight: how much each reference's look counts in the blend.",
+}
+
+
+def _draw_references(layout: bpy.types.UILayout, context: bpy.types.Context, s, title: str) -> None:
+    """The reference list with its buttons, and the selected reference's source and file."""
+    row = layout.row()
+    row.label(text=title)
+    row.label(text="Weight")
+    row = layout.row()
+    row.template_list("TEXTURE_FORGE_UL_references", "", s, "references", s,
+                      "active_reference", rows=3)
+    col = row.column(align=True)
+    col.operator("texture_forge.reference_add", icon="ADD", text="")
+    col.operator("texture_forge.reference_remove", icon="REMOVE", text="")
+    col.separator()
+    col.operator("texture_forge.reference_move", icon="TRIA_UP", text="").direction = "UP"
+    col.operator("texture_forge.reference_move", icon="TRIA_DOWN", text="").direction = "DOWN"
+    if not 0 <= s.active_reference < len(s.references):
+        return
+    ref = s.references[s.active_reference]
+    split = layout.split(factor=0.3, align=True)
+    split.label(text="Source")
+    split.row(align=True).prop(ref, "source", expand=True)
+    row = layout.row(align=True)
+    if ref.source == "FILE" and ref.filepath:
+        # The file's name, not its path: a path field is cut to "/work/…" at the sidebar's
+        # default width. + picks another file; the full path is in the list's tooltip.
+        row.label(text=os.path.basename(bpy.path.abspath(ref.filepath)) or ref.filepath, icon="FILE_IMAGE")
+    else:
+        row.prop(ref, "image" if ref.source == "IMAGE" else "filepath", text="")
+    row.operator("texture_forge.reference_view", text="", icon="ZOOM_IN")
+    if len(s.references) > 1:  # a weight only means something beside another reference
+        draw_wrapped(layout, context, WEIGHTS_TEXT.get(s.method, WEIGHTS_TEXT["patch"]))
+
+
+def _draw_result(layout: bpy.types.UILayout, context: bpy.types.Context, material, s) -> None:
+    """The generated base colour (tiled 2 × 2 on request), and the offer of Material Preview."""
+    preview = result_preview(material, s.preview_tiled)
+    if preview is None:
+        return
+    box = layout.box()
+    row = box.row()
+    row.label(text="Result", icon="IMAGE_RGB")
+    row.prop(s, "preview_tiled", text="2×2", toggle=True)
+    box.prop(s, "repeat")  # a viewing control: with the result it scales
+    space = getattr(context, "space_data", None)
+    shading = getattr(space, "shading", None)
+    if getattr(space, "type", "") == "VIEW_3D" and getattr(shading, "type", "") in ("SOLID", "WIREFRAME"):
+        # the offer above the picture, so it is seen first; the view is never switched unasked
+        box.operator("texture_forge.show_material_preview", icon="MATERIAL")
+    box.template_icon(icon_value=preview.icon_id, scale=RESULT_PREVIEW_SCALE)
+
+
+def _draw_status(layout: bpy.types.UILayout, context: bpy.types.Context, material, s) -> None:
+    """Progress of the running job, else Generate and the outcome that belongs to these settings."""
+    state = job_runner.get_job(job_runner.material_key(material))
+    if state is not None and not state.finished:
+        preview = material_output.preview_image(material)
+        if preview is not None:
+            layout.template_icon(icon_value=layout.icon(preview), scale=6.0)
+        layout.progress(text=job_runner.stage_words(state.stage) + job_runner.time_left_text(state),
+                        factor=state.progress, type="BAR")
+        layout.operator("texture_forge.cancel", icon="CANCEL")
+        return
+    row = layout.row(align=True)
+    row.scale_y = 1.4
+    row.operator("texture_forge.generate", icon="TEXTURE")
+    row.operator("texture_forge.open_output", text="", icon="FILE_FOLDER")
+    reasons = generate_blockers(context)
+    if reasons:  # the button is greyed out: say why, in full
+        draw_wrapped(layout, context, "; ".join(reasons), icon="INFO")
+        return
+    outcome = s.current_outcome()
+    if outcome.startswith("Failed"):
+        draw_wrapped(layout.box(), context, s.last_error or outcome, icon="ERROR", alert=True)
+    elif outcome:
+        draw_wrapped(layout, context, outcome, icon="CHECKMARK" if outcome.startswith("Done") else "CANCEL")
+    elif s.last_error and not s.outcome:  # an error recorded without its settings (a bake)
+        draw_wrapped(layout.box(), context, s.last_error, icon="ERROR", alert=True)
+
+
+def status_lines(material: bpy.types.Material) -> list[str]:
+    """What the panel's status says now, as text (for scripts and tests)."""
+    state = job_runner.get_job(job_runner.material_key(material))
+    if state is not None and not state.finished:
+        return [job_runner.stage_words(state.stage) + job_runner.time_left_text(state)]
+    outcome = material.texture_forge.current_outcome()
+    return [outcome] if outcome else []
 
 
 def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
@@ -79,42 +240,26 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
     s = material.texture_forge
     fields = KIND_FIELDS[MODE_TO_KIND[s.mode]]
     layout.label(text=material.name, icon="MATERIAL")
-    layout.prop(s, "mode", text="")
+    layout.prop(s, "mode", text="Mode")
 
     if s.mode in ("NEW", "STYLIZE"):
-        row = layout.row()
-        row.label(text="References")
-        row.label(text="Weight")
-        row = layout.row()
-        row.template_list("TEXTURE_FORGE_UL_references", "", s, "references", s,
-                          "active_reference", rows=3)
-        col = row.column(align=True)
-        col.operator("texture_forge.reference_add", icon="ADD", text="")
-        col.operator("texture_forge.reference_remove", icon="REMOVE", text="")
-        col.separator()
-        col.operator("texture_forge.reference_move", icon="TRIA_UP", text="").direction = "UP"
-        col.operator("texture_forge.reference_move", icon="TRIA_DOWN", text="").direction = "DOWN"
-        if 0 <= s.active_reference < len(s.references):
-            ref = s.references[s.active_reference]
-            row = layout.row(align=True)
-            row.prop(ref, "source", text="", icon_only=True)
-            if ref.source == "FILE" and ref.filepath:
-                # The file's name, not its path: a path field is cut to "/work/…" at the sidebar's
-                # default width. + picks another file; the full path is in the list's tooltip.
-                row.label(text=os.path.basename(bpy.path.abspath(ref.filepath)) or ref.filepath, icon="FILE_IMAGE")
-            else:
-                row.prop(ref, "image" if ref.source == "IMAGE" else "filepath", text="")
+        _draw_references(layout, context, s, "Style" if s.mode == "STYLIZE" else "References")
     if s.mode in ("STYLIZE", "SEAMLESS"):
+        layout.label(text="Image to restyle" if s.mode == "STYLIZE" else "Photo to make seamless")
         layout.template_ID(s, "source_image", open="image.open")
     if s.mode == "MATERIAL":
+        layout.label(text="Maps from material")
         layout.prop(s, "reference_material", text="")
 
     col = layout.column(align=True)
-    col.prop(s, "size_preset")
-    if s.size_preset == "CUSTOM":
-        row = col.row(align=True)
-        row.prop(s, "width", text="W")
-        row.prop(s, "height", text="H")
+    if s.mode == "SEAMLESS":
+        col.prop(s, "keep_source_size")
+    if s.mode != "SEAMLESS" or not s.keep_source_size:
+        col.prop(s, "size_preset")
+        if s.size_preset == "CUSTOM":
+            row = col.row(align=True)
+            row.prop(s, "width", text="W")
+            row.prop(s, "height", text="H")
     row = layout.row(align=True)
     row.prop(s, "seed")
     row.operator("texture_forge.randomize_seed", text="", icon="FILE_REFRESH")
@@ -122,6 +267,7 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
         layout.prop(s, "tile")
     if "detail_scale" in fields:
         layout.prop(s, "detail_scale", text="Detail")
+        layout.label(text=detail_text(s.detail_scale))
     layout.prop(s, "quality")
     if "method" in fields:
         layout.prop(s, "method")
@@ -144,26 +290,8 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
     box.row().prop(s, "storage", expand=True)
 
     engine_install.draw_panel_hint(layout, context)
-    state = job_runner.get_job(job_runner.material_key(material))
-    if state is not None and not state.finished:
-        preview = material_output.preview_image(material)
-        if preview is not None:
-            layout.template_icon(icon_value=layout.icon(preview), scale=6.0)
-        layout.progress(text=f"{state.stage}{_format_eta(state.eta)}", factor=state.progress,
-                        type="BAR")
-        layout.operator("texture_forge.cancel", icon="CANCEL")
-    else:
-        row = layout.row(align=True)
-        row.scale_y = 1.4
-        row.operator("texture_forge.generate", icon="TEXTURE")
-        row.operator("texture_forge.open_output", text="", icon="FILE_FOLDER")
-        reasons = generate_blockers(context)
-        if reasons:  # the button is greyed out: say why, in full
-            draw_wrapped(layout, context, "; ".join(reasons), icon="INFO")
-        elif state is not None and state.message and state.stage == "done":
-            draw_wrapped(layout, context, state.message, icon="CHECKMARK")
-    if s.last_error:
-        draw_wrapped(layout.box(), context, s.last_error, icon="ERROR", alert=True)
+    _draw_status(layout, context, material, s)
+    _draw_result(layout, context, material, s)
 
 
 class TEXTURE_FORGE_PT_view3d(bpy.types.Panel):
@@ -205,7 +333,7 @@ class TEXTURE_FORGE_PT_image_editor(bpy.types.Panel):
         image = getattr(context.space_data, "image", None)
         state = job_runner.get_job(job_runner.image_key(image)) if image is not None else None
         if state is not None and not state.finished:
-            layout.progress(text=f"{state.stage}{_format_eta(state.eta)}",
+            layout.progress(text=job_runner.stage_words(state.stage) + job_runner.time_left_text(state),
                             factor=state.progress, type="BAR")
             layout.operator("texture_forge.cancel", icon="CANCEL")
         else:

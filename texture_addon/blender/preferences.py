@@ -96,7 +96,7 @@ class TextureForgePreferences(bpy.types.AddonPreferences):
         from .text_wrap import draw_wrapped
 
         draw_wrapped(box, context, self.status or "", icon="CHECKMARK" if self.status.startswith("engine ready")
-                     else "INFO", alert=not self.status.startswith(("engine ready", "not checked")))
+                     else "INFO", alert=not self.status.startswith(("engine ready", "not checked", "no engine yet")))
         from . import engine_install
 
         engine_install.draw(self, layout, context)

@@ -56,6 +56,53 @@ def _size_preset_update(self: "TextureForgeSettings", _context: bpy.types.Contex
         self.width = self.height = SIZE_PRESETS[self.size_preset]
 
 
+def _repeat_update(self: "TextureForgeSettings", _context: bpy.types.Context) -> None:
+    """Repeat drives our Mapping node at once: scale is a viewing choice, no regenerate needed."""
+    from .material_nodes import set_repeat
+
+    material = self.id_data
+    if isinstance(material, bpy.types.Material):
+        set_repeat(material, self.repeat)
+
+
+#: Settings that make no difference to what Generate produces, so changing them keeps the
+#: outcome line ("Done in …") of the last job: how the result is viewed and stored.
+VIEW_ONLY_SETTINGS = frozenset({"repeat", "preview_tiled", "active_reference", "last_error",
+                                "outcome", "outcome_settings", "result_token", "rna_type", "name"})
+
+
+def settings_fingerprint(settings: "TextureForgeSettings") -> str:
+    """A short digest of every setting that shapes a job's result (references and images by name).
+
+    The outcome of a job is shown only while this still matches the fingerprint saved with it, so
+    "Done in 12 s" never describes settings the artist has changed since.
+    """
+    import hashlib
+
+    def value(owner: bpy.types.bpy_struct, name: str) -> str:
+        v = getattr(owner, name)
+        if isinstance(v, bpy.types.ID):
+            return "ID:" + v.name_full
+        if v is None:
+            return "None"
+        try:
+            return repr(tuple(v)) if not isinstance(v, str) else v
+        except TypeError:
+            return repr(v)
+
+    parts = []
+    for prop in settings.bl_rna.properties:
+        name = prop.identifier
+        if name in VIEW_ONLY_SETTINGS:
+            continue
+        if name == "references":
+            for ref in settings.references:
+                parts.append("|".join(value(ref, n) for n in ("source", "image", "filepath", "weight", "enabled")))
+            continue
+        parts.append(f"{name}={value(settings, name)}")
+    return hashlib.sha1("\n".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
 class TextureForgeSettings(bpy.types.PropertyGroup):
     mode: EnumProperty(
         name="Mode",
@@ -95,6 +142,16 @@ class TextureForgeSettings(bpy.types.PropertyGroup):
     detail_scale: FloatProperty(
         name="Detail Scale", default=1.0, min=MIN_DETAIL, max=MAX_DETAIL,
         description="Size of features relative to the references (larger: bigger features)")
+    repeat: FloatProperty(
+        name="Repeat", default=1.0, min=0.01, soft_min=0.25, max=1000.0, soft_max=16.0, step=10,
+        description="How many times the texture repeats across the object's UVs (the Mapping "
+                    "node's scale in the Texture Forge frame); changes the look at once, "
+                    "without generating again",
+        update=_repeat_update)
+    keep_source_size: BoolProperty(
+        name="Keep Photo's Size", default=True,
+        description="Make Seamless at the source photo's own size (no resampling); untick to "
+                    "choose a size")
     quality: EnumProperty(
         name="Quality",
         items=_items(QUALITIES, _QUALITY_TEXT),
@@ -134,9 +191,30 @@ class TextureForgeSettings(bpy.types.PropertyGroup):
         default="AUTO",
     )
     last_error: StringProperty(name="Last Error", default="")
+    # The outcome of the last job on this material ("Done in 12.3 s", "Cancelled", "Failed: …")
+    # with the settings it belongs to. Stored on the material, so undo takes it back with the
+    # result it describes.
+    outcome: StringProperty(name="Outcome", default="", options={"HIDDEN"})
+    outcome_settings: StringProperty(name="Outcome Settings", default="", options={"HIDDEN"})
+    #: Changes with every applied result (restored by undo with it): keys the panel's preview.
+    result_token: StringProperty(name="Result Token", default="", options={"HIDDEN"})
+    preview_tiled: BoolProperty(name="Tiled 2×2", default=False,
+                                description="Show the result preview repeated 2 × 2, to see the seams")
 
     def selected_maps(self) -> list[str]:
         return [m for m in MAP_NAMES if getattr(self, "map_" + m)]
+
+    def set_outcome(self, text: str, fingerprint: str | None = None) -> None:
+        """Record a job's outcome for the settings it ran with (``fingerprint``, taken when it
+        started; default: the current ones). See :func:`settings_fingerprint`."""
+        self.outcome = text
+        self.outcome_settings = fingerprint or settings_fingerprint(self)
+
+    def current_outcome(self) -> str:
+        """The last outcome, or "" once the settings have changed since (or there is none)."""
+        if not self.outcome or self.outcome_settings != settings_fingerprint(self):
+            return ""
+        return self.outcome
 
 
 CLASSES = (TextureForgeReference, TextureForgeSettings)
