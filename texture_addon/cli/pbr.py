@@ -10,11 +10,11 @@ than the heuristic (docs/maps.md)."""
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 import numpy as np
 
+from ..contract.vocabulary import light_angle_problem
 from ..errors import InputError
 from .common import check_output_dir
 
@@ -55,8 +55,9 @@ def light_angle(text: str) -> float | str:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an angle in degrees or 'auto', got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite angle in degrees, got {text!r}")
+    problem = light_angle_problem(value)  # the range a job or a manifest accepts
+    if problem:
+        raise argparse.ArgumentTypeError(f"--light-angle {problem}")
     return value
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import InputError
 from .vocabulary import (DEVICES, KINDS, MAP_NAMES, MAX_BAND, MAX_DETAIL, MAX_SEED, MAX_SIZE,
-                         METHODS, MIN_BAND, MIN_DETAIL, MIN_SIZE, QUALITIES, TILE_MODES)
+                         METHODS, MIN_BAND, MIN_DETAIL, MIN_SIZE, QUALITIES, TILE_MODES, light_angle_problem)
 
 #: Which kinds take style references and which need a ``content`` image.
 KINDS_WITH_REFERENCES = ("synth", "stylize")
@@ -278,20 +278,6 @@ _EXPECTED: dict[str, tuple[type, ...] | str] = {
     "quality": (str,), "method": (str,), "device": (str,), "vgg_weights": "optional str",
     "strength": (float, int), "preserve_colors": (bool,), "band": (float, int),
 }
-
-
-MAX_LIGHT_ANGLE = 360.0
-
-
-def light_angle_problem(value: Any) -> str | None:
-    """None when ``value`` is a usable light angle: null, "auto" or degrees within ±360."""
-    if value is None or value == "auto":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return f"must be a number of degrees or \"auto\", got {value!r}"
-    if abs(value) > MAX_LIGHT_ANGLE:
-        return f"{value} out of range (−{MAX_LIGHT_ANGLE:g}…{MAX_LIGHT_ANGLE:g})"
-    return None
 
 
 def _plain(value: Any) -> Any:

@@ -8,6 +8,9 @@ tiling added here appears everywhere, and no layer can accept a value another re
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 KINDS = ("synth", "stylize", "seamless", "pbr", "material")
 TILE_MODES = ("both", "x", "y", "none")
 #: (periodic_y, periodic_x) per tile mode: what the engine and the resizers wrap around.
@@ -46,4 +49,19 @@ MAX_SEED = 2**32 - 1
 __all__ = ["KINDS", "TILE_MODES", "TILE_AXES", "QUALITIES", "METHODS", "PATCH_METHODS", "DEVICES",
            "MAP_NAMES", "RGB_MAPS", "COLOUR_MAPS", "MAP_LABELS", "MODE_TO_KIND", "BAKE_MODES",
            "MIN_SIZE", "MAX_SIZE", "SIZE_PRESETS", "MIN_DETAIL", "MAX_DETAIL", "MIN_BAND",
-           "MAX_BAND", "MAX_SEED"]
+           "MAX_BAND", "MAX_SEED", "MAX_LIGHT_ANGLE", "light_angle_problem"]
+
+
+#: Where the light comes from for maps from shading: degrees (0 = from the right, 90 = from the top).
+MAX_LIGHT_ANGLE = 360.0
+
+
+def light_angle_problem(value: Any) -> str | None:
+    """None when ``value`` is a usable light angle: null, "auto" or degrees within ±360."""
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"must be a number of degrees or \"auto\", got {value!r}"
+    if abs(value) > MAX_LIGHT_ANGLE:
+        return f"{value} out of range (−{MAX_LIGHT_ANGLE:g}…{MAX_LIGHT_ANGLE:g})"
+    return None
