@@ -95,7 +95,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         p2, a2 = preview_of(panels.result_preview(mat, True))
         again = panels.result_preview(mat, False)
         base = pixels(bpy.data.images["Bricks_basecolor"])
-        RESULT["preview"] = {{"cached": again == p1, "names": sorted(panels._previews), "size": list(p1.image_size[:]),
+        RESULT["preview"] = {{"cached": again == p1, "names": sorted(__import__(panels.__name__.rsplit(".", 1)[0] + ".previews", fromlist=["_previews"])._previews), "size": list(p1.image_size[:]),
                              "tiled_size": list(p2.image_size[:]),
                              "matches_image": float(np.abs(a1[::-1][..., :3] - base[..., :3]).max()),
                              "tiles_equal": float(np.abs(a2[:64, :64] - a2[64:, 64:]).max()),

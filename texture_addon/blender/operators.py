@@ -378,7 +378,7 @@ def selected_reference(context: bpy.types.Context) -> bpy.types.PropertyGroup | 
 
 def reference_icon(context: bpy.types.Context) -> int:
     """The selected reference's preview icon (its image, or its file's thumbnail); 0 if none."""
-    from .panels import file_icon
+    from .previews import file_icon
 
     ref = selected_reference(context)
     if ref is None:
