@@ -112,15 +112,16 @@ def test_outputs_larger_than_the_reference_iterate_longer_at_the_coarsest_level(
     ref = torch.rand(1, 3, 128, 128)
     preset = CORRESPONDENCE_PRESETS["default"]
 
-    def coarsest(side: int) -> int:
+    def coarsest(side: int, pieces: bool = False) -> int:
         job = CorrespondenceJob([ref], [1.0], side, side, (True, True), preset, torch.Generator())
-        return plan(job)[0].iterations
+        return plan(job, pieces)[0].iterations
 
     same = coarsest(128)
     assert same == (preset.coarsest_iterations or preset.coarse_iterations)
     assert coarsest(256) == 4 * same                              # four times the area
     assert coarsest(1024) == round(preset.coarsest_area_cap * same)  # capped
     assert coarsest(64) == same                                   # never fewer
+    assert coarsest(1024, pieces=True) == same  # a start of reference pieces has no regions to merge
 
 
 def test_exhaustive_levels_below_the_coarsest_end_on_an_odd_iteration():

@@ -89,9 +89,9 @@ CORRESPONDENCE_PRESETS = {
                                   lattice_steps=False),
     "default": CorrespondencePreset(coarsest_iterations=16, coarse_iterations=5, fine_iterations=3, patch=11,
                                     finest_patch=9, rounds=2, finest_rounds=1, large_fine_iterations=1,
-                                    copy_penalty=12.0, coarsest_area_cap=5.0, phase_patch=15),
+                                    copy_penalty=12.0, coarsest_area_cap=5.0, phase_patch=15, piece_start=10.0),
     "high": CorrespondencePreset(coarse_iterations=16, fine_iterations=5, patch=11, rounds=3, large_fine_iterations=2,
-                                 phase_patch=15),
+                                 phase_patch=15, piece_start=10.0),
 }
 
 
