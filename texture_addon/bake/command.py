@@ -23,7 +23,7 @@ from .. import files
 from ..blender.preferences import get_preferences
 from ..contract.manifest import check_entry
 from ..contract.vocabulary import BAKE_MODES, DEVICES, MAP_NAMES, QUALITIES
-from . import UsageError, manifest
+from . import UsageError, manifest, prepared
 from .manifest import maps_arg, size_arg, weights_arg
 
 Log = Callable[[str], None]
@@ -200,21 +200,28 @@ def _bake_with(args: argparse.Namespace, entries: list[dict], flags: dict, out_d
     entries = manifest.expand_variants(entries)
     python, source = engine_python(args)
     log(f"engine Python: {python or sys.executable} ({source})")
+    entries, preparations = prepared.plan(entries, out_dir)
     chosen = _choose_materials(args, entries)
     for mat in chosen:
         manifest.apply_overrides(mat, flags)
 
+    scratch = prepared.run(preparations, python, log)  # a refused reference: nothing written yet
     cluster = None
-    if args.scheduler:  # before anything is written: an unreachable scheduler changes nothing
-        from . import farm
-
-        cluster = farm.connect(args.scheduler, usage_error=UsageError)
     try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as exc:
-        if cluster:
-            cluster.client.close()
-        raise UsageError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
+        if args.scheduler:  # before anything is written: an unreachable scheduler changes nothing
+            from . import farm
+
+            cluster = farm.connect(args.scheduler, usage_error=UsageError)
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as exc:
+            if cluster:
+                cluster.client.close()
+            raise UsageError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
+    except BaseException:
+        prepared.publish([], scratch)  # only removes the scratch
+        raise
+    prepared.publish(preparations, scratch)
     _check_folders(args, out_dir)
     t0 = time.monotonic()
     storage = "PACK" if args.pack else None

@@ -85,7 +85,7 @@ def load_manifest(path: str) -> list[dict]:
         refs = merged.get("refs", merged.get("references", []))
         if isinstance(refs, str):
             refs = [refs]
-        merged["refs"] = [str((p.parent / r).resolve()) if not os.path.isabs(r) else r for r in refs]
+        merged["refs"] = [_resolved_reference(r, p.parent) for r in refs]
         if "source" in merged:
             s = merged["source"]
             merged["source"] = str((p.parent / s).resolve()) if not os.path.isabs(s) else s
@@ -104,6 +104,15 @@ def load_manifest(path: str) -> list[dict]:
                 raise UsageError(f"manifest {path}: material '{entry['name']}': {exc}") from None
         out.append(merged)
     return out
+
+
+def _resolved_reference(ref: str | dict, folder: Path) -> str | dict:
+    """A reference path (or a table's ``path`` and ``mask``) made absolute from the manifest's folder."""
+    def absolute(path: str) -> str:
+        return path if os.path.isabs(path) else str((folder / path).resolve())
+    if isinstance(ref, str):
+        return absolute(ref)
+    return {**ref, **{k: absolute(ref[k]) for k in ("path", "mask") if k in ref}}
 
 
 def expand_variants(manifest: list[dict]) -> list[dict]:

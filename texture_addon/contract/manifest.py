@@ -44,6 +44,52 @@ def _texts(value: Any) -> str | None:
     return "must be a string or a list of strings"
 
 
+#: The keys of a reference written as a table: the file and how to prepare it before baking
+#: (``python -m texture_addon prepare``'s steps: straighten → heal → flatten).
+REFERENCE_KEYS = ("path", "corners", "size", "flatten", "mask")
+
+
+def _reference_table(value: dict) -> str | None:
+    for key in value:
+        if key not in REFERENCE_KEYS:
+            close = difflib.get_close_matches(str(key), REFERENCE_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(REFERENCE_KEYS)})"
+            return f"reference table: unknown key {key!r}{hint}"
+    if _text(value.get("path")):
+        return "reference table: 'path' must be a non-empty string"
+    corners = value.get("corners")
+    if corners is not None:
+        numbers = corners.split(",") if isinstance(corners, str) else corners
+        try:
+            ok = isinstance(numbers, list) and len(numbers) == 8 and all(
+                not isinstance(v, bool) and math.isfinite(float(v)) for v in numbers)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            return f"reference table: 'corners' must be 8 numbers X1,Y1,…,X4,Y4, got {corners!r}"
+    if "size" in value and _text(value["size"]) and not isinstance(value["size"], int):
+        return f"reference table: 'size' must be \"WxH\" or a width, got {value['size']!r}"
+    if "flatten" in value and not isinstance(value["flatten"], bool):
+        return f"reference table: 'flatten' must be true or false, got {value['flatten']!r}"
+    if "mask" in value and _text(value["mask"]):
+        return "reference table: 'mask' must be a non-empty string"
+    return None
+
+
+def _references(value: Any) -> str | None:
+    """A path, or a list of paths and tables ``{path, corners, size, flatten, mask}``."""
+    if isinstance(value, str):
+        return _text(value)
+    if not isinstance(value, list):
+        return "must be a string or a list of strings and reference tables"
+    for v in value:
+        problem = _reference_table(v) if isinstance(v, dict) else _text(v) if isinstance(v, str) else \
+            "must be a string or a list of strings and reference tables"
+        if problem:
+            return problem
+    return None
+
+
 def _whole(lo: int, hi: int) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -102,7 +148,7 @@ def _variants(value: Any) -> str | None:
 
 #: Every key an entry (or ``[defaults]``) may hold, with its check.
 KEYS: dict[str, Callable[[Any], str | None]] = {
-    "name": _text, "refs": _texts, "references": _texts, "weights": _weights, "source": _text,
+    "name": _text, "refs": _references, "references": _references, "weights": _weights, "source": _text,
     "size": _size, "seed": _whole(0, MAX_SEED), "seeds": _variants, "sizes": _variants,
     "maps": _maps, "mode": _text, "quality": _choice(QUALITIES), "tile": _choice(TILE_MODES),
     "method": _choice(METHODS), "detail_scale": _number(MIN_DETAIL, MAX_DETAIL),
@@ -124,4 +170,4 @@ def check_entry(entry: dict, where: str) -> None:
             raise ManifestError(f"{where}: {key}: {problem}")
 
 
-__all__ = ["KEYS", "ManifestError", "check_entry"]
+__all__ = ["KEYS", "REFERENCE_KEYS", "ManifestError", "check_entry"]
