@@ -86,12 +86,12 @@ class WrapFilter:
         """Gaussian of standard deviation ``sigma`` px on the last two axes of ``a``."""
         if sigma <= 0:
             return a
-        return self.inverse(self.spectrum(a) * self.gaussian(sigma).to(a.dtype))
+        return self.inverse(self.spectrum(a) * self.gaussian(sigma).to(device=a.device, dtype=a.dtype))
 
     def blurs(self, a: torch.Tensor, sigmas: Sequence[float]) -> list[torch.Tensor]:
         """``blur(a, s)`` for each of ``sigmas`` from one spectrum of ``a``."""
         spec = self.spectrum(a)
-        return [a if s <= 0 else self.inverse(spec * self.gaussian(s).to(a.dtype)) for s in sigmas]
+        return [a if s <= 0 else self.inverse(spec * self.gaussian(s).to(device=a.device, dtype=a.dtype)) for s in sigmas]
 
     def gradient(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Central differences (d/drow, d/dcol): wrapped on periodic axes, one-sided at other borders."""
@@ -102,7 +102,7 @@ class WrapFilter:
         if periodic:
             return (torch.roll(a, -1, dim) - torch.roll(a, 1, dim)) * 0.5
         n = a.shape[dim]
-        idx = torch.arange(n)
+        idx = torch.arange(n, device=a.device)
         nxt = a.index_select(dim, (idx + 1).clamp(max=n - 1))
         prv = a.index_select(dim, (idx - 1).clamp(min=0))
         span = ((idx + 1).clamp(max=n - 1) - (idx - 1).clamp(min=0)).to(a.dtype)
