@@ -241,17 +241,7 @@ def resynth_heal(photo: Path, mask: Path, out: Path, timeout: float) -> dict:
         f" (file-png-save RUN-NONINTERACTIVE img layer {o} {o} 0 9 0 0 0 0 0)"
         f" (with-output-to-file {t} (lambda () (write (list t0 t1)))))"
     )
-    times.unlink(missing_ok=True)
-    cmd = ["gimp-console", "-i", "-d", "-f", "-c", "-b", script, "-b", "(gimp-quit 0)"]
-    seconds, err = bench_set.run_timed(cmd, timeout)
-    if err is None and not out.is_file():
-        err = "GIMP wrote no output (plug-in-resynthesizer failed?)"
-    plugin = None
-    if times.is_file():
-        nums = [float(v) for v in times.read_text().replace("(", " ").replace(")", " ").split()]
-        plugin = (nums[2] + nums[3] / 1e6) - (nums[0] + nums[1] / 1e6)
-        times.unlink()
-    return {"seconds": seconds, "plugin_seconds": plugin, "error": err}
+    return bench_set.run_gimp(script, times, out, timeout)
 
 
 def ours_heal(photo: Path, mask: Path, out: Path, timeout: float) -> dict:

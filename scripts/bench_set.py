@@ -167,6 +167,12 @@ def run_resynth(ref: Path, out: Path, size: int, timeout: float) -> dict:
         f" (file-png-save RUN-NONINTERACTIVE img layer {o} {o} 0 9 0 0 0 0 0)"
         f" (with-output-to-file {t} (lambda () (write (list t0 t1)))))"
     )
+    return {**run_gimp(script, times, out, timeout), "tiles": True}
+
+
+def run_gimp(script: str, times: Path, out: Path, timeout: float) -> dict:
+    """Headless GIMP running ``script``, which writes ``out`` and its plug-in's start and end
+    (``gettimeofday`` pairs) to ``times``: whole-process and plug-in seconds, error, peak memory."""
     times.unlink(missing_ok=True)
     cmd = ["gimp-console", "-i", "-d", "-f", "-c", "-b", script, "-b", "(gimp-quit 0)"]
     seconds, err, peak = run_measured(cmd, timeout)
@@ -177,7 +183,7 @@ def run_resynth(ref: Path, out: Path, size: int, timeout: float) -> dict:
         nums = [float(v) for v in times.read_text().replace("(", " ").replace(")", " ").split()]
         plugin = (nums[2] + nums[3] / 1e6) - (nums[0] + nums[1] / 1e6)
         times.unlink()
-    return {"seconds": seconds, "plugin_seconds": plugin, "error": err, "tiles": True, "peak_rss_mib": peak}
+    return {"seconds": seconds, "plugin_seconds": plugin, "error": err, "peak_rss_mib": peak}
 
 
 def load_rgb01(path: Path) -> np.ndarray:
