@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -178,3 +179,43 @@ def ocr(shot: Path, geometry: dict, name: str, shots: Path, screen: tuple[int, i
     assert proc.returncode == 0, tail(proc)
     (shots / f"ocr_{name}.txt").write_text(proc.stdout)
     return proc.stdout
+
+
+def ui_user(work: Path, shots: Path) -> Path:
+    """A fresh Blender user folder under ``work`` with the built add-on enabled and no splash
+    screen (a saved preference, as a person would); ``shots`` emptied for the screenshots."""
+    user = work / "user"
+    proc = install_extension(user, work)
+    assert proc.returncode == 0, tail(proc)
+    proc = hide_splash(user)
+    assert proc.returncode == 0, tail(proc)
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    return user
+
+
+def run_ui_driver(user: Path, work: Path, shots: Path, scenario: str, timeout: float, **extra: str) -> dict:
+    """tests/real_blender_ui_driver.py's ``scenario`` under Xvfb: the process and its steps by name."""
+    results = work / f"{scenario}.jsonl"
+    env = user_env(user, TMPDIR=str(work), TF_UI_RESULTS=str(results), TF_UI_SHOTS=str(shots),
+                   TF_UI_SCENARIO=scenario, **extra)
+    proc = run(["-p", "0", "0", str(SCREEN[0]), str(SCREEN[1]), "-P", str(ROOT / "tests" / "real_blender_ui_driver.py")],
+               env, cwd=work, timeout=timeout, xvfb=True)
+    steps = {}
+    if results.is_file():
+        for line in results.read_text().splitlines():
+            data = json.loads(line)
+            steps[data["step"]] = data
+    (shots / "steps.json").write_text(json.dumps(steps, indent=1))
+    return {"proc": proc, "steps": steps}
+
+
+def driver_step(run_result: dict, name: str) -> dict:
+    """A step's record from :func:`run_ui_driver`, or a failure saying where Blender stopped."""
+    steps, proc = run_result["steps"], run_result["proc"]
+    if "driver_error" in steps:
+        pytest.fail("the UI driver failed:\n" + steps["driver_error"]["error"])
+    if name not in steps:
+        pytest.fail(f"Blender never reached step '{name}': it exited with {proc.returncode} after "
+                    f"{list(steps)}\n" + tail(proc))
+    return steps[name]

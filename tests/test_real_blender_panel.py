@@ -10,9 +10,7 @@ filesystem), so a missing tesseract fails these tests with its error, never skip
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,34 +27,12 @@ SHOTS = rb.OUT / "real_blender_panel"  # not out/real_blender: the panel UI test
 def artist(tmp_path_factory) -> dict:
     rb.blender()
     work = tmp_path_factory.mktemp("real_artist")
-    user = work / "user"
-    proc = rb.install_extension(user, work)
-    assert proc.returncode == 0, rb.tail(proc)
-    proc = rb.hide_splash(user)
-    assert proc.returncode == 0, rb.tail(proc)
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    results = work / "artist.jsonl"
-    env = rb.user_env(user, TMPDIR=str(work), TF_UI_RESULTS=str(results), TF_UI_SHOTS=str(SHOTS),
-                      TF_UI_SCENARIO="artist", TF_UI_REF=str(rb.ROOT / "examples" / "bricks.png"))
-    proc = rb.run(["-p", "0", "0", str(rb.SCREEN[0]), str(rb.SCREEN[1]),
-                   "-P", str(rb.ROOT / "tests" / "real_blender_ui_driver.py")], env, cwd=work, timeout=900, xvfb=True)
-    steps = {}
-    if results.is_file():
-        for line in results.read_text().splitlines():
-            data = json.loads(line)
-            steps[data["step"]] = data
-    (SHOTS / "steps.json").write_text(json.dumps(steps, indent=1))
-    return {"proc": proc, "steps": steps}
+    user = rb.ui_user(work, SHOTS)
+    return rb.run_ui_driver(user, work, SHOTS, "artist", 900, TF_UI_REF=str(rb.ROOT / "examples" / "bricks.png"))
 
 
 def step(run: dict, name: str) -> dict:
-    if "driver_error" in run["steps"]:
-        pytest.fail("the UI driver failed:\n" + run["steps"]["driver_error"]["error"])
-    if name not in run["steps"]:
-        pytest.fail(f"Blender never reached step '{name}' (exit {run['proc'].returncode}) after "
-                    f"{list(run['steps'])}\n" + rb.tail(run["proc"]))
-    return run["steps"][name]
+    return rb.driver_step(run, name)
 
 
 def words(text: str) -> str:

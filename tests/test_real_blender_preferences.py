@@ -14,8 +14,6 @@ Two Blender runs (about a minute together):
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -34,35 +32,12 @@ HOW_TO_ENABLE = "Preferences → System → Network → Allow Online Access"
 def prefs_ui(tmp_path_factory) -> dict:
     rb.blender()
     work = tmp_path_factory.mktemp("real_prefs")
-    user = work / "user"
-    proc = rb.install_extension(user, work)
-    assert proc.returncode == 0, rb.tail(proc)
-    proc = rb.hide_splash(user)
-    assert proc.returncode == 0, rb.tail(proc)
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    results = work / "prefs.jsonl"
-    env = rb.user_env(user, TMPDIR=str(work), TF_UI_RESULTS=str(results), TF_UI_SHOTS=str(SHOTS),
-                      TF_UI_SCENARIO="preferences")
-    proc = rb.run(["-p", "0", "0", str(rb.SCREEN[0]), str(rb.SCREEN[1]),
-                   "-P", str(rb.ROOT / "tests" / "real_blender_ui_driver.py")], env, cwd=work, timeout=300, xvfb=True)
-    steps = {}
-    if results.is_file():
-        for line in results.read_text().splitlines():
-            data = json.loads(line)
-            steps[data["step"]] = data
-    (SHOTS / "steps.json").write_text(json.dumps(steps, indent=1))
-    return {"proc": proc, "steps": steps}
+    user = rb.ui_user(work, SHOTS)
+    return rb.run_ui_driver(user, work, SHOTS, "preferences", 300)
 
 
 def step(run: dict, name: str) -> dict:
-    """A step's record, or a failure saying where Blender stopped."""
-    if "driver_error" in run["steps"]:
-        pytest.fail("the UI driver failed:\n" + run["steps"]["driver_error"]["error"])
-    if name not in run["steps"]:
-        pytest.fail(f"Blender never reached step '{name}': it exited with {run['proc'].returncode} after "
-                    f"{list(run['steps'])}\n" + rb.tail(run["proc"]))
-    return run["steps"][name]
+    return rb.driver_step(run, name)
 
 
 def ours(text: str) -> list[str]:
