@@ -150,6 +150,26 @@ def until(predicate, timeout: float, interval: float = 0.5):
     return bool(predicate())
 
 
+def material_on_cube():
+    """A new material MAT as the default cube's only material, the cube active."""
+    cube = bpy.data.objects.get("Cube")
+    mat = bpy.data.materials.new(MAT)
+    cube.data.materials.clear()
+    cube.data.materials.append(mat)
+    bpy.context.view_layer.objects.active = cube
+    return cube, mat
+
+
+def draft_settings_from_file_reference(mat) -> None:
+    """REF as the material's one file reference, colour and normal maps, 64² draft."""
+    s = mat.texture_forge
+    r = s.references.add()
+    r.source, r.filepath, r.enabled = "FILE", REF, True
+    for m in ("basecolor", "height", "normal", "roughness", "ao"):
+        setattr(s, "map_" + m, m in ("basecolor", "normal"))
+    settings(64, "draft")
+
+
 def settings(size: int, quality: str) -> None:
     s = material().texture_forge
     s.size_preset = "CUSTOM"
@@ -185,18 +205,9 @@ def scenario():
            engine_python=os.environ.get("TEXTURE_FORGE_PYTHON"))
 
     # --- a material on the default cube, and a second file with a same-named plain material
-    cube = bpy.data.objects.get("Cube")
-    mat = bpy.data.materials.new(MAT)
-    cube.data.materials.clear()
-    cube.data.materials.append(mat)
-    bpy.context.view_layer.objects.active = cube
+    cube, mat = material_on_cube()
     bpy.ops.wm.save_as_mainfile(filepath=OTHER_BLEND, copy=True)
-    s = mat.texture_forge
-    r = s.references.add()
-    r.source, r.filepath, r.enabled = "FILE", REF, True
-    for m in ("basecolor", "height", "normal", "roughness", "ao"):
-        setattr(s, "map_" + m, m in ("basecolor", "normal"))
-    settings(64, "draft")
+    draft_settings_from_file_reference(mat)
 
     # --- the sidebar at its default width, Texture Forge tab
     ctx = ui_context()
@@ -322,17 +333,8 @@ def artist_scenario():
     p = prefs()
     p.python = ""
     panels = addon("panels")
-    cube = bpy.data.objects.get("Cube")
-    mat = bpy.data.materials.new(MAT)
-    cube.data.materials.clear()
-    cube.data.materials.append(mat)
-    bpy.context.view_layer.objects.active = cube
-    s = mat.texture_forge
-    r = s.references.add()
-    r.source, r.filepath, r.enabled = "FILE", REF, True
-    for m in ("basecolor", "height", "normal", "roughness", "ao"):
-        setattr(s, "map_" + m, m in ("basecolor", "normal"))
-    settings(64, "draft")
+    cube, mat = material_on_cube()
+    draft_settings_from_file_reference(mat)
     # an undo step, as the clicks that made these settings would have pushed (operators called
     # from a script push none), so Ctrl-Z later has a state with this material to go back to
     bpy.ops.ed.undo_push(message="Texture Forge test setup")
