@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..contract.vocabulary import DEVICES, MAX_DETAIL, MAX_SIZE, METHODS, MIN_DETAIL, MIN_SIZE, QUALITIES, TILE_MODES
+from ..contract.vocabulary import (CNN_LOSSES, DEVICES, MAX_DETAIL, MAX_SIZE, METHODS, MIN_DETAIL, MIN_SIZE, QUALITIES,
+                                  TILE_MODES)
 from ..errors import InputError
 from .common import (ProgressPrinter, check_output_file, detail_arg, flatten_references, parse_weights, seed_arg,
                      size_arg, tiling)
@@ -25,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detail-scale", type=detail_arg, default=1.0, help=f"how large the reference's features appear ({MIN_DETAIL:g}…{MAX_DETAIL:g}, default 1)")
     p.add_argument("--method", choices=METHODS, default="nn",
                    help="nn: patch correspondence, keeps structure (default); patch: patch statistics; cnn: CNN features")
-    p.add_argument("--cnn-loss", choices=("sw", "gram"), default="sw", help="statistic matched by --method cnn")
+    p.add_argument("--cnn-loss", choices=CNN_LOSSES, default="sw", help="statistic matched by --method cnn")
     p.add_argument("--vgg-weights", default=None, metavar="FILE", help="torchvision vgg19 state dict for --method cnn")
     p.add_argument("--quality", choices=QUALITIES, default="default")
     p.add_argument("--device", choices=DEVICES, default="auto")

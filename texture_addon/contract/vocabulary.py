@@ -23,6 +23,10 @@ METHODS = ("nn", "patch", "cnn")
 #: The methods that work on one image's own texture or on a set of maps (no CNN features there).
 PATCH_METHODS = ("nn", "patch")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: The statistic ``method="cnn"`` matches: sliced Wasserstein (default) or Gram matrices.
+CNN_LOSSES = ("sw", "gram")
+#: Normal maps' green channel: OpenGL/Blender (+Y, default) or DirectX (−Y).
+NORMAL_CONVENTIONS = ("opengl", "directx")
 
 #: Every map the project makes, in the order files, nodes and summaries list them.
 MAP_NAMES = ("basecolor", "height", "normal", "roughness", "ao")
@@ -47,7 +51,8 @@ MIN_BAND, MAX_BAND = 0.02, 0.45
 MAX_SEED = 2**32 - 1
 
 __all__ = ["KINDS", "TILE_MODES", "TILE_AXES", "QUALITIES", "METHODS", "PATCH_METHODS", "DEVICES",
-           "MAP_NAMES", "RGB_MAPS", "COLOUR_MAPS", "MAP_LABELS", "MODE_TO_KIND", "BAKE_MODES",
+           "CNN_LOSSES", "NORMAL_CONVENTIONS", "MAP_NAMES", "RGB_MAPS", "COLOUR_MAPS", "MAP_LABELS",
+           "MODE_TO_KIND", "BAKE_MODES",
            "MIN_SIZE", "MAX_SIZE", "SIZE_PRESETS", "MIN_DETAIL", "MAX_DETAIL", "MIN_BAND",
            "MAX_BAND", "MAX_SEED", "MAX_LIGHT_ANGLE", "light_angle_problem"]
 

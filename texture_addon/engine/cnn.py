@@ -6,11 +6,10 @@ from typing import Sequence
 
 import torch
 
+from ..contract.vocabulary import CNN_LOSSES
 from .losses import gram, sliced_feature_loss
 from .networks import FeatureNet
 from .sliced import REFERENCE_SAMPLE_CAP, mixture_quantiles, random_directions, subsample_columns
-
-CNN_LOSSES = ("sw", "gram")
 
 
 class CNNFeatureLoss:

@@ -22,10 +22,10 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from ..contract.vocabulary import NORMAL_CONVENTIONS
 from ..errors import InputError
 
 from ..references.maps import MAP_NAMES  # one list of map names for the engine, CLI and writers
-NORMAL_CONVENTIONS = ("opengl", "directx")
 LUMA = (0.2126, 0.7152, 0.0722)
 HEIGHT_OCTAVES = 6          # band-pass octaves of the height (σ = 1, 2, 4 … px, capped by the size)
 NORMAL_SCALE = 4.0          # slope per unit height per (side/256 px) at strength 1: gentle, visible relief
