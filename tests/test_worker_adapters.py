@@ -75,7 +75,8 @@ def images(tmp_path):
     paths = []
     for i, colour in enumerate([(200, 40, 40), (40, 200, 40), (40, 40, 200)]):
         p = tmp_path / f"img{i}.png"
-        Image.new("RGB", (48, 32), colour).save(p)
+        light = np.linspace(0.5, 1.0, 48)[None, :, None]  # uneven light, so flatten changes the image
+        Image.fromarray((np.array(colour)[None, None] * light * np.ones((32, 1, 1))).astype(np.uint8)).save(p)
         paths.append(str(p))
     return paths
 
@@ -88,6 +89,9 @@ def base_spec(kind: str, images: list[str], out: str) -> JobSpec:
         spec.content = images[1]
     if kind == "material":
         spec.material = {"basecolor": images[0]}
+        spec.from_photo = True  # so that light_angle is read
+    if kind in ("synth", "stylize", "seamless"):
+        spec.maps = ["basecolor", "height"]  # so that light_angle reaches the derived maps
     return spec
 
 
@@ -98,11 +102,15 @@ def changes(kind: str, images: list[str]) -> dict:
         "content": images[2],
         "width": 96, "height": 80, "seed": 5,
         "tile": "none" if kind == "stylize" else "x",
-        "detail_scale": 2.0, "quality": "draft", "method": "cnn", "vgg_weights": "/weights/vgg19.pth",
+        "detail_scale": 2.0, "quality": "draft", "vgg_weights": "/weights/vgg19.pth",
         "strength": 0.3, "preserve_colors": True, "band": 0.3,
-        "maps": ["basecolor", "height"],
+        "maps": ["basecolor", "normal"] if kind != "pbr" else ["basecolor", "height"],
         "material": {"basecolor": images[0], "height": images[2]},
         "device": "cpu", "light_angle": 135.0,
+        "method": "patch" if kind in ("seamless", "material") else "cnn",
+        "flatten": True, "cnn_loss": "gram", "from_photo": kind != "material",
+        "height_detail": 0.8, "height_contrast": 2.0, "invert_height": True, "normal_strength": 0.5,
+        "normal_convention": "directx", "roughness_range": [0.1, 0.6],
     }
 
 

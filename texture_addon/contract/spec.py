@@ -16,15 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
-from .vocabulary import (DEVICES, KINDS, MAP_NAMES, MAX_BAND, MAX_DETAIL, MAX_SEED, MAX_SIZE,
-                         METHODS, MIN_BAND, MIN_DETAIL, MIN_SIZE, QUALITIES, TILE_MODES, light_angle_problem)
+from .vocabulary import (CNN_LOSSES, DEVICES, KINDS, MAP_NAMES, MAX_BAND, MAX_DETAIL, MAX_SEED, MAX_SIZE,
+                         METHODS, MIN_BAND, MIN_DETAIL, MIN_SIZE, NORMAL_CONVENTIONS, PATCH_METHODS,
+                         QUALITIES, TILE_MODES, light_angle_problem)
 
 #: Which kinds take style references and which need a ``content`` image.
 KINDS_WITH_REFERENCES = ("synth", "stylize")
 KINDS_WITH_CONTENT = ("stylize", "seamless", "pbr")
 
 #: Fields every kind reads: what to do and where to write it.
-COMMON_FIELDS = ("kind", "output_dir", "name")
+COMMON_FIELDS = ("kind", "output_dir", "name", "file_names")
 #: The spec fields each kind reads, besides :data:`COMMON_FIELDS`. The engine process's per-kind
 #: adapters (``jobs/adapters.py``) pass every one of them on to the engine, and a
 #: test fails if one is dropped. A field a kind does not read must keep its default: a value set
@@ -34,19 +35,29 @@ COMMON_FIELDS = ("kind", "output_dir", "name")
 #: longer side ``max(width, height)``; ``seamless`` and ``pbr`` resize their result to
 #: ``width`` × ``height`` (wrapping around the edges on tiled axes); ``seamless`` always tiles both
 #: ways; ``material`` writes the maps it was given (``material``), not ``maps``; ``pbr`` runs on
-#: the CPU whatever ``device`` says, so it refuses one.
+#: the CPU whatever ``device`` says, so it refuses one. ``light_angle`` reaches the maps derived
+#: from the result (synth, stylize, seamless: maps other than basecolor; material: ``from_photo``).
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "synth": ("references", "width", "height", "seed", "tile", "detail_scale", "quality", "method",
-              "vgg_weights", "device", "maps"),
+              "vgg_weights", "device", "maps", "flatten", "cnn_loss", "light_angle"),
     "stylize": ("references", "content", "width", "height", "seed", "tile", "quality", "method",
-                "strength", "preserve_colors", "device", "maps"),
-    "seamless": ("content", "width", "height", "seed", "quality", "band", "device", "maps"),
-    "pbr": ("content", "width", "height", "tile", "maps", "light_angle"),  # derive_maps runs on the CPU
-    "material": ("material", "width", "height", "seed", "tile", "detail_scale", "quality", "device"),
+                "strength", "preserve_colors", "device", "maps", "flatten", "light_angle"),
+    "seamless": ("content", "width", "height", "seed", "quality", "method", "band", "device", "maps",
+                 "light_angle"),
+    "pbr": ("content", "width", "height", "tile", "maps", "light_angle", "height_detail", "height_contrast",
+            "invert_height", "normal_strength", "normal_convention", "roughness_range"),  # on the CPU
+    "material": ("material", "width", "height", "seed", "tile", "detail_scale", "quality", "method", "device",
+                 "flatten", "from_photo", "light_angle"),
 }
+#: Kinds whose ``width`` and ``height`` may both be 0: the content image's own size (the CLI's
+#: ``seamless``, ``pbr`` and ``stylize`` without ``--size``).
+KINDS_OF_CONTENT_SIZE = ("stylize", "seamless", "pbr")
 #: Tile modes a kind can honour, where it cannot do all four (the style-transfer engine tiles
 #: both ways or not at all).
 KIND_TILE_MODES: dict[str, tuple[str, ...]] = {"stylize": ("both", "none")}
+#: Methods a kind can honour, where it cannot do all of them (no CNN features for one image's
+#: own texture or for a set of maps).
+KIND_METHODS: dict[str, tuple[str, ...]] = {"seamless": PATCH_METHODS, "material": PATCH_METHODS}
 
 # Characters that would let ``name`` escape ``output_dir`` or break file names on some platform.
 _BAD_NAME_CHARS = set('/\\:*?"<>|\0')
@@ -78,8 +89,8 @@ class JobSpec:
 
     ``content`` is the content image for ``stylize``, the image to make tileable for ``seamless``
     and the albedo for ``pbr``. ``material`` maps a map name to an existing file for
-    ``kind="material"``. Outputs land in ``f"{output_dir}/{name}_{map}.png"``, one per entry of
-    ``maps`` (``material`` jobs write the maps they were given).
+    ``kind="material"``. Outputs land in ``f"{output_dir}/{name}_{map}.png"``, one per map of
+    :meth:`written_maps`, or in ``f"{output_dir}/{file_names[map]}"`` where ``file_names`` is given.
     """
 
     kind: str = "synth"
@@ -104,6 +115,32 @@ class JobSpec:
     #: ``pbr``: None derives the maps by the luminance heuristic (what the panel has always done);
     #: "auto" or an angle in degrees (0 = light from the right, 90 = from the top) by the shading method.
     light_angle: float | str | None = None
+    #: ``synth``, ``stylize``: even out each reference's light before synthesis; ``material``: the
+    #: basecolor map's (the other maps are data, not light).
+    flatten: bool = False
+    #: ``synth`` with ``method="cnn"``: the feature statistic matched.
+    cnn_loss: str = "sw"
+    #: ``material``: the basecolor map is a photograph, split into albedo and height (by
+    #: ``light_angle``'s method) before synthesis; the maps not given are derived from the
+    #: synthesised height after it, so the job writes every map.
+    from_photo: bool = False
+    #: ``pbr``: how the maps are derived (``engine.derive_maps``' options of the same names).
+    height_detail: float = 0.5
+    height_contrast: float = 1.0
+    invert_height: bool = False
+    normal_strength: float = 1.0
+    normal_convention: str = "opengl"
+    roughness_range: list[float] = field(default_factory=lambda: [0.35, 0.9])
+    #: Map name → file name inside ``output_dir``, for a caller that names its files itself (the
+    #: CLI's ``-o OUT.png`` and map folders); when given, one for every map the job writes.
+    file_names: dict[str, str] = field(default_factory=dict)
+
+    def written_maps(self) -> list[str]:
+        """The maps this job writes, in order: ``maps``, or for ``material`` the maps given (every
+        map with ``from_photo``)."""
+        if self.kind != "material":
+            return list(self.maps)
+        return list(MAP_NAMES) if self.from_photo else list(self.material)
 
     # ------------------------------------------------------------------ validation
 
@@ -122,9 +159,10 @@ class JobSpec:
         _check_choice(errors, "quality", self.quality, QUALITIES)
         _check_choice(errors, "method", self.method, METHODS)
         _check_choice(errors, "device", self.device, DEVICES)
+        own_size = self.kind in KINDS_OF_CONTENT_SIZE and self.width == self.height == 0
         for attr in ("width", "height"):
             value = getattr(self, attr)
-            if not MIN_SIZE <= value <= MAX_SIZE:
+            if not own_size and not MIN_SIZE <= value <= MAX_SIZE:
                 errors.append(f"{attr}: {value} out of range ({MIN_SIZE}…{MAX_SIZE})")
         if not 0 <= self.seed <= MAX_SEED:
             errors.append(f"seed: {self.seed} out of range (0…{MAX_SEED})")
@@ -134,6 +172,13 @@ class JobSpec:
         problem = light_angle_problem(self.light_angle)
         if problem:
             errors.append(f"light_angle: {problem}")
+        _check_choice(errors, "cnn_loss", self.cnn_loss, CNN_LOSSES)
+        _check_choice(errors, "normal_convention", self.normal_convention, NORMAL_CONVENTIONS)
+        for name in ("height_detail", "height_contrast", "normal_strength"):
+            _check_range(errors, name, getattr(self, name), -math.inf, math.inf)
+        lo_hi = self.roughness_range
+        if len(lo_hi) != 2 or not all(math.isfinite(v) for v in lo_hi) or not 0 <= lo_hi[0] <= lo_hi[1] <= 1:
+            errors.append(f"roughness_range: need [LOW, HIGH] with 0 ≤ LOW ≤ HIGH ≤ 1, got {lo_hi!r}")
 
         if not self.output_dir.strip():
             errors.append("output_dir: required (the folder the textures are written to)")
@@ -154,6 +199,8 @@ class JobSpec:
                 errors.append(f"maps: listed more than once: {', '.join(dupes)}")
 
         self._validate_kind_fields(errors)
+        self._validate_derived_maps(errors)
+        self._validate_file_names(errors)
         self._validate_inputs(errors, check_files)
         if self.method == "cnn" and self.vgg_weights is not None and check_files:
             if not os.path.isfile(self.vgg_weights):
@@ -178,6 +225,38 @@ class JobSpec:
         if modes is not None and self.tile in TILE_MODES and self.tile not in modes:
             errors.append(f"tile: kind {self.kind!r} tiles {' or '.join(repr(m) for m in modes)} only, "
                           f"not {self.tile!r}")
+        methods = KIND_METHODS.get(self.kind)
+        if methods is not None and self.method in METHODS and self.method not in methods:
+            errors.append(f"method: kind {self.kind!r} supports {' or '.join(repr(m) for m in methods)} only, "
+                          f"not {self.method!r}")
+
+    def _validate_derived_maps(self, errors: list[str]) -> None:
+        """Refuse a light angle (or a photo split) no derived map would use."""
+        if self.kind in ("synth", "stylize", "seamless") and self.light_angle is not None \
+                and all(m == "basecolor" for m in self.maps):
+            errors.append("light_angle: applies to maps derived from the result; maps holds basecolor only")
+        if self.kind == "material":
+            if self.light_angle is not None and not self.from_photo:
+                errors.append("light_angle: kind 'material' uses it with from_photo only")
+            if self.from_photo and "basecolor" not in self.material:
+                errors.append("from_photo: the maps are derived from the basecolor photo; material needs basecolor")
+            if self.flatten and "basecolor" not in self.material:
+                errors.append("flatten: evens out the basecolor map's light; material needs basecolor")
+
+    def _validate_file_names(self, errors: list[str]) -> None:
+        """``file_names``: plain .png names inside ``output_dir``, one per map written, no two alike."""
+        if not self.file_names:
+            return
+        wanted = self.written_maps()
+        if sorted(self.file_names) != sorted(wanted):
+            errors.append(f"file_names: must name exactly the maps written ({', '.join(wanted)}), "
+                          f"got {', '.join(self.file_names)}")
+        for m, fname in self.file_names.items():
+            if (fname in (".", "..") or _BAD_NAME_CHARS & set(fname)
+                    or not fname.lower().endswith(".png") or len(fname) <= 4):
+                errors.append(f"file_names {m}: {fname!r} is not a .png file name inside output_dir")
+        if len(set(self.file_names.values())) != len(self.file_names):
+            errors.append("file_names: two maps share a file name")
 
     def _validate_inputs(self, errors: list[str], check_files: bool) -> None:
         """Kind-specific inputs: references, content image, material maps."""
@@ -271,12 +350,15 @@ class JobSpec:
 
 # ---------------------------------------------------------------------- helpers
 
-_FLOAT_FIELDS = ("detail_scale", "strength", "band")
+_FLOAT_FIELDS = ("detail_scale", "strength", "band", "height_detail", "height_contrast", "normal_strength")
 _EXPECTED: dict[str, tuple[type, ...] | str] = {
     "kind": (str,), "content": "optional str", "output_dir": (str,), "name": (str,),
     "width": (int,), "height": (int,), "seed": (int,), "tile": (str,), "detail_scale": (float, int),
     "quality": (str,), "method": (str,), "device": (str,), "vgg_weights": "optional str",
     "strength": (float, int), "preserve_colors": (bool,), "band": (float, int),
+    "flatten": (bool,), "cnn_loss": (str,), "from_photo": (bool,), "height_detail": (float, int),
+    "height_contrast": (float, int), "invert_height": (bool,), "normal_strength": (float, int),
+    "normal_convention": (str,),
 }
 
 
@@ -326,6 +408,12 @@ def _type_errors(spec: JobSpec) -> list[str]:
     if not isinstance(spec.material, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in spec.material.items()):
         errors.append(f"material: must be an object of map name -> file path, got {spec.material!r}")
+    if not isinstance(spec.file_names, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in spec.file_names.items()):
+        errors.append(f"file_names: must be an object of map name -> file name, got {spec.file_names!r}")
+    if not isinstance(spec.roughness_range, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec.roughness_range):
+        errors.append(f"roughness_range: must be a list of two numbers, got {spec.roughness_range!r}")
     return errors
 
 
@@ -340,5 +428,6 @@ def _check_range(errors: list[str], name: str, value: float, lo: float, hi: floa
 
 
 __all__ = ["JobSpec", "ReferenceSpec", "SpecError", "KINDS", "MAP_NAMES", "MIN_SIZE", "MAX_SIZE", "TILE_MODES",
-           "QUALITIES", "METHODS", "DEVICES", "KIND_FIELDS", "KIND_TILE_MODES", "COMMON_FIELDS", "kind_fields",
+           "QUALITIES", "METHODS", "DEVICES", "KIND_FIELDS", "KIND_TILE_MODES", "KIND_METHODS",
+           "KINDS_OF_CONTENT_SIZE", "COMMON_FIELDS", "kind_fields",
            "light_angle_problem"]

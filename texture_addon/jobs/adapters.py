@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..contract.spec import JobSpec
-from ..contract.vocabulary import RGB_MAPS, TILE_AXES
+from ..contract.vocabulary import MAP_NAMES, RGB_MAPS, TILE_AXES
 from ..engine.progress import CancelToken, ProgressInfo
 from ..errors import TextureForgeError
 from ..references import load_gray, load_rgb
@@ -29,12 +29,21 @@ Maps = dict[str, np.ndarray]
 Adapter = Callable[[Engine, JobSpec, "ProgressCallback | None", CancelToken], Maps]
 
 def _references(spec: JobSpec) -> tuple[list[np.ndarray], list[float]]:
-    return [load_rgb(r.path) for r in spec.references], [float(r.weight) for r in spec.references]
+    """Every reference read (before any compute), its light evened out when ``flatten`` asks."""
+    refs = [load_rgb(r.path) for r in spec.references]
+    return (flatten_all(refs) if spec.flatten else refs), [float(r.weight) for r in spec.references]
+
+
+def flatten_all(images: list[np.ndarray]) -> list[np.ndarray]:
+    """Each image with its light evened out (references/prepare/flatten.py)."""
+    from ..references.prepare import flatten
+
+    return [flatten(img) for img in images]
 
 
 def resize_to(img: np.ndarray, width: int, height: int, tile: str) -> np.ndarray:
     """``img`` (H, W[, C]) at ``width`` × ``height``, wrapping around on the tiled axes."""
-    if img.shape[:2] == (height, width):
+    if img.shape[:2] == (height, width) or width == height == 0:  # 0 × 0: the image's own size
         return img
     import torch
 
@@ -53,7 +62,7 @@ def synth(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, canc
     img = engine.synthesize(refs, weights, width=spec.width, height=spec.height, seed=spec.seed,
                             tile=spec.tile, detail_scale=spec.detail_scale, quality=spec.quality,
                             method=spec.method, device=spec.device, vgg_weights=spec.vgg_weights,
-                            progress=progress, cancel=cancel)
+                            cnn_loss=spec.cnn_loss, progress=progress, cancel=cancel)
     return with_derived_maps(engine, img, spec, progress, cancel)
 
 
@@ -62,14 +71,15 @@ def stylize(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, ca
     # The contract allows "both" or "none" here (KIND_TILE_MODES); the engine takes a bool.
     img = engine.stylize(load_rgb(spec.content), refs, weights, strength=spec.strength,
                          preserve_colors=spec.preserve_colors, tile=spec.tile == "both",
-                         size=max(spec.width, spec.height), seed=spec.seed, quality=spec.quality,
+                         size=max(spec.width, spec.height) or None, seed=spec.seed, quality=spec.quality,
                          method=spec.method, device=spec.device, progress=progress, cancel=cancel)
     return with_derived_maps(engine, img, spec, progress, cancel)
 
 
 def seamless(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
     img = engine.make_seamless(load_rgb(spec.content), band=spec.band, seed=spec.seed,
-                               quality=spec.quality, device=spec.device, progress=progress, cancel=cancel)
+                               quality=spec.quality, device=spec.device, method=spec.method,
+                               progress=progress, cancel=cancel)
     cancel.raise_if_cancelled()
     img = resize_to(img, spec.width, spec.height, "both")  # seamless output tiles both ways
     return with_derived_maps(engine, img, spec, progress, cancel, tile="both")
@@ -77,23 +87,52 @@ def seamless(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, c
 
 def pbr(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
     albedo = resize_to(load_rgb(spec.content), spec.width, spec.height, spec.tile)
-    derived = engine.derive_maps(albedo, maps=list(spec.maps), tile=spec.tile, **height_method(spec.light_angle))
+    derived = engine.derive_maps(albedo, maps=list(spec.maps), tile=spec.tile, height_detail=spec.height_detail,
+                                 height_contrast=spec.height_contrast, invert_height=spec.invert_height,
+                                 normal_strength=spec.normal_strength, normal_convention=spec.normal_convention,
+                                 roughness_range=tuple(spec.roughness_range), **height_method(spec.light_angle))
     return pick(derived, spec.maps, "derive_maps")
 
 
-def height_method(light_angle: float | str | None) -> dict:
-    """``derive_maps`` options for a spec's ``light_angle``: None keeps the luminance heuristic."""
+def height_method(light_angle: float | str | None, explicit: bool = False) -> dict:
+    """``derive_maps`` options for a spec's ``light_angle``: None keeps the luminance heuristic
+    (named when ``explicit``, as the photo split of ``material`` always did)."""
     if light_angle is None:
-        return {}
+        return {"method": "luminance"} if explicit else {}
     return {"method": "shading", "light_angle": None if light_angle == "auto" else float(light_angle)}
 
 
 def material(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
     inputs = {name: (load_rgb(path) if name in RGB_MAPS else load_gray(path)) for name, path in spec.material.items()}
+    if spec.flatten:  # the basecolor's light only: the other maps are data, not light
+        inputs["basecolor"] = flatten_all([inputs["basecolor"]])[0]
+    if spec.from_photo:
+        inputs = with_photo_maps(engine, inputs, spec.light_angle)
     produced = engine.synthesize_material(inputs, width=spec.width, height=spec.height, seed=spec.seed,
                                           tile=spec.tile, quality=spec.quality, device=spec.device,
-                                          detail_scale=spec.detail_scale, progress=progress, cancel=cancel)
-    return pick(produced, list(spec.material), "synthesize_material")
+                                          detail_scale=spec.detail_scale, progress=progress, cancel=cancel,
+                                          method=spec.method)
+    if spec.from_photo:
+        cancel.raise_if_cancelled()
+        produced = completed(engine, dict(produced), spec.tile)
+    return pick(produced, list(produced) if spec.from_photo else list(spec.material), "synthesize_material")
+
+
+def with_photo_maps(engine: Engine, maps: Maps, light_angle: float | str | None) -> Maps:
+    """The basecolor photo replaced by its albedo, and its height added unless given: both come
+    from one split of the photo, so they are aligned before synthesis keeps them so."""
+    # the reference photo need not tile: its split mirrors at the borders
+    derived = engine.derive_maps(maps["basecolor"], maps=("basecolor", "height"), tile=False,
+                                 **height_method(light_angle, explicit=True))
+    return {**derived, **{name: image for name, image in maps.items() if name != "basecolor"}}
+
+
+def completed(engine: Engine, result: Maps, tile: str) -> Maps:
+    """Every map of the set: those not synthesised derived from the synthesised height and colour."""
+    missing = [name for name in MAP_NAMES if name not in result]
+    if not missing:
+        return result
+    return {**result, **engine.derive_maps(result["basecolor"], maps=missing, tile=tile, height=result["height"])}
 
 
 #: kind → adapter. Every kind of the contract has one (a test checks it).
@@ -107,8 +146,10 @@ def with_derived_maps(engine: Engine, img: np.ndarray, spec: JobSpec, progress: 
     if all(m == "basecolor" for m in spec.maps):
         return {"basecolor": img}
     cancel.raise_if_cancelled()
-    derived = dict(engine.derive_maps(img, maps=list(spec.maps), tile=spec.tile if tile is None else tile))
-    derived["basecolor"] = img
+    derived = dict(engine.derive_maps(img, maps=list(spec.maps), tile=spec.tile if tile is None else tile,
+                                      **height_method(spec.light_angle)))
+    if spec.light_angle is None:  # from shading, basecolor is the split's albedo
+        derived["basecolor"] = img
     return pick(derived, spec.maps, "derive_maps")
 
 

@@ -45,20 +45,24 @@ def run_job(spec: JobSpec, progress: ProgressCallback | None = None, cancel: Can
     :class:`~texture_addon.errors.Cancelled` when ``cancel`` fires (leaving no outputs), and
     :class:`TextureForgeError` for kinds this build's engine cannot do yet.
     """
-    return run_job_detailed(spec, progress, cancel).outputs
+    return _run(spec, progress, cancel, scores=False).outputs
 
 
 def run_job_detailed(spec: JobSpec, progress: ProgressCallback | None = None,
                      cancel: CancelToken | None = None) -> JobOutcome:
     """:func:`run_job`, also returning each map's seam score (the worker reports them)."""
+    return _run(spec, progress, cancel, scores=True)
+
+
+def _run(spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken | None, scores: bool) -> JobOutcome:
     spec.validate(check_files=True)
     cancel = cancel or CancelToken()
     cancel.raise_if_cancelled()
     maps = _compute_maps(spec, progress, cancel)
     cancel.raise_if_cancelled()
-    scores = _seam_scores(maps, spec.tile)
-    outputs = _write_all_or_nothing(maps, Path(spec.output_dir), f"{spec.name}_", cancel)
-    return JobOutcome(outputs=outputs, seam_scores=scores)
+    seam_scores = _seam_scores(maps, spec.tile) if scores else {}
+    outputs = _write_all_or_nothing(maps, Path(spec.output_dir), f"{spec.name}_", cancel, spec.file_names or None)
+    return JobOutcome(outputs=outputs, seam_scores=seam_scores)
 
 
 # ---------------------------------------------------------------------- dispatch per kind
@@ -88,11 +92,12 @@ def _seam_scores(maps: Mapping[str, np.ndarray], tile: str) -> dict[str, float]:
 
 # ---------------------------------------------------------------------- all-or-nothing writing
 
-def _write_all_or_nothing(maps: Mapping[str, np.ndarray], out_dir: Path, prefix: str,
-                          cancel: CancelToken) -> dict[str, Path]:
-    """The set, whole or not at all (:func:`~texture_addon.references.write_maps`); a cancel
-    before the final renames leaves no file behind."""
-    return write_maps(maps, out_dir.expanduser().resolve(), prefix=prefix, check=cancel.raise_if_cancelled)
+def _write_all_or_nothing(maps: Mapping[str, np.ndarray], out_dir: Path, prefix: str, cancel: CancelToken,
+                          file_names: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """The set, whole or not at all (:func:`~texture_addon.references.write_maps`), named
+    ``<prefix><map>.png`` or by ``file_names``; a cancel before the final renames leaves no file behind."""
+    return write_maps(maps, out_dir.expanduser().resolve(), prefix=prefix, check=cancel.raise_if_cancelled,
+                      file_names=file_names)
 
 
 __all__ = ["run_job", "run_job_detailed", "JobOutcome"]

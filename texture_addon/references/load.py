@@ -142,6 +142,16 @@ def _to_float(img) -> np.ndarray:
     return arr.astype(np.float32) / 255.0
 
 
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of an image file from its header, refused in one line (not found, not an
+    image, too large) as :func:`load_image` would refuse it."""
+    img = _open_pil(path)
+    try:
+        return img.size
+    finally:
+        img.close()
+
+
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Load an image as float32 (H, W, C) in [0, 1], C being 1, 2 (grey+alpha), 3 or 4.
 

@@ -26,16 +26,18 @@ def map_filename(name: str, prefix: str = "") -> str:
 
 
 def write_maps(maps: Mapping[str, np.ndarray], out_dir: str | os.PathLike, prefix: str = "",
-               check: Callable[[], None] | None = None) -> dict[str, Path]:
+               check: Callable[[], None] | None = None,
+               file_names: Mapping[str, str] | None = None) -> dict[str, Path]:
     """Write the set into ``out_dir`` (created if needed), whole or not at all; return name → path.
 
     Every map is encoded into its own temporary file first; only then are they all renamed into
     place together (:func:`texture_addon.files.atomic_files`), so an error, a cancel (``check``,
     called before each map and before the renames, raises to stop) or a SIGTERM part-way leaves
-    the previous set complete and no temporary file.
+    the previous set complete and no temporary file. ``file_names`` (map → file name) replaces
+    ``<prefix><map>.png``.
     """
     out = files.make_folder(out_dir)
-    targets = {name: out / map_filename(name, prefix) for name in maps}
+    targets = {name: out / (file_names[name] if file_names else map_filename(name, prefix)) for name in maps}
     with files.atomic_files(targets.values()) as staged:
         for name, arr in maps.items():
             if check is not None:
