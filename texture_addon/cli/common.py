@@ -155,9 +155,3 @@ class ProgressPrinter:
             self.stream.write(f"{frac * 100:5.1f}% {text}\n")
         self.stream.flush()
 
-
-def flatten_references(refs: list) -> list:
-    """Each reference with its light evened out (``--flatten``), before any synthesis."""
-    from ..references.prepare import flatten
-
-    return [flatten(r) for r in refs]

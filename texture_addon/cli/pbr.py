@@ -10,9 +10,7 @@ than the heuristic (docs/maps.md)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
-import numpy as np
 
 from ..contract.vocabulary import light_angle_problem
 from ..errors import InputError
@@ -86,25 +84,26 @@ def shading_options(args: argparse.Namespace) -> dict:
     return {"method": "shading", "light_angle": None if angle in (None, "auto") else angle}
 
 
-def write_set(image: np.ndarray, out_dir: str, tile: object = True, **options) -> int:
-    """Derive every map from ``image`` and write the set into ``out_dir``; used by ``synth --pbr`` too."""
-    from ..engine.pbr import derive_maps
-    from ..references import write_maps
-
-    out = check_output_dir(out_dir)
-    maps = derive_maps(image, tile=tile, **options)  # all computed before the first file is written
-    written = write_maps(maps, out)
-    sys.stderr.write(f"wrote {', '.join(p.name for p in written.values())} to {out}\n")
-    return 0
+def light_angle_of(args: argparse.Namespace) -> float | str | None:
+    """The job's ``light_angle`` for ``--height-from`` and ``--light-angle``: None is the luminance
+    heuristic, "auto" or degrees the shading method."""
+    options = shading_options(args)
+    if options["method"] == "luminance":
+        return None
+    return "auto" if options["light_angle"] is None else float(options["light_angle"])
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..references import load_rgb
+    from ..contract.spec import JobSpec
+    from ..contract.vocabulary import MAP_NAMES
+    from . import job
 
-    check_output_dir(args.output, [args.albedo])
-    image = load_rgb(args.albedo)
-    return write_set(image, args.output, tile=not args.no_tile, height_detail=args.height_detail,
-                     height_contrast=args.height_contrast, invert_height=args.invert_height,
-                     normal_strength=args.normal_strength,
-                     normal_convention="directx" if args.directx else "opengl",
-                     roughness_range=args.roughness_range, **shading_options(args))
+    out = check_output_dir(args.output, [args.albedo])
+    job.check_images([args.albedo])
+    lo, hi = args.roughness_range
+    spec = JobSpec(kind="pbr", content=args.albedo, width=0, height=0, tile="none" if args.no_tile else "both",
+                   maps=list(MAP_NAMES), light_angle=light_angle_of(args), height_detail=args.height_detail,
+                   height_contrast=args.height_contrast, invert_height=args.invert_height,
+                   normal_strength=args.normal_strength, normal_convention="directx" if args.directx else "opengl",
+                   roughness_range=[lo, hi], **job.in_folder(out, MAP_NAMES))
+    return job.report_set(job.run(spec), out)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..contract.vocabulary import DEVICES, PATCH_METHODS, QUALITIES
-from .common import ProgressPrinter, seed_arg
+from .common import seed_arg
 
 
 def _band(text: str) -> float:
@@ -38,16 +37,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..references import load_rgb, save_png
+    from ..contract.spec import JobSpec
+    from . import job
     from .common import check_output_file
 
     out = check_output_file(args.output, [args.image])
-    image = load_rgb(args.image)
-
-    from ..engine.seamless import make_seamless
-
-    result = make_seamless(image, band=args.band, seed=args.seed, quality=args.quality, device=args.device,
-                           progress=ProgressPrinter(sys.stderr), method=args.method)
-    save_png(out, result)
-    sys.stderr.write(f"wrote {out}\n")
-    return 0
+    job.check_images([args.image])
+    spec = JobSpec(kind="seamless", content=args.image, width=0, height=0, band=args.band, seed=args.seed,
+                   quality=args.quality, device=args.device, method=args.method, **job.as_file(out))
+    job.run(spec)
+    return job.report_file(out)

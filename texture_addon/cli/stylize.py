@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..contract.vocabulary import DEVICES, QUALITIES
-from .common import ProgressPrinter, parse_weights, seed_arg, size_arg
+from .common import parse_weights, seed_arg, size_arg
 
 
 def _strength(text: str) -> float:
@@ -38,23 +37,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..references import load_rgb, save_png
-    from .common import check_output_file, flatten_references
+    from ..contract.spec import JobSpec
+    from . import job
+    from .common import check_output_file
 
     weights = parse_weights(args.weights, len(args.style), what="style")
     out = check_output_file(args.output, [args.content, *args.style])
-    content = load_rgb(args.content)
-    styles = [load_rgb(p) for p in args.style]  # every input is read before any compute
-    if getattr(args, "flatten", False):
-        styles = flatten_references(styles)  # the references; the content keeps its own light
-
-    from ..engine.stylize import stylize
-
-    image = stylize(content, styles, weights, strength=args.strength, preserve_colors=args.preserve_colors,
-                    tile=args.tile, size=args.size, seed=args.seed, quality=args.quality, device=args.device,
-                    progress=ProgressPrinter(sys.stderr))
-    save_png(out, image)
-    sys.stderr.write(f"wrote {out}\n")
-    return 0
+    job.check_images([args.content, *args.style])  # every input is checked before any compute
+    size = args.size or 0  # 0: the content's own size
+    # flatten: the references' light; the content keeps its own
+    spec = JobSpec(kind="stylize", references=job.references(args.style, weights), content=args.content,
+                   width=size, height=size, strength=args.strength, preserve_colors=args.preserve_colors,
+                   tile="both" if args.tile else "none", seed=args.seed, quality=args.quality, device=args.device,
+                   flatten=args.flatten, **job.as_file(out))
+    job.run(spec)
+    return job.report_file(out)
 
 

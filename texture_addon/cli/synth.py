@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..contract.vocabulary import (CNN_LOSSES, DEVICES, MAX_DETAIL, MAX_SIZE, METHODS, MIN_DETAIL, MIN_SIZE, QUALITIES,
                                   TILE_MODES)
 from ..errors import InputError
-from .common import (ProgressPrinter, check_output_file, detail_arg, flatten_references, parse_weights, seed_arg,
-                     size_arg, tiling)
+from ..contract.spec import JobSpec
+from . import job
+from .common import check_output_dir, check_output_file, detail_arg, parse_weights, seed_arg, size_arg, tiling
+from .pbr import light_angle_of
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..references import load_rgb, save_png
+    from ..contract.vocabulary import MAP_NAMES
 
     for flag, value in (("--light-angle", args.light_angle), ("--height-from", args.height_from)):
         if value is not None and not args.pbr:
@@ -57,28 +58,14 @@ def run(args: argparse.Namespace) -> int:
     if args.vgg_weights and args.method != "cnn":
         raise InputError("--vgg-weights needs --method cnn")
     inputs = [*args.refs, args.vgg_weights]
-    if args.pbr:
-        from .common import check_output_dir
-
-        check_output_dir(args.output, inputs)
-        out = None
-    else:
-        out = check_output_file(args.output, inputs)
-    refs = [load_rgb(p) for p in args.refs]  # fails fast on bad files, before any compute
-    if getattr(args, "flatten", False):
-        refs = flatten_references(refs)
-
-    from ..engine import synthesize
-
-    image = synthesize(
-        refs, weights, width=args.size, height=args.height, seed=args.seed, tile=tiling(args),
-        detail_scale=args.detail_scale, quality=args.quality, method=args.method, device=args.device,
-        vgg_weights=args.vgg_weights, progress=ProgressPrinter(sys.stderr), cnn_loss=args.cnn_loss,
-    )
-    if args.pbr:
-        from . import pbr  # height/normal/roughness/AO from the synthesised colour, see cli/pbr.py
-
-        return pbr.write_set(image, args.output, tile=tiling(args), **pbr.shading_options(args))
-    save_png(out, image)
-    sys.stderr.write(f"wrote {out}\n")
-    return 0
+    out = check_output_dir(args.output, inputs) if args.pbr else check_output_file(args.output, inputs)
+    job.check_images(args.refs)  # fails fast on bad files, before any compute
+    maps = list(MAP_NAMES) if args.pbr else ["basecolor"]  # --pbr: the maps derived from the result
+    spec = JobSpec(kind="synth", references=job.references(args.refs, weights), width=args.size,
+                   height=args.size if args.height is None else args.height, seed=args.seed, tile=tiling(args),
+                   detail_scale=args.detail_scale, quality=args.quality, method=args.method, device=args.device,
+                   vgg_weights=args.vgg_weights, cnn_loss=args.cnn_loss, flatten=args.flatten, maps=maps,
+                   light_angle=light_angle_of(args) if args.pbr else None,
+                   **(job.in_folder(out, maps) if args.pbr else job.as_file(out)))
+    written = job.run(spec)
+    return job.report_set(written, out) if args.pbr else job.report_file(out)
