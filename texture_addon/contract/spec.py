@@ -172,13 +172,7 @@ class JobSpec:
         problem = light_angle_problem(self.light_angle)
         if problem:
             errors.append(f"light_angle: {problem}")
-        _check_choice(errors, "cnn_loss", self.cnn_loss, CNN_LOSSES)
-        _check_choice(errors, "normal_convention", self.normal_convention, NORMAL_CONVENTIONS)
-        for name in ("height_detail", "height_contrast", "normal_strength"):
-            _check_range(errors, name, getattr(self, name), -math.inf, math.inf)
-        lo_hi = self.roughness_range
-        if len(lo_hi) != 2 or not all(math.isfinite(v) for v in lo_hi) or not 0 <= lo_hi[0] <= lo_hi[1] <= 1:
-            errors.append(f"roughness_range: need [LOW, HIGH] with 0 ≤ LOW ≤ HIGH ≤ 1, got {lo_hi!r}")
+        self._validate_derive_options(errors)
 
         if not self.output_dir.strip():
             errors.append("output_dir: required (the folder the textures are written to)")
@@ -229,6 +223,16 @@ class JobSpec:
         if methods is not None and self.method in METHODS and self.method not in methods:
             errors.append(f"method: kind {self.kind!r} supports {' or '.join(repr(m) for m in methods)} only, "
                           f"not {self.method!r}")
+
+    def _validate_derive_options(self, errors: list[str]) -> None:
+        """The CNN loss and ``pbr``'s options for deriving maps: known names, finite numbers."""
+        _check_choice(errors, "cnn_loss", self.cnn_loss, CNN_LOSSES)
+        _check_choice(errors, "normal_convention", self.normal_convention, NORMAL_CONVENTIONS)
+        for name in ("height_detail", "height_contrast", "normal_strength"):
+            _check_range(errors, name, getattr(self, name), -math.inf, math.inf)
+        lo_hi = self.roughness_range
+        if len(lo_hi) != 2 or not all(math.isfinite(v) for v in lo_hi) or not 0 <= lo_hi[0] <= lo_hi[1] <= 1:
+            errors.append(f"roughness_range: need [LOW, HIGH] with 0 ≤ LOW ≤ HIGH ≤ 1, got {lo_hi!r}")
 
     def _validate_derived_maps(self, errors: list[str]) -> None:
         """Refuse a light angle (or a photo split) no derived map would use."""
