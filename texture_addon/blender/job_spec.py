@@ -53,7 +53,7 @@ def build_material_spec(material: bpy.types.Material, output_dir: str, *, device
                 if not os.path.isfile(path):
                     errors.append(f"reference {i}: file not found: {path}")
                     continue
-            references.append(ReferenceSpec(path=path, weight=float(ref.weight)))
+            references.append(reference_spec(ref, path, inputs_dir, i, errors))
 
     content = None
     if kind in ("stylize", "seamless"):
@@ -101,6 +101,22 @@ def build_material_spec(material: bpy.types.Material, output_dir: str, *, device
     spec = JobSpec(kind=kind, output_dir=output_dir, name=safe_name(material.name),
                    **{k: v for k, v in panel.items() if k in KIND_FIELDS[kind]})
     spec.validate(check_files=True)
+    return spec
+
+
+def reference_spec(ref: bpy.types.PropertyGroup, path: str, inputs_dir: str, i: int,
+                   errors: list[str]) -> ReferenceSpec:
+    """A reference with its Prepare settings, as a bake manifest's table: the worker straightens,
+    heals and flattens a copy (the artist's image and file are only read)."""
+    spec = ReferenceSpec(path=path, weight=float(ref.weight), flatten=bool(ref.flatten))
+    points = ref.corner_points()
+    if points is not None:
+        spec.corners = [float(v) for point in points for v in point]
+    if ref.heal_mask is not None:
+        try:
+            spec.mask = image_to_file(ref.heal_mask, inputs_dir, f"reference_{i}_mask")
+        except ValueError as exc:
+            errors.append(f"reference {i} heal mask: {exc}")
     return spec
 
 

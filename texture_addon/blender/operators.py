@@ -391,6 +391,97 @@ def reference_icon(context: bpy.types.Context) -> int:
     return file_icon(ref.filepath)
 
 
+def reference_photo(ref: bpy.types.PropertyGroup) -> bpy.types.Image | None:
+    """The reference's photo as an image datablock (a file reference is loaded, or found, once)."""
+    if ref.source == "IMAGE":
+        return ref.image
+    path = bpy.path.abspath(ref.filepath)
+    if not path or not os.path.isfile(path):
+        return None
+    return bpy.data.images.load(path, check_existing=True)
+
+
+def corners_problem(corners: list[float], width: int, height: int) -> str | None:
+    """Why four corners cannot straighten a ``width`` × ``height`` photo (None: they can): the
+    checks of ``python -m texture_addon prepare --corners`` (outside, degenerate, self-intersecting…)."""
+    from ..errors import InputError
+    from ..references.prepare.straighten import check_quad
+    from .image_pixels import numpy
+
+    try:
+        check_quad(numpy().asarray(corners, float).reshape(4, 2), width, height)
+    except InputError as exc:
+        return str(exc).replace("--corners", "the corners")
+    return None
+
+
+class TEXTURE_FORGE_OT_set_corners(_NeedsMaterial, bpy.types.Operator):
+    """Straighten the selected reference from four corners (photo pixels: top-left, top-right,
+    bottom-right, bottom-left)"""
+
+    bl_idname = "texture_forge.set_corners"
+    bl_label = "Set Corners"
+    bl_options = {"REGISTER", "UNDO"}
+
+    corners: bpy.props.FloatVectorProperty(name="Corners", size=8, options={"SKIP_SAVE"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        ref = selected_reference(context)
+        photo = reference_photo(ref) if ref is not None else None
+        if photo is None:
+            self.report({"ERROR"}, "Texture Forge: the selected reference has no photo to straighten")
+            return {"CANCELLED"}
+        problem = corners_problem(list(self.corners), *photo.size[:])
+        if problem:  # the stored corners stay as they were
+            self.report({"ERROR"}, "Texture Forge: " + problem)
+            return {"CANCELLED"}
+        ref.corners, ref.has_corners = tuple(self.corners), True
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_clear_corners(_NeedsMaterial, bpy.types.Operator):
+    """Stop straightening the selected reference (forget its corners)"""
+
+    bl_idname = "texture_forge.clear_corners"
+    bl_label = "Clear Corners"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        ref = selected_reference(context)
+        if ref is None:
+            return {"CANCELLED"}
+        ref.has_corners = False
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_paint_mask(_NeedsMaterial, bpy.types.Operator):
+    """A black heal mask the photo's size for the selected reference, opened in an Image Editor:
+    paint white where the photo is to be healed"""
+
+    bl_idname = "texture_forge.paint_mask"
+    bl_label = "Paint Mask"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        ref = selected_reference(context)
+        photo = reference_photo(ref) if ref is not None else None
+        if photo is None or not photo.size[0]:
+            self.report({"ERROR"}, "Texture Forge: the selected reference has no photo to paint a mask for")
+            return {"CANCELLED"}
+        width, height = photo.size[:]
+        mask = bpy.data.images.new(f"{photo.name}_mask", width, height, alpha=False)
+        mask.generated_color = (0.0, 0.0, 0.0, 1.0)
+        mask.colorspace_settings.name = "Non-Color"
+        mask["texture_forge_mask_of"] = photo.name
+        ref.heal_mask = mask
+        for area in getattr(context.screen, "areas", []):
+            if area.type == "IMAGE_EDITOR":  # shown for painting where the artist has an Image Editor
+                area.spaces.active.image = mask
+                area.spaces.active.ui_mode = "PAINT"
+                break
+        return {"FINISHED"}
+
+
 class TEXTURE_FORGE_OT_show_material_preview(bpy.types.Operator):
     """Switch this 3D Viewport to Material Preview shading, where the generated textures show"""
 
@@ -616,6 +707,9 @@ CLASSES = (
     TEXTURE_FORGE_OT_reference_remove,
     TEXTURE_FORGE_OT_reference_move,
     TEXTURE_FORGE_OT_reference_view,
+    TEXTURE_FORGE_OT_set_corners,
+    TEXTURE_FORGE_OT_clear_corners,
+    TEXTURE_FORGE_OT_paint_mask,
     TEXTURE_FORGE_OT_show_material_preview,
     TEXTURE_FORGE_OT_make_seamless,
     TEXTURE_FORGE_OT_open_output,
