@@ -103,3 +103,69 @@ def test_generate_from_a_prepared_reference_leaves_the_photo_alone(result):
     assert result["generate"] == ["FINISHED"] and result["outcome"].startswith("Done in"), result
     assert result["photo_hash_after"] == result["photo_hash_before"]
     assert result["clear"] == ["FINISHED"] and result["cleared"] is False and result["spec_cleared"] is None
+
+
+@pytest.fixture(scope="module")
+def healed(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    work = tmp_path_factory.mktemp("heal")
+    zip_path = harness.build_zip(work / "dist")
+    body = '''
+        P = MODULE + ".texture_addon.blender."
+        runner = sys.modules[P + "job_runner"]
+        rng = np.random.RandomState(0)
+        def make(name, a):
+            im = bpy.data.images.new(name, 64, 64, alpha=False)
+            im.pixels.foreach_set(np.ascontiguousarray(a[::-1], np.float32).ravel()); im.update()
+            return im
+        photo = rng.rand(64, 64, 4).astype(np.float32); photo[..., 3] = 1
+        photo[20:30, 24:34, :3] = (1.0, 0.0, 1.0)  # a magenta blot
+        m = np.zeros((64, 64, 4), np.float32); m[..., 3] = 1; m[18:32, 22:36, :3] = 1.0
+        img, mask = make("Photo", photo), make("Photo_mask", m)
+        before = pixels(img).copy()
+        h = bpy.context.scene.texture_forge_heal
+        h.mask = mask
+        # cancelled at once (the UI's path): nothing changes
+        runner.ASYNC_IN_BACKGROUND = True
+        bpy.ops.texture_forge.heal(image_name="Photo")
+        runner.cancel(runner.image_key(img))
+        t0 = time.monotonic()
+        while runner.tick() and time.monotonic() - t0 < 60:
+            time.sleep(0.05)
+        RESULT["cancel_stage"] = runner.get_job(runner.image_key(img)).stage
+        RESULT["cancel_same"] = bool(np.array_equal(pixels(img), before))
+        runner.ASYNC_IN_BACKGROUND = False
+        # into a new image: the one shown stays
+        h.target = "NEW"
+        RESULT["new"] = sorted(bpy.ops.texture_forge.heal(image_name="Photo"))
+        new = bpy.data.images["Photo_healed"]
+        RESULT["new_source_same"] = bool(np.array_equal(pixels(img), before))
+        # into the same image
+        h.target = "SAME"
+        RESULT["same"] = sorted(bpy.ops.texture_forge.heal(image_name="Photo"))
+        after = pixels(img)
+        inside = m[..., 0] > 0.5
+        RESULT["outside_same"] = bool(np.array_equal(after[~inside], before[~inside]))
+        blot = (after[..., 0] == 1.0) & (after[..., 2] == 1.0) & (after[..., 1] == 0.0)  # the blot's exact colour
+        RESULT["magenta_left"] = int(blot.sum())
+        RESULT["new_equals_same"] = bool(np.array_equal(pixels(new), after))
+        small = bpy.data.images.new("Small", 32, 32)
+        h.mask = small
+        RESULT["wrong_size"] = report_error(lambda: bpy.ops.texture_forge.heal(image_name="Photo"))
+    '''
+    return harness.run_scenario(textwrap.dedent(body), zip_path, work / "run", timeout=300)
+
+
+def test_heal_cancelled_changes_nothing(healed):
+    assert healed["cancel_stage"] == "cancelled" and healed["cancel_same"], healed
+
+
+def test_heal_fills_the_mask_and_keeps_every_other_pixel(healed):
+    assert healed["same"] == ["FINISHED"] and healed["outside_same"] and healed["magenta_left"] == 0, healed
+
+
+def test_heal_into_a_new_image_leaves_the_shown_one(healed):
+    assert healed["new"] == ["FINISHED"] and healed["new_source_same"] and healed["new_equals_same"], healed
+
+
+def test_heal_refuses_a_mask_of_another_size(healed):
+    assert "the mask 'Small' is 32×32 but 'Photo' is 64×64" in healed["wrong_size"], healed

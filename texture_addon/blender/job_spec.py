@@ -141,3 +141,21 @@ def build_seamless_spec(image: bpy.types.Image, output_dir: str, *, band: float 
                    device=device, band=band, maps=["basecolor"])
     spec.validate(check_files=True)
     return spec
+
+
+def build_heal_spec(image: bpy.types.Image, mask: bpy.types.Image, output_dir: str, *,
+                    device: str = "auto") -> JobSpec:
+    """The job for Heal on an Image Editor image: its masked area filled, at its own size."""
+    inputs = os.path.join(output_dir, "inputs")
+    if tuple(mask.size[:]) != tuple(image.size[:]):
+        raise SpecError(f"the mask '{mask.name}' is {mask.size[0]}×{mask.size[1]} but '{image.name}' is "
+                        f"{image.size[0]}×{image.size[1]}")
+    try:
+        content = image_to_file(image, inputs, "source")
+        mask_path = image_to_file(mask, inputs, "mask")
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    spec = JobSpec(kind="heal", content=content, mask=mask_path, output_dir=output_dir,
+                   name=safe_name(image.name), device=device)
+    spec.validate(check_files=True)
+    return spec

@@ -20,7 +20,7 @@ from ..contract.vocabulary import MAP_NAMES
 from ..errors import TextureForgeError
 from . import identity, job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
-from .job_spec import build_material_spec, build_seamless_spec, safe_name
+from .job_spec import build_heal_spec, build_material_spec, build_seamless_spec, safe_name
 from .preferences import get_preferences
 from .properties import settings_fingerprint
 
@@ -633,6 +633,80 @@ def seamless_result_image(source_name: str) -> bpy.types.Image:
     return image
 
 
+class TEXTURE_FORGE_OT_heal(bpy.types.Operator):
+    """Fill the white area of the mask in the Image Editor's image from the rest of it (in the background)"""
+
+    bl_idname = "texture_forge.heal"
+    bl_label = "Heal"
+    bl_options = {"REGISTER", "UNDO"}
+
+    image_name: StringProperty(name="Image", description="Image to use instead of the editor's",
+                               options={"SKIP_SAVE"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        space = getattr(context, "space_data", None)
+        image = bpy.data.images.get(self.image_name) if self.image_name else getattr(space, "image", None)
+        settings = context.scene.texture_forge_heal
+        if image is None or settings.mask is None:
+            self.report({"ERROR"}, "Texture Forge: Heal needs an image in the Image Editor and a mask (white = fill)")
+            return {"CANCELLED"}
+        key = job_runner.image_key(image)
+        if job_runner.get_job(key) is not None and not job_runner.get_job(key).finished:
+            self.report({"ERROR"}, f"Texture Forge: '{image.name}' is already being processed")
+            return {"CANCELLED"}
+        cfg = job_runner.client_settings(context)
+        output_dir, temporary = job_runner.new_output_dir(safe_name(image.name), context)
+        try:
+            spec = build_heal_spec(image, settings.mask, output_dir, device=cfg["device"])
+        except (SpecError, TextureForgeError) as exc:
+            job_runner.discard_output_dir(output_dir, temporary)
+            self.report({"ERROR"}, "Texture Forge: " + "; ".join(getattr(exc, "errors", None) or [str(exc)]))
+            return {"CANCELLED"}
+        source_name, mask_name, target = image.name, settings.mask.name, settings.target
+
+        def on_final(state: job_runner.JobState, msg: dict) -> None:
+            if msg.get("type") != "result":  # cancelled or failed: the image was never touched
+                state.message = str(msg.get("message") or msg.get("type"))
+                return
+            source, mask = bpy.data.images.get(source_name), bpy.data.images.get(mask_name)
+            path = (msg.get("outputs") or {}).get("basecolor")
+            if source is None or mask is None or not path:
+                state.message, state.stage = "the image or its mask is gone", "failed"
+                return
+            result = healed_pixels(source, mask, load_png_pixels(path, source.colorspace_settings.name))
+            out = source if target == "SAME" else bpy.data.images.new(f"{source_name}_healed", *source.size[:])
+            write_image_pixels(out, result)
+            if out is not source:
+                out.pack()
+            state.message = f"'{out.name}' healed"
+            if not bpy.app.background:
+                bpy.ops.ed.undo_push(message="Texture Forge Heal")
+
+        try:
+            state = job_runner.start(key, spec, output_dir, temporary, lambda s, m: None, on_final, context)
+        except Exception as exc:
+            job_runner.discard_output_dir(output_dir, temporary)
+            self.report({"ERROR"}, f"Texture Forge: {exc}")
+            return {"CANCELLED"}
+        if job_runner.synchronous():
+            job_runner.run_to_completion(state)
+            return _final_outcome(self, state)
+        job_runner.ensure_timer()
+        return {"FINISHED"}
+
+
+def healed_pixels(source: bpy.types.Image, mask: bpy.types.Image, healed):
+    """The source's own pixels with the healed ones only where the mask is white (the engine
+    keeps the rest too; here Blender's float pixels stay bit for bit, alpha included)."""
+    from ..references.prepare.heal import THRESHOLD
+    from .image_pixels import read_image_pixels
+
+    out = read_image_pixels(source).copy()
+    where = read_image_pixels(mask)[..., :3].mean(axis=2) >= THRESHOLD
+    out[where, :3] = healed[where, :3]
+    return out
+
+
 class TEXTURE_FORGE_OT_open_output(bpy.types.Operator):
     """Open the folder holding the active material's generated textures"""
 
@@ -712,6 +786,7 @@ CLASSES = (
     TEXTURE_FORGE_OT_paint_mask,
     TEXTURE_FORGE_OT_show_material_preview,
     TEXTURE_FORGE_OT_make_seamless,
+    TEXTURE_FORGE_OT_heal,
     TEXTURE_FORGE_OT_open_output,
     TEXTURE_FORGE_OT_check_engine,
 )

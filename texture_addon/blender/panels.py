@@ -274,6 +274,13 @@ class TEXTURE_FORGE_PT_image_editor(bpy.types.Panel):
             layout.operator("texture_forge.cancel", icon="CANCEL")
         else:
             layout.operator("texture_forge.make_seamless", icon="TEXTURE")
+            heal = context.scene.texture_forge_heal
+            box = layout.box()
+            box.prop(heal, "mask")
+            box.row().prop(heal, "target", expand=True)
+            row = box.row()
+            row.enabled = image is not None and heal.mask is not None
+            row.operator("texture_forge.heal", icon="BRUSH_DATA")
             if state is not None and state.message:
                 draw_wrapped(layout, context, state.message,
                              icon="ERROR" if state.stage == "failed" else "INFO", alert=state.stage == "failed")
