@@ -109,14 +109,14 @@ def test_output_dir_that_is_a_file_is_refused(ref):
 def test_from_dict_refuses_unknown_keys_and_wrong_types(ref):
     data = good(ref).to_dict()
     data.update(colour="red", width="512", preserve_colors="yes", seed=True, maps="basecolor")
-    data["references"] = [{"path": ref, "weight": "heavy"}, {"path": ref, "size": 3}, "plain.png"]
+    data["references"] = [{"path": ref, "weight": "heavy"}, {"path": ref, "sise": 3}, "plain.png"]
     with pytest.raises(SpecError) as info:
         JobSpec.from_dict(data)
     errs = info.value.errors
     assert "unknown field 'colour'" in errs
-    assert "reference 2: unknown field(s) 'size'" in errs
+    assert "reference 2: unknown field(s) 'sise'" in errs
     assert "reference 3: must be an object with 'path' and 'weight', got string" in errs
-    data["references"] = [{"path": ref, "weight": "heavy"}]
+    data["references"] = [{"path": ref, "weight": "heavy"}, {"path": ref, "size": 3, "flatten": "yes"}]
     del data["colour"]
     with pytest.raises(SpecError) as info:
         JobSpec.from_dict(data)
@@ -125,6 +125,8 @@ def test_from_dict_refuses_unknown_keys_and_wrong_types(ref):
     assert "preserve_colors: must be true or false, got string 'yes'" in errs
     assert "seed: must be a whole number, got boolean True" in errs
     assert "reference 1: weight must be a number, got string" in errs
+    assert "reference 2: size must be a string or null, got integer" in errs
+    assert "reference 2: flatten must be true or false, got string" in errs
     assert any(e.startswith("maps: must be a list of map names") for e in errs)
 
 

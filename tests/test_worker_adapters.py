@@ -69,6 +69,10 @@ class RecordingEngine(types.SimpleNamespace):
         self._record("synthesize_material", (maps,), kw)
         return {m: np.full((kw["height"], kw["width"]) + a.shape[2:], 0.5, np.float32) for m, a in maps.items()}
 
+    def heal(self, image, mask, **kw):
+        self._record("heal", (image, mask), kw)
+        return image
+
 
 @pytest.fixture
 def images(tmp_path):
@@ -78,15 +82,25 @@ def images(tmp_path):
         light = np.linspace(0.5, 1.0, 48)[None, :, None]  # uneven light, so flatten changes the image
         Image.fromarray((np.array(colour)[None, None] * light * np.ones((32, 1, 1))).astype(np.uint8)).save(p)
         paths.append(str(p))
+    for i, box in enumerate([(4, 4, 12, 12), (30, 10, 40, 20)]):  # heal masks: images[3], images[4]
+        mask = Image.new("L", (48, 32), 0)
+        mask.paste(255, box)
+        p = tmp_path / f"mask{i}.png"
+        mask.save(p)
+        paths.append(str(p))
     return paths
 
 
 def base_spec(kind: str, images: list[str], out: str) -> JobSpec:
-    spec = JobSpec(kind=kind, output_dir=out, width=64, height=64)
+    spec = JobSpec(kind=kind, output_dir=out)
+    if kind != "heal":  # a heal keeps the image's size
+        spec.width = spec.height = 64
     if kind in ("synth", "stylize"):
         spec.references = [ReferenceSpec(images[0])]
-    if kind in ("stylize", "seamless", "pbr"):
+    if kind in ("stylize", "seamless", "pbr", "heal"):
         spec.content = images[1]
+    if kind == "heal":
+        spec.mask = images[3]
     if kind == "material":
         spec.material = {"basecolor": images[0]}
         spec.from_photo = True  # so that light_angle is read
@@ -111,6 +125,7 @@ def changes(kind: str, images: list[str]) -> dict:
         "flatten": True, "cnn_loss": "gram", "from_photo": kind != "material",
         "height_detail": 0.8, "height_contrast": 2.0, "invert_height": True, "normal_strength": 0.5,
         "normal_convention": "directx", "roughness_range": [0.1, 0.6],
+        "mask": images[4],
     }
 
 
@@ -190,3 +205,54 @@ def test_stylize_through_the_real_engine_honours_size(images, tmp_path):
     outputs = run_job(spec)
     with Image.open(outputs["basecolor"]) as img:
         assert max(img.size) == 96 and img.size[0] > img.size[1]  # the 48×32 content's aspect kept
+
+
+def test_a_prepared_reference_reaches_the_engine_prepared(images, tmp_path):
+    """corners/flatten/mask on a reference: the engine gets what ``prepare`` makes of the photo."""
+    from texture_addon.references.prepare import prepare_table
+
+    ramp = tmp_path / "ramp.png"
+    Image.fromarray((np.linspace(60, 200, 48)[None, :, None].repeat(32, 0).repeat(3, 2)).astype(np.uint8)).save(ramp)
+    plain = base_spec("synth", images, str(tmp_path))
+    plain.references = [ReferenceSpec(str(ramp))]
+    prepared = base_spec("synth", images, str(tmp_path))
+    prepared.references = [ReferenceSpec(str(ramp), corners=[2, 2, 46, 3, 45, 30, 3, 29], flatten=True)]
+    assert run_adapter(plain) != run_adapter(prepared)
+    calls, _ = run_adapter(prepared)
+    want = prepare_table({"path": str(ramp), "corners": [2, 2, 46, 3, 45, 30, 3, 29], "flatten": True})
+    assert calls[0][1][0] == (_digest(want),)
+    assert np.ptp(want[..., 0]) < 0.5 * np.ptp(np.linspace(60, 200, 48) / 255)  # the ramp evened out
+
+
+def test_a_bad_prepared_reference_is_refused_before_any_work(images, tmp_path):
+    spec = base_spec("synth", images, str(tmp_path))
+    spec.references = [ReferenceSpec(images[0], corners=[1, 2, 3])]
+    with pytest.raises(SpecError, match=r"reference 1: 'corners' must be 8 numbers"):
+        spec.validate(check_files=False)
+    spec.references = [ReferenceSpec(images[0], mask=str(tmp_path / "gone.png"))]
+    with pytest.raises(SpecError, match=r"reference 1: mask file not found"):
+        spec.validate(check_files=True)
+    again = JobSpec.from_json(base_spec("synth", images, str(tmp_path)).to_json())
+    assert again.references == [ReferenceSpec(images[0])]
+    table = dict(path=images[0], weight=0.5, corners=[0, 0, 48, 0, 48, 32, 0, 32], size="40x30", flatten=True,
+                 mask=images[3])
+    assert JobSpec.from_dict({"kind": "synth", "output_dir": "o", "references": [table]}).references[0].preparation() == \
+        {k: v for k, v in table.items() if k != "weight"}
+
+
+def test_heal_through_the_real_engine_changes_only_the_masked_pixels(images, tmp_path):
+    from texture_addon.jobs.run import run_job
+    from texture_addon.references import load_rgb
+
+    rng = np.random.RandomState(0)
+    noisy = tmp_path / "noisy.png"
+    Image.fromarray((rng.rand(32, 48, 3) * 255).astype(np.uint8)).save(noisy)
+    spec = JobSpec(kind="heal", content=str(noisy), mask=images[3], output_dir=str(tmp_path / "out"),
+                   quality="draft")
+    out = load_rgb(run_job(spec)["basecolor"])
+    src = load_rgb(noisy)
+    mask = np.asarray(Image.open(images[3])) > 127
+    assert np.array_equal(out[~mask], src[~mask]) and not np.array_equal(out[mask], src[mask])
+    spec.mask = images[0]  # a red image: selects nothing
+    with pytest.raises(Exception, match="selects nothing"):
+        run_job(spec)

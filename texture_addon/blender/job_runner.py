@@ -41,7 +41,7 @@ STAGE_WORDS = {
     "starting": "Starting the engine", "loading": "Loading", "synthesize": "Synthesising",
     "synth": "Synthesising", "stylize": "Restyling", "seamless": "Making seamless",
     "material": "Making the maps", "maps": "Making the maps", "cancelling": "Cancelling",
-    "cancelled": "Cancelled", "done": "Done", "failed": "Failed",
+    "cancelled": "Cancelled", "done": "Done", "failed": "Failed", "heal": "Healing",
 }
 
 

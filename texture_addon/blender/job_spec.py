@@ -53,7 +53,7 @@ def build_material_spec(material: bpy.types.Material, output_dir: str, *, device
                 if not os.path.isfile(path):
                     errors.append(f"reference {i}: file not found: {path}")
                     continue
-            references.append(ReferenceSpec(path=path, weight=float(ref.weight)))
+            references.append(reference_spec(ref, path, inputs_dir, i, errors))
 
     content = None
     if kind in ("stylize", "seamless"):
@@ -104,6 +104,22 @@ def build_material_spec(material: bpy.types.Material, output_dir: str, *, device
     return spec
 
 
+def reference_spec(ref: bpy.types.PropertyGroup, path: str, inputs_dir: str, i: int,
+                   errors: list[str]) -> ReferenceSpec:
+    """A reference with its Prepare settings, as a bake manifest's table: the worker straightens,
+    heals and flattens a copy (the artist's image and file are only read)."""
+    spec = ReferenceSpec(path=path, weight=float(ref.weight), flatten=bool(ref.flatten))
+    points = ref.corner_points()
+    if points is not None:
+        spec.corners = [float(v) for point in points for v in point]
+    if ref.heal_mask is not None:
+        try:
+            spec.mask = image_to_file(ref.heal_mask, inputs_dir, f"reference_{i}_mask")
+        except ValueError as exc:
+            errors.append(f"reference {i} heal mask: {exc}")
+    return spec
+
+
 def source_size(image: bpy.types.Image) -> tuple[int, int]:
     """The photo's own size for Make Seamless, shrunk (keeping its shape) only to fit the
     engine's limit: a 256² photo stays 256², never resampled to the 512 default."""
@@ -123,5 +139,23 @@ def build_seamless_spec(image: bpy.types.Image, output_dir: str, *, band: float 
     spec = JobSpec(kind="seamless", content=content, output_dir=output_dir,
                    name=safe_name(image.name), width=int(width), height=int(height),
                    device=device, band=band, maps=["basecolor"])
+    spec.validate(check_files=True)
+    return spec
+
+
+def build_heal_spec(image: bpy.types.Image, mask: bpy.types.Image, output_dir: str, *,
+                    device: str = "auto") -> JobSpec:
+    """The job for Heal on an Image Editor image: its masked area filled, at its own size."""
+    inputs = os.path.join(output_dir, "inputs")
+    if tuple(mask.size[:]) != tuple(image.size[:]):
+        raise SpecError(f"the mask '{mask.name}' is {mask.size[0]}×{mask.size[1]} but '{image.name}' is "
+                        f"{image.size[0]}×{image.size[1]}")
+    try:
+        content = image_to_file(image, inputs, "source")
+        mask_path = image_to_file(mask, inputs, "mask")
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    spec = JobSpec(kind="heal", content=content, mask=mask_path, output_dir=output_dir,
+                   name=safe_name(image.name), device=device)
     spec.validate(check_files=True)
     return spec

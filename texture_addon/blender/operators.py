@@ -20,7 +20,7 @@ from ..contract.vocabulary import MAP_NAMES
 from ..errors import TextureForgeError
 from . import identity, job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
-from .job_spec import build_material_spec, build_seamless_spec, safe_name
+from .job_spec import build_heal_spec, build_material_spec, build_seamless_spec, safe_name
 from .preferences import get_preferences
 from .properties import settings_fingerprint
 
@@ -391,6 +391,97 @@ def reference_icon(context: bpy.types.Context) -> int:
     return file_icon(ref.filepath)
 
 
+def reference_photo(ref: bpy.types.PropertyGroup) -> bpy.types.Image | None:
+    """The reference's photo as an image datablock (a file reference is loaded, or found, once)."""
+    if ref.source == "IMAGE":
+        return ref.image
+    path = bpy.path.abspath(ref.filepath)
+    if not path or not os.path.isfile(path):
+        return None
+    return bpy.data.images.load(path, check_existing=True)
+
+
+def corners_problem(corners: list[float], width: int, height: int) -> str | None:
+    """Why four corners cannot straighten a ``width`` × ``height`` photo (None: they can): the
+    checks of ``python -m texture_addon prepare --corners`` (outside, degenerate, self-intersecting…)."""
+    from ..errors import InputError
+    from ..references.prepare.straighten import check_quad
+    from .image_pixels import numpy
+
+    try:
+        check_quad(numpy().asarray(corners, float).reshape(4, 2), width, height)
+    except InputError as exc:
+        return str(exc).replace("--corners", "the corners")
+    return None
+
+
+class TEXTURE_FORGE_OT_set_corners(_NeedsMaterial, bpy.types.Operator):
+    """Straighten the selected reference from four corners (photo pixels: top-left, top-right,
+    bottom-right, bottom-left)"""
+
+    bl_idname = "texture_forge.set_corners"
+    bl_label = "Set Corners"
+    bl_options = {"REGISTER", "UNDO"}
+
+    corners: bpy.props.FloatVectorProperty(name="Corners", size=8, options={"SKIP_SAVE"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        ref = selected_reference(context)
+        photo = reference_photo(ref) if ref is not None else None
+        if photo is None:
+            self.report({"ERROR"}, "Texture Forge: the selected reference has no photo to straighten")
+            return {"CANCELLED"}
+        problem = corners_problem(list(self.corners), *photo.size[:])
+        if problem:  # the stored corners stay as they were
+            self.report({"ERROR"}, "Texture Forge: " + problem)
+            return {"CANCELLED"}
+        ref.corners, ref.has_corners = tuple(self.corners), True
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_clear_corners(_NeedsMaterial, bpy.types.Operator):
+    """Stop straightening the selected reference (forget its corners)"""
+
+    bl_idname = "texture_forge.clear_corners"
+    bl_label = "Clear Corners"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        ref = selected_reference(context)
+        if ref is None:
+            return {"CANCELLED"}
+        ref.has_corners = False
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_paint_mask(_NeedsMaterial, bpy.types.Operator):
+    """A black heal mask the photo's size for the selected reference, opened in an Image Editor:
+    paint white where the photo is to be healed"""
+
+    bl_idname = "texture_forge.paint_mask"
+    bl_label = "Paint Mask"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        ref = selected_reference(context)
+        photo = reference_photo(ref) if ref is not None else None
+        if photo is None or not photo.size[0]:
+            self.report({"ERROR"}, "Texture Forge: the selected reference has no photo to paint a mask for")
+            return {"CANCELLED"}
+        width, height = photo.size[:]
+        mask = bpy.data.images.new(f"{photo.name}_mask", width, height, alpha=False)
+        mask.generated_color = (0.0, 0.0, 0.0, 1.0)
+        mask.colorspace_settings.name = "Non-Color"
+        mask["texture_forge_mask_of"] = photo.name
+        ref.heal_mask = mask
+        for area in getattr(context.screen, "areas", []):
+            if area.type == "IMAGE_EDITOR":  # shown for painting where the artist has an Image Editor
+                area.spaces.active.image = mask
+                area.spaces.active.ui_mode = "PAINT"
+                break
+        return {"FINISHED"}
+
+
 class TEXTURE_FORGE_OT_show_material_preview(bpy.types.Operator):
     """Switch this 3D Viewport to Material Preview shading, where the generated textures show"""
 
@@ -542,6 +633,80 @@ def seamless_result_image(source_name: str) -> bpy.types.Image:
     return image
 
 
+class TEXTURE_FORGE_OT_heal(bpy.types.Operator):
+    """Fill the white area of the mask in the Image Editor's image from the rest of it (in the background)"""
+
+    bl_idname = "texture_forge.heal"
+    bl_label = "Heal"
+    bl_options = {"REGISTER", "UNDO"}
+
+    image_name: StringProperty(name="Image", description="Image to use instead of the editor's",
+                               options={"SKIP_SAVE"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        space = getattr(context, "space_data", None)
+        image = bpy.data.images.get(self.image_name) if self.image_name else getattr(space, "image", None)
+        settings = context.scene.texture_forge_heal
+        if image is None or settings.mask is None:
+            self.report({"ERROR"}, "Texture Forge: Heal needs an image in the Image Editor and a mask (white = fill)")
+            return {"CANCELLED"}
+        key = job_runner.image_key(image)
+        if job_runner.get_job(key) is not None and not job_runner.get_job(key).finished:
+            self.report({"ERROR"}, f"Texture Forge: '{image.name}' is already being processed")
+            return {"CANCELLED"}
+        cfg = job_runner.client_settings(context)
+        output_dir, temporary = job_runner.new_output_dir(safe_name(image.name), context)
+        try:
+            spec = build_heal_spec(image, settings.mask, output_dir, device=cfg["device"])
+        except (SpecError, TextureForgeError) as exc:
+            job_runner.discard_output_dir(output_dir, temporary)
+            self.report({"ERROR"}, "Texture Forge: " + "; ".join(getattr(exc, "errors", None) or [str(exc)]))
+            return {"CANCELLED"}
+        source_name, mask_name, target = image.name, settings.mask.name, settings.target
+
+        def on_final(state: job_runner.JobState, msg: dict) -> None:
+            if msg.get("type") != "result":  # cancelled or failed: the image was never touched
+                state.message = str(msg.get("message") or msg.get("type"))
+                return
+            source, mask = bpy.data.images.get(source_name), bpy.data.images.get(mask_name)
+            path = (msg.get("outputs") or {}).get("basecolor")
+            if source is None or mask is None or not path:
+                state.message, state.stage = "the image or its mask is gone", "failed"
+                return
+            result = healed_pixels(source, mask, load_png_pixels(path, source.colorspace_settings.name))
+            out = source if target == "SAME" else bpy.data.images.new(f"{source_name}_healed", *source.size[:])
+            write_image_pixels(out, result)
+            if out is not source:
+                out.pack()
+            state.message = f"'{out.name}' healed"
+            if not bpy.app.background:
+                bpy.ops.ed.undo_push(message="Texture Forge Heal")
+
+        try:
+            state = job_runner.start(key, spec, output_dir, temporary, lambda s, m: None, on_final, context)
+        except Exception as exc:
+            job_runner.discard_output_dir(output_dir, temporary)
+            self.report({"ERROR"}, f"Texture Forge: {exc}")
+            return {"CANCELLED"}
+        if job_runner.synchronous():
+            job_runner.run_to_completion(state)
+            return _final_outcome(self, state)
+        job_runner.ensure_timer()
+        return {"FINISHED"}
+
+
+def healed_pixels(source: bpy.types.Image, mask: bpy.types.Image, healed):
+    """The source's own pixels with the healed ones only where the mask is white (the engine
+    keeps the rest too; here Blender's float pixels stay bit for bit, alpha included)."""
+    from ..references.prepare.heal import THRESHOLD
+    from .image_pixels import read_image_pixels
+
+    out = read_image_pixels(source).copy()
+    where = read_image_pixels(mask)[..., :3].mean(axis=2) >= THRESHOLD
+    out[where, :3] = healed[where, :3]
+    return out
+
+
 class TEXTURE_FORGE_OT_open_output(bpy.types.Operator):
     """Open the folder holding the active material's generated textures"""
 
@@ -616,8 +781,12 @@ CLASSES = (
     TEXTURE_FORGE_OT_reference_remove,
     TEXTURE_FORGE_OT_reference_move,
     TEXTURE_FORGE_OT_reference_view,
+    TEXTURE_FORGE_OT_set_corners,
+    TEXTURE_FORGE_OT_clear_corners,
+    TEXTURE_FORGE_OT_paint_mask,
     TEXTURE_FORGE_OT_show_material_preview,
     TEXTURE_FORGE_OT_make_seamless,
+    TEXTURE_FORGE_OT_heal,
     TEXTURE_FORGE_OT_open_output,
     TEXTURE_FORGE_OT_check_engine,
 )

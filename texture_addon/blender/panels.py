@@ -83,8 +83,33 @@ def _draw_references(layout: bpy.types.UILayout, context: bpy.types.Context, s, 
     else:
         row.prop(ref, "image" if ref.source == "IMAGE" else "filepath", text="")
     row.operator("texture_forge.reference_view", text="", icon="ZOOM_IN")
+    _draw_prepare(layout, ref)
     if len(s.references) > 1:  # a weight only means something beside another reference
         draw_wrapped(layout, context, WEIGHTS_TEXT.get(s.method, WEIGHTS_TEXT["patch"]))
+
+
+def corners_text(ref) -> str:
+    """The Prepare box's line about straightening."""
+    points = ref.corner_points()
+    if points is None:
+        return "Corners: not set"
+    return "Corners: " + "  ".join(f"{x:.0f},{y:.0f}" for x, y in points)
+
+
+def _draw_prepare(layout: bpy.types.UILayout, ref) -> None:
+    """The reference's collapsible Prepare box: corners, Even Out Lighting, the heal mask."""
+    box = layout.box()
+    box.prop(ref, "show_prepare", icon="TRIA_DOWN" if ref.show_prepare else "TRIA_RIGHT", emboss=False)
+    if not ref.show_prepare:
+        return
+    box.label(text=corners_text(ref))
+    row = box.row(align=True)
+    row.operator("texture_forge.set_corners", text="Set Corners", icon="MOD_LATTICE")
+    row.operator("texture_forge.clear_corners", text="Clear", icon="X")
+    box.prop(ref, "flatten")
+    row = box.row(align=True)
+    row.prop(ref, "heal_mask", text="Heal")
+    row.operator("texture_forge.paint_mask", text="", icon="BRUSH_DATA")
 
 
 def _draw_result(layout: bpy.types.UILayout, context: bpy.types.Context, material, s) -> None:
@@ -249,6 +274,13 @@ class TEXTURE_FORGE_PT_image_editor(bpy.types.Panel):
             layout.operator("texture_forge.cancel", icon="CANCEL")
         else:
             layout.operator("texture_forge.make_seamless", icon="TEXTURE")
+            heal = context.scene.texture_forge_heal
+            box = layout.box()
+            box.prop(heal, "mask")
+            box.row().prop(heal, "target", expand=True)
+            row = box.row()
+            row.enabled = image is not None and heal.mask is not None
+            row.operator("texture_forge.heal", icon="BRUSH_DATA")
             if state is not None and state.message:
                 draw_wrapped(layout, context, state.message,
                              icon="ERROR" if state.stage == "failed" else "INFO", alert=state.stage == "failed")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,
-                       IntProperty, PointerProperty, StringProperty)
+                       FloatVectorProperty, IntProperty, PointerProperty, StringProperty)
 
 from ..contract.vocabulary import (MAP_NAMES, MAX_DETAIL, MAX_SIZE, METHODS, MIN_DETAIL, MIN_SIZE,
                                    QUALITIES, SIZE_PRESETS, TILE_MODES)
@@ -44,11 +44,38 @@ class TextureForgeReference(bpy.types.PropertyGroup):
                           default=1.0, min=0.0, soft_max=4.0)
     enabled: BoolProperty(name="Enabled", default=True)
 
+    # --- Prepare (straighten → heal → flatten before Generate; the photo itself is never changed)
+    show_prepare: BoolProperty(name="Prepare", default=False,
+                               description="Show how this photo is prepared before synthesis")
+    has_corners: BoolProperty(name="Straighten", default=False,
+                              description="Straighten the photo from the four corners picked on it")
+    corners: FloatVectorProperty(
+        name="Corners", size=8, default=(0.0,) * 8,
+        description="The surface's corners in photo pixels (x, y from the top-left): top-left, "
+                    "top-right, bottom-right, bottom-left")
+    flatten: BoolProperty(name="Even Out Lighting", default=False,
+                          description="Remove the photo's uneven light (gradients, vignetting, soft shadows)")
+    heal_mask: PointerProperty(
+        name="Heal Mask", type=bpy.types.Image,
+        description="White areas of this image (the photo's size) are filled from the rest of the photo")
+
     @property
     def label(self) -> str:
         if self.source == "IMAGE":
             return self.image.name if self.image else "(no image)"
         return bpy.path.basename(self.filepath) if self.filepath else "(no file)"
+
+    @property
+    def prepared(self) -> bool:
+        """Whether Generate prepares this reference (any step set)."""
+        return bool(self.has_corners or self.flatten or self.heal_mask is not None)
+
+    def corner_points(self) -> list[tuple[float, float]] | None:
+        """The picked corners as four (x, y) photo pixels (TL, TR, BR, BL), or None."""
+        if not self.has_corners:
+            return None
+        c = list(self.corners)
+        return [(c[i], c[i + 1]) for i in range(0, 8, 2)]
 
 
 def _size_preset_update(self: "TextureForgeSettings", _context: bpy.types.Context) -> None:
@@ -69,6 +96,11 @@ def _repeat_update(self: "TextureForgeSettings", _context: bpy.types.Context) ->
 #: outcome line ("Done in …") of the last job: how the result is viewed and stored.
 VIEW_ONLY_SETTINGS = frozenset({"repeat", "preview_tiled", "active_reference", "last_error",
                                 "outcome", "outcome_settings", "result_token", "rna_type", "name"})
+
+
+#: The reference settings that shape a result (show_prepare only opens a box).
+REFERENCE_FINGERPRINT = ("source", "image", "filepath", "weight", "enabled", "has_corners", "corners", "flatten",
+                         "heal_mask")
 
 
 def settings_fingerprint(settings: "TextureForgeSettings") -> str:
@@ -97,7 +129,7 @@ def settings_fingerprint(settings: "TextureForgeSettings") -> str:
             continue
         if name == "references":
             for ref in settings.references:
-                parts.append("|".join(value(ref, n) for n in ("source", "image", "filepath", "weight", "enabled")))
+                parts.append("|".join(value(ref, n) for n in REFERENCE_FINGERPRINT))
             continue
         parts.append(f"{name}={value(settings, name)}")
     return hashlib.sha1("\n".join(parts).encode("utf-8")).hexdigest()[:16]
@@ -217,13 +249,33 @@ class TextureForgeSettings(bpy.types.PropertyGroup):
         return self.outcome
 
 
-CLASSES = (TextureForgeReference, TextureForgeSettings)
+# ---------------------------------------------------------------------- Heal (Image Editor)
+
+class TextureForgeHealSettings(bpy.types.PropertyGroup):
+    """The Image Editor's Heal: which mask fills the image shown, and where the result goes.
+
+    Stored on the scene (``scene.texture_forge_heal``): a heal is about images, not a material.
+    """
+
+    mask: PointerProperty(name="Mask", type=bpy.types.Image,
+                          description="White = fill; the size of the image shown")
+    target: EnumProperty(
+        name="Result",
+        items=[("SAME", "This Image", "Write the healed pixels into the image shown, as one undo step"),
+               ("NEW", "New Image", "Write the healed image into a new image; the one shown stays as it is")],
+        default="SAME")
+
+
+CLASSES = (TextureForgeReference, TextureForgeSettings, TextureForgeHealSettings)
 
 
 def register_properties() -> None:
     bpy.types.Material.texture_forge = PointerProperty(type=TextureForgeSettings)
+    bpy.types.Scene.texture_forge_heal = PointerProperty(type=TextureForgeHealSettings)
 
 
 def unregister_properties() -> None:
+    if hasattr(bpy.types.Scene, "texture_forge_heal"):
+        del bpy.types.Scene.texture_forge_heal
     if hasattr(bpy.types.Material, "texture_forge"):
         del bpy.types.Material.texture_forge

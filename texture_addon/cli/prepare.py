@@ -28,27 +28,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..references import load_image, save_png
-    from ..references.prepare import check_prepare, prepare
+    from ..references import save_png
+    from ..references.prepare import prepare_table
     from ..references.prepare.flatten import DEFAULT_SCALE
-    from ..references.prepare.heal import colour_channels, load_mask
-    from ..references.prepare.straighten import parse_corners, parse_size
     from .common import check_output_file
 
     out = check_output_file(args.output, [args.photo, args.heal_mask])
-    corners = parse_corners(args.corners) if args.corners is not None else None
-    size = parse_size(args.size) if args.size is not None else None
     if args.flatten_scale is not None and not args.flatten:
         raise InputError("--flatten-scale needs --flatten")
     scale = DEFAULT_SCALE if args.flatten_scale is None else args.flatten_scale
     if not 0.02 <= scale <= 0.5:
         raise InputError(f"--flatten-scale {scale:g} out of range (0.02…0.5)")
-    photo = colour_channels(load_image(args.photo))
-    mask = load_mask(args.heal_mask) if args.heal_mask else None
-    if corners is None and size is None and mask is None and not args.flatten:
+    if args.corners is None and args.size is None and args.heal_mask is None and not args.flatten:
         raise InputError("nothing to do: give --corners, --flatten and/or --heal-mask")
-    check_prepare(photo, corners, size, mask)  # every input checked before any compute
-    result = prepare(photo, corners, size, args.flatten, mask, scale, progress=ProgressPrinter(sys.stderr))
+    table = {"path": args.photo, "corners": args.corners, "size": args.size, "flatten": args.flatten,
+             "mask": args.heal_mask}
+    result = prepare_table(table, scale, progress=ProgressPrinter(sys.stderr))
     save_png(out, result)
     sys.stderr.write(f"wrote {out} ({result.shape[1]}×{result.shape[0]})\n")
     return 0

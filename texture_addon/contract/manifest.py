@@ -49,11 +49,18 @@ def _texts(value: Any) -> str | None:
 REFERENCE_KEYS = ("path", "corners", "size", "flatten", "mask")
 
 
-def _reference_table(value: dict) -> str | None:
+def reference_table_problem(value: dict, extra_keys: tuple[str, ...] = ()) -> str | None:
+    """What is wrong with a reference table ``{path, corners, size, flatten, mask}`` (None: nothing).
+
+    The bake manifest and the job spec (which adds ``weight``) both check their tables here.
+    """
+    known = REFERENCE_KEYS + extra_keys
     for key in value:
-        if key not in REFERENCE_KEYS:
-            close = difflib.get_close_matches(str(key), REFERENCE_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(REFERENCE_KEYS)})"
+        if key in extra_keys:
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
             return f"reference table: unknown key {key!r}{hint}"
     if _text(value.get("path")):
         return "reference table: 'path' must be a non-empty string"
@@ -83,7 +90,7 @@ def _references(value: Any) -> str | None:
     if not isinstance(value, list):
         return "must be a string or a list of strings and reference tables"
     for v in value:
-        problem = _reference_table(v) if isinstance(v, dict) else _text(v) if isinstance(v, str) else \
+        problem = reference_table_problem(v) if isinstance(v, dict) else _text(v) if isinstance(v, str) else \
             "must be a string or a list of strings and reference tables"
         if problem:
             return problem
@@ -170,4 +177,4 @@ def check_entry(entry: dict, where: str) -> None:
             raise ManifestError(f"{where}: {key}: {problem}")
 
 
-__all__ = ["KEYS", "REFERENCE_KEYS", "ManifestError", "check_entry"]
+__all__ = ["KEYS", "REFERENCE_KEYS", "ManifestError", "check_entry", "reference_table_problem"]

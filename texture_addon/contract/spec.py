@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
+from .manifest import REFERENCE_KEYS, reference_table_problem
 from .vocabulary import (CNN_LOSSES, DEVICES, KINDS, MAP_NAMES, MAX_BAND, MAX_DETAIL, MAX_SEED, MAX_SIZE,
                          METHODS, MIN_BAND, MIN_DETAIL, MIN_SIZE, NORMAL_CONVENTIONS, PATCH_METHODS,
                          QUALITIES, TILE_MODES, light_angle_problem)
 
 #: Which kinds take style references and which need a ``content`` image.
 KINDS_WITH_REFERENCES = ("synth", "stylize")
-KINDS_WITH_CONTENT = ("stylize", "seamless", "pbr")
+KINDS_WITH_CONTENT = ("stylize", "seamless", "pbr", "heal")
 
 #: Fields every kind reads: what to do and where to write it.
 COMMON_FIELDS = ("kind", "output_dir", "name", "file_names")
@@ -48,6 +49,8 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
             "invert_height", "normal_strength", "normal_convention", "roughness_range"),  # on the CPU
     "material": ("material", "width", "height", "seed", "tile", "detail_scale", "quality", "method", "device",
                  "flatten", "from_photo", "light_angle"),
+    # the image's own size: only the masked pixels change
+    "heal": ("content", "mask", "seed", "quality", "device"),
 }
 #: Kinds whose ``width`` and ``height`` may both be 0: the content image's own size (the CLI's
 #: ``seamless``, ``pbr`` and ``stylize`` without ``--size``).
@@ -77,10 +80,36 @@ class SpecError(InputError):
 
 @dataclass
 class ReferenceSpec:
-    """One style reference image and how much it counts relative to the others."""
+    """One style reference image, how much it counts relative to the others, and how to prepare it.
+
+    ``corners``, ``size``, ``flatten`` and ``mask`` are a bake manifest's reference table
+    (:data:`~.manifest.REFERENCE_KEYS`): the worker straightens, heals and flattens the photo
+    (``python -m texture_addon prepare``'s steps) before synthesis; the file itself is only read.
+    """
 
     path: str
     weight: float = 1.0
+    corners: list[float] | None = None  # X1,Y1,…,X4,Y4 in photo pixels: TL, TR, BR, BL
+    size: str | None = None             # "WxH" or "W" of the straightened image
+    flatten: bool = False
+    mask: str | None = None             # heal mask file (white = fill), in the photo's pixels
+
+    def preparation(self) -> dict:
+        """The reference as a manifest table, with only the steps asked for (``{"path"}`` alone: none)."""
+        table: dict[str, Any] = {"path": self.path}
+        if self.corners is not None:
+            table["corners"] = list(self.corners)
+        if self.size is not None:
+            table["size"] = self.size
+        if self.flatten:
+            table["flatten"] = True
+        if self.mask is not None:
+            table["mask"] = self.mask
+        return table
+
+    @property
+    def prepared(self) -> bool:
+        return len(self.preparation()) > 1
 
 
 @dataclass
@@ -141,6 +170,8 @@ class JobSpec:
         if self.kind != "material":
             return list(self.maps)
         return list(MAP_NAMES) if self.from_photo else list(self.material)
+    #: ``heal``: the mask image (white = fill), the size of ``content``.
+    mask: str | None = None
 
     # ------------------------------------------------------------------ validation
 
@@ -274,14 +305,25 @@ class JobSpec:
                     errors.append(f"reference {i}: file not found: {ref.path}")
                 if not math.isfinite(ref.weight) or ref.weight < 0:
                     errors.append(f"reference {i}: weight {ref.weight} must be a non-negative number")
+                problem = reference_table_problem(ref.preparation()) if ref.path.strip() else None
+                if problem:
+                    errors.append(f"reference {i}: {problem.replace('reference table: ', '')}")
+                elif check_files and ref.mask is not None and not os.path.isfile(ref.mask):
+                    errors.append(f"reference {i}: mask file not found: {ref.mask}")
             if self.references and all(r.weight == 0 for r in self.references):
                 errors.append("references: weights are all zero (at least one must be positive)")
         if self.kind in KINDS_WITH_CONTENT:
-            what = {"stylize": "content image", "seamless": "image to make seamless", "pbr": "albedo image"}
+            what = {"stylize": "content image", "seamless": "image to make seamless", "pbr": "albedo image",
+                    "heal": "image to heal"}
             if self.content is None or not self.content.strip():
                 errors.append(f"content: {self.kind} needs the {what[self.kind]}")
             elif check_files and not os.path.isfile(self.content):
                 errors.append(f"content: file not found: {self.content}")
+        if self.kind == "heal":
+            if self.mask is None or not self.mask.strip():
+                errors.append("mask: heal needs the mask image (white = fill)")
+            elif check_files and not os.path.isfile(self.mask):
+                errors.append(f"mask: file not found: {self.mask}")
         if self.kind == "material":
             if not self.material:
                 errors.append(f"material: needs at least one map file ({', '.join(MAP_NAMES)})")
@@ -296,8 +338,12 @@ class JobSpec:
     # ------------------------------------------------------------------ serialisation
 
     def to_dict(self) -> dict:
-        """Plain dict of JSON types (references become ``{"path", "weight"}`` dicts)."""
-        return dataclasses.asdict(self)
+        """Plain dict of JSON types (references become ``{"path", "weight"}`` dicts, with the
+        preparation keys only where a step is asked for)."""
+        d = dataclasses.asdict(self)
+        d["references"] = [{**r.preparation(), "weight": r.weight} if isinstance(r, ReferenceSpec) else r
+                           for r in self.references]
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -314,6 +360,7 @@ class JobSpec:
         errors = [f"unknown field {k!r}" for k in d if k not in known]
         kwargs: dict[str, Any] = {k: v for k, v in d.items() if k in known}
         refs = kwargs.get("references")
+        allowed = {"weight", *REFERENCE_KEYS}
         if isinstance(refs, list):
             parsed: list[Any] = []
             for i, r in enumerate(refs, start=1):
@@ -321,12 +368,12 @@ class JobSpec:
                     parsed.append(r)
                 elif not isinstance(r, dict):
                     errors.append(f"reference {i}: must be an object with 'path' and 'weight', got {_type_name(r)}")
-                elif set(r) - {"path", "weight"} or "path" not in r:
-                    extra = sorted(set(r) - {"path", "weight"})
+                elif set(r) - allowed or "path" not in r:
+                    extra = sorted(set(r) - allowed)
                     errors.append(f"reference {i}: " + (f"unknown field(s) {', '.join(map(repr, extra))}"
                                                         if extra else "'path' is missing"))
                 else:
-                    parsed.append(ReferenceSpec(path=r["path"], weight=r.get("weight", 1.0)))
+                    parsed.append(ReferenceSpec(**r))
             kwargs["references"] = parsed
         # JSON has one number type: accept whole numbers where floats are expected.
         for f in _FLOAT_FIELDS:
@@ -363,6 +410,7 @@ _EXPECTED: dict[str, tuple[type, ...] | str] = {
     "flatten": (bool,), "cnn_loss": (str,), "from_photo": (bool,), "height_detail": (float, int),
     "height_contrast": (float, int), "invert_height": (bool,), "normal_strength": (float, int),
     "normal_convention": (str,),
+    "mask": "optional str",
 }
 
 
@@ -407,6 +455,11 @@ def _type_errors(spec: JobSpec) -> list[str]:
                 errors.append(f"reference {i}: path must be a string, got {_type_name(ref.path)}")
             if isinstance(ref.weight, bool) or not isinstance(ref.weight, (int, float)):
                 errors.append(f"reference {i}: weight must be a number, got {_type_name(ref.weight)}")
+            if not isinstance(ref.flatten, bool):
+                errors.append(f"reference {i}: flatten must be true or false, got {_type_name(ref.flatten)}")
+            for name in ("size", "mask"):
+                if getattr(ref, name) is not None and not isinstance(getattr(ref, name), str):
+                    errors.append(f"reference {i}: {name} must be a string or null, got {_type_name(getattr(ref, name))}")
     if not isinstance(spec.maps, list) or not all(isinstance(m, str) for m in spec.maps):
         errors.append(f"maps: must be a list of map names, got {spec.maps!r}")
     if not isinstance(spec.material, dict) or not all(

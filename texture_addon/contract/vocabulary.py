@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-KINDS = ("synth", "stylize", "seamless", "pbr", "material")
+#: ``heal`` fills the masked area of an image (the Image Editor's Heal); it makes no material.
+KINDS = ("synth", "stylize", "seamless", "pbr", "material", "heal")
 TILE_MODES = ("both", "x", "y", "none")
 #: (periodic_y, periodic_x) per tile mode: what the engine and the resizers wrap around.
 TILE_AXES: dict[str, tuple[bool, bool]] = {"both": (True, True), "x": (False, True),

@@ -37,6 +37,7 @@ from .stylize import stylize
 from .seamless import make_seamless
 from .pbr import derive_maps
 from .material import synthesize_material
+from .heal import heal
 
 __all__ = [
     "synthesize",
@@ -53,4 +54,5 @@ __all__ = [
     "make_seamless",
     "derive_maps",
     "synthesize_material",
+    "heal",
 ]

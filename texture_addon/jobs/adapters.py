@@ -28,10 +28,18 @@ ProgressCallback = Callable[[ProgressInfo], None]
 Maps = dict[str, np.ndarray]
 Adapter = Callable[[Engine, JobSpec, "ProgressCallback | None", CancelToken], Maps]
 
-def _references(spec: JobSpec) -> tuple[list[np.ndarray], list[float]]:
-    """Every reference read (before any compute), its light evened out when ``flatten`` asks."""
-    refs = [load_rgb(r.path) for r in spec.references]
-    return (flatten_all(refs) if spec.flatten else refs), [float(r.weight) for r in spec.references]
+def _references(spec: JobSpec, progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> tuple[list[np.ndarray], list[float]]:
+    """Each reference as the engine takes it: prepared (straighten → heal → flatten) where its
+    spec asks, by the same code as ``python -m texture_addon prepare`` and the bake's tables; the
+    job's ``flatten`` evens out the light of those whose own table has not already."""
+    from ..references.prepare import prepare_table
+
+    images = [prepare_table(r.preparation(), progress=progress, cancel=cancel) if r.prepared else load_rgb(r.path)
+              for r in spec.references]
+    if spec.flatten:
+        images = [img if getattr(r, "flatten", False) else flatten_all([img])[0] for r, img in zip(spec.references, images)]
+    return images, [float(r.weight) for r in spec.references]
 
 
 def flatten_all(images: list[np.ndarray]) -> list[np.ndarray]:
@@ -58,7 +66,7 @@ def resize_to(img: np.ndarray, width: int, height: int, tile: str) -> np.ndarray
 
 
 def synth(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
-    refs, weights = _references(spec)
+    refs, weights = _references(spec, progress, cancel)
     img = engine.synthesize(refs, weights, width=spec.width, height=spec.height, seed=spec.seed,
                             tile=spec.tile, detail_scale=spec.detail_scale, quality=spec.quality,
                             method=spec.method, device=spec.device, vgg_weights=spec.vgg_weights,
@@ -67,7 +75,7 @@ def synth(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, canc
 
 
 def stylize(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
-    refs, weights = _references(spec)
+    refs, weights = _references(spec, progress, cancel)
     # The contract allows "both" or "none" here (KIND_TILE_MODES); the engine takes a bool.
     img = engine.stylize(load_rgb(spec.content), refs, weights, strength=spec.strength,
                          preserve_colors=spec.preserve_colors, tile=spec.tile == "both",
@@ -135,9 +143,20 @@ def completed(engine: Engine, result: Maps, tile: str) -> Maps:
     return {**result, **engine.derive_maps(result["basecolor"], maps=missing, tile=tile, height=result["height"])}
 
 
+def heal(engine: Engine, spec: JobSpec, progress: ProgressCallback | None, cancel: CancelToken) -> Maps:
+    """The masked area of ``content`` filled from the rest (its own size; every other pixel kept)."""
+    from ..references.prepare.heal import check_mask, load_mask
+
+    image = load_rgb(spec.content)
+    mask = check_mask(load_mask(spec.mask), image.shape[1], image.shape[0])
+    healed = engine.heal(image, mask, seed=spec.seed, quality=spec.quality, device=spec.device,
+                         progress=progress, cancel=cancel)
+    return {"basecolor": healed}
+
+
 #: kind → adapter. Every kind of the contract has one (a test checks it).
 ADAPTERS: dict[str, Adapter] = {"synth": synth, "stylize": stylize, "seamless": seamless, "pbr": pbr,
-                                "material": material}
+                                "material": material, "heal": heal}
 
 
 def with_derived_maps(engine: Engine, img: np.ndarray, spec: JobSpec, progress: ProgressCallback | None,

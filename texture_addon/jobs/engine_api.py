@@ -1,4 +1,4 @@
-"""What a job needs from the engine, typed: the five functions the kinds call, and how to get them.
+"""What a job needs from the engine, typed: the six functions the kinds call, and how to get them.
 
 :func:`load_engine` imports ``texture_addon.engine`` once and checks, before minutes of synthesis
 rather than after, that this build has every function the job needs; the adapters then call a
@@ -30,6 +30,8 @@ class Engine(Protocol):
 
     def synthesize_material(self, maps: Mapping[str, np.ndarray], **options: Any) -> Mapping[str, np.ndarray]: ...
 
+    def heal(self, image: np.ndarray, mask: np.ndarray, **options: Any) -> np.ndarray: ...
+
 
 #: The engine function each kind calls (besides ``derive_maps`` for maps other than basecolor),
 #: and how an error names it.
@@ -37,7 +39,8 @@ KIND_FUNCTIONS = {"synth": ("synthesize", "texture synthesis (kind 'synth')"),
                   "stylize": ("stylize", "style transfer (kind 'stylize')"),
                   "seamless": ("make_seamless", "making an image seamless (kind 'seamless')"),
                   "pbr": ("derive_maps", "deriving PBR maps (kind 'pbr')"),
-                  "material": ("synthesize_material", "material synthesis (kind 'material')")}
+                  "material": ("synthesize_material", "material synthesis (kind 'material')"),
+                  "heal": ("heal", "healing an image (kind 'heal')")}
 
 
 def load_engine(spec: JobSpec) -> Engine:

@@ -12,7 +12,7 @@ imports torch only when it runs.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
@@ -57,4 +57,26 @@ def prepare(image: np.ndarray, corners: Optional[np.ndarray] = None, size: Optio
     return out
 
 
-__all__ = ["prepare", "check_prepare", "flatten", "straighten"]
+def prepare_table(table: Mapping[str, Any], scale: float = DEFAULT_SCALE, progress=None, cancel=None) -> np.ndarray:
+    """A reference table ``{path, corners, size, flatten, mask}`` (a bake manifest's, a job spec's
+    reference, the ``prepare`` command's arguments) → the prepared (H, W, 3) image.
+
+    The one way a photograph becomes a prepared reference: the CLI, the bake (through the CLI) and
+    the worker's Generate all come here, so they give the same pixels and the same one-line errors.
+    The files are only read. ``corners`` is a list of 8 numbers or ``"X1,Y1,…"``; ``size`` "WxH"/"W".
+    """
+    from ..load import load_image
+    from .heal import colour_channels, load_mask
+    from .straighten import parse_corners, parse_size
+
+    corners = table.get("corners")
+    if corners is not None:
+        corners = parse_corners(corners if isinstance(corners, str) else ",".join(repr(float(v)) for v in corners))
+    size = parse_size(str(table["size"])) if table.get("size") is not None else None
+    photo = colour_channels(load_image(table["path"]))
+    mask = load_mask(table["mask"]) if table.get("mask") else None
+    check_prepare(photo, corners, size, mask)  # every input checked before any compute
+    return prepare(photo, corners, size, bool(table.get("flatten")), mask, scale, progress=progress, cancel=cancel)
+
+
+__all__ = ["prepare", "prepare_table", "check_prepare", "flatten", "straighten"]
