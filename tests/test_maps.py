@@ -184,8 +184,8 @@ def test_a_light_angle_reaches_the_engine_through_a_pbr_job(tmp_path):
 
     for good in (135, -45.5, "auto", None):
         check_entry({"name": "m", "light_angle": good}, "manifest m")
-    with pytest.raises(SpecError, match="light_angle: kind 'synth' does not use it"):
-        JobSpec(kind="synth", output_dir="out", light_angle=135.0).validate(check_files=False)
+    with pytest.raises(SpecError, match="light_angle: kind 'material' does not use it"):
+        JobSpec(kind="material", output_dir="out", light_angle=135.0).validate(check_files=False)
     h, albedo = tiles()
     src = tmp_path / "tiles.png"
     Image.fromarray((render(h, albedo, wrap=True) * 255).round().astype(np.uint8)).save(src)

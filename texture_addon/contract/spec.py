@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
-from .vocabulary import (DEVICES, KINDS, MAP_NAMES, MAX_BAND, MAX_DETAIL, MAX_SEED, MAX_SIZE,
+from .vocabulary import (DERIVED_MAPS, DEVICES, KINDS, MAP_NAMES, MAX_BAND, MAX_DETAIL, MAX_SEED, MAX_SIZE,
                          METHODS, MIN_BAND, MIN_DETAIL, MIN_SIZE, QUALITIES, TILE_MODES, light_angle_problem)
 
 #: Which kinds take style references and which need a ``content`` image.
 KINDS_WITH_REFERENCES = ("synth", "stylize")
 KINDS_WITH_CONTENT = ("stylize", "seamless", "pbr")
+#: Kinds that make a colour image and derive ``maps`` beyond the base colour from it.
+KINDS_DERIVING_MAPS = ("synth", "stylize", "seamless")
 
 #: Fields every kind reads: what to do and where to write it.
 COMMON_FIELDS = ("kind", "output_dir", "name")
@@ -34,13 +36,15 @@ COMMON_FIELDS = ("kind", "output_dir", "name")
 #: longer side ``max(width, height)``; ``seamless`` and ``pbr`` resize their result to
 #: ``width`` × ``height`` (wrapping around the edges on tiled axes); ``seamless`` always tiles both
 #: ways; ``material`` writes the maps it was given (``material``), not ``maps``; ``pbr`` runs on
-#: the CPU whatever ``device`` says, so it refuses one.
+#: the CPU whatever ``device`` says, so it refuses one. ``light_angle`` shapes the maps derived
+#: from the colour (:data:`DERIVED_MAPS`); ``synth``, ``stylize`` and ``seamless`` derive none when
+#: ``maps`` asks for the base colour only, so they refuse a light angle then.
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "synth": ("references", "width", "height", "seed", "tile", "detail_scale", "quality", "method",
-              "vgg_weights", "device", "maps"),
+              "vgg_weights", "device", "maps", "light_angle"),
     "stylize": ("references", "content", "width", "height", "seed", "tile", "quality", "method",
-                "strength", "preserve_colors", "device", "maps"),
-    "seamless": ("content", "width", "height", "seed", "quality", "band", "device", "maps"),
+                "strength", "preserve_colors", "device", "maps", "light_angle"),
+    "seamless": ("content", "width", "height", "seed", "quality", "band", "device", "maps", "light_angle"),
     "pbr": ("content", "width", "height", "tile", "maps", "light_angle"),  # derive_maps runs on the CPU
     "material": ("material", "width", "height", "seed", "tile", "detail_scale", "quality", "device"),
 }
@@ -101,8 +105,10 @@ class JobSpec:
     preserve_colors: bool = False
     band: float = 0.15
     maps: list[str] = field(default_factory=lambda: ["basecolor"])
-    #: ``pbr``: None derives the maps by the luminance heuristic (what the panel has always done);
-    #: "auto" or an angle in degrees (0 = light from the right, 90 = from the top) by the shading method.
+    #: How derived maps are made: None by the luminance heuristic (brightness as height, the
+    #: colour kept as base colour); "auto" or an angle in degrees (0 = light from the right, 90 = from
+    #: the top, counter-clockwise) by the shading method, whose base colour is the split's albedo.
+    #: The panel sends "auto" by default (docs/maps.md).
     light_angle: float | str | None = None
 
     # ------------------------------------------------------------------ validation
@@ -134,6 +140,10 @@ class JobSpec:
         problem = light_angle_problem(self.light_angle)
         if problem:
             errors.append(f"light_angle: {problem}")
+        elif (self.light_angle is not None and self.kind in KINDS_DERIVING_MAPS and isinstance(self.maps, list)
+              and not set(self.maps) & set(DERIVED_MAPS)):
+            errors.append(f"light_angle: shapes derived maps ({', '.join(DERIVED_MAPS)}) only, and maps "
+                          "asks for none (leave it out or at null)")
 
         if not self.output_dir.strip():
             errors.append("output_dir: required (the folder the textures are written to)")
