@@ -200,13 +200,12 @@ def test_a_light_angle_reaches_the_engine_through_a_pbr_job(tmp_path):
     assert heights[None][h == 0].mean() > heights[None][h == h.max()].mean()   # unset: the heuristic, as before
 
 
-def test_a_bake_manifest_with_a_light_angle_is_refused_until_a_material_setting_holds_it(tmp_path):
+def test_a_bake_manifest_takes_a_light_angle_and_refuses_a_bad_one(tmp_path):
     from texture_addon.bake.manifest import UsageError, load_manifest
 
     manifest = tmp_path / "m.json"
     manifest.write_text('{"materials": [{"name": "Wall", "refs": "a.png", "light_angle": 135}]}')
-    with pytest.raises(UsageError, match="light_angle is not bakeable yet"):
-        load_manifest(str(manifest))
+    assert "135" in repr(load_manifest(str(manifest)))  # kept for the material's Light from setting
     manifest.write_text('{"materials": [{"name": "Wall", "refs": "a.png", "light_angle": "west"}]}')
     with pytest.raises(UsageError, match="light_angle: must be a number"):
         load_manifest(str(manifest))

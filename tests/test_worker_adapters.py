@@ -256,3 +256,56 @@ def test_heal_through_the_real_engine_changes_only_the_masked_pixels(images, tmp
     spec.mask = images[0]  # a red image: selects nothing
     with pytest.raises(Exception, match="selects nothing"):
         run_job(spec)
+
+
+class DerivingEngine(RecordingEngine):
+    """The recorder, with a shaded dome as every synthesised image and the real ``derive_maps``."""
+
+    def synthesize(self, refs, weights, **kw):
+        from test_maps import dome, render
+
+        self._record("synthesize", (refs, weights), kw)
+        return render(dome(kw["height"], radius=20, depth=12), np.array([0.8, 0.4, 0.2]), wrap=True)
+
+    def derive_maps(self, albedo, **kw):
+        from texture_addon.engine import derive_maps
+
+        self._record("derive_maps", (albedo,), kw)
+        return derive_maps(albedo, **kw)
+
+
+@pytest.mark.parametrize("light_angle", [135.0, "auto"])
+def test_derived_maps_of_a_synth_follow_its_light_angle(light_angle, images, tmp_path):
+    """Issue 32: a synth with maps derives them by the shading method its light angle asks for, and
+    its base colour is the split's albedo (as ``synth --pbr`` writes), not the shaded image."""
+    from texture_addon.engine import derive_maps
+
+    spec = base_spec("synth", images, str(tmp_path))
+    spec.maps = ["basecolor", "height", "normal"]
+    spec.light_angle = light_angle
+    spec.validate(check_files=False)
+    engine = DerivingEngine()
+    maps = adapters.ADAPTERS["synth"](engine, spec, None, CancelToken())
+    image = engine.synthesize([], [], width=64, height=64)
+    told = derive_maps(image, maps=spec.maps, tile="both", method="shading",
+                       light_angle=None if light_angle == "auto" else light_angle)
+    heuristic = derive_maps(image, maps=spec.maps, tile="both")
+    for name in spec.maps:
+        np.testing.assert_array_equal(maps[name], told[name], err_msg=name)
+    assert np.abs(maps["height"] - heuristic["height"]).max() > 0.1
+    assert np.abs(maps["basecolor"] - image).max() > 0.05  # the dome's light is out of the colour
+
+    spec.light_angle = None  # the heuristic: its height, and the image itself as base colour
+    maps = adapters.ADAPTERS["synth"](DerivingEngine(), spec, None, CancelToken())
+    np.testing.assert_array_equal(maps["height"], heuristic["height"])
+    np.testing.assert_array_equal(maps["basecolor"], image)
+
+
+@pytest.mark.parametrize("kind", ["synth", "stylize", "seamless"])
+def test_a_light_angle_without_a_derived_map_is_refused(kind, images, tmp_path):
+    spec = base_spec(kind, images, str(tmp_path))
+    spec.maps, spec.light_angle = ["basecolor"], 135.0
+    with pytest.raises(SpecError, match=r"light_angle: applies to maps derived from the result"):
+        spec.validate(check_files=False)
+    spec.light_angle = None
+    spec.validate(check_files=False)

@@ -79,9 +79,6 @@ def load_manifest(path: str) -> list[dict]:
             check_entry(merged, f"manifest {path}: material {entry['name']!r}")
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        if merged.get("light_angle") is not None:   # valid for the job contract; no material setting holds it yet
-            raise UsageError(f"manifest {path}: material {entry['name']!r}: light_angle is not bakeable yet "
-                             "(the material settings have no light angle; use 'pbr --light-angle' meanwhile)")
         refs = merged.get("refs", merged.get("references", []))
         if isinstance(refs, str):
             refs = [refs]
@@ -124,7 +121,8 @@ def expand_variants(manifest: list[dict]) -> list[dict]:
 
 
 def apply_overrides(material: bpy.types.Material, o: dict) -> None:
-    """Write the given settings (refs, weights, size, seed, maps, mode, quality, …) to the material."""
+    """Write the given settings (refs, weights, size, seed, maps, mode, quality, light_angle, …) to
+    the material."""
     s = material.texture_forge
     if o.get("mode"):
         s.mode = BAKE_MODES[o["mode"]]
@@ -150,6 +148,8 @@ def apply_overrides(material: bpy.types.Material, o: dict) -> None:
     if o.get("maps"):
         for m in MAP_NAMES:
             setattr(s, "map_" + m, m in o["maps"])
+    if "light_angle" in o:  # null is the job contract's luminance heuristic: Height From Brightness
+        s.set_job_light_angle(o["light_angle"])
 
 
 def has_settings(material: bpy.types.Material) -> bool:

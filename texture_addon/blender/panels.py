@@ -46,6 +46,31 @@ def detail_text(detail_scale: float) -> str:
     return f"Features ×{detail_scale:.2f} the reference's size"
 
 
+#: The sides of the picture the light can come from, every 45° counter-clockwise from the right.
+_LIGHT_SIDES = ("the right", "the upper right", "the top", "the upper left", "the left", "the lower left",
+                "the bottom", "the lower right")
+
+
+def light_text(angle: float) -> str:
+    """What a *Light From* angle means, in the panel under it (135 → from the upper left)."""
+    return f"Light from {_LIGHT_SIDES[round(angle / 45.0) % 8]} ({angle:.0f}°)"
+
+
+def _draw_light(layout: bpy.types.UILayout, s) -> None:
+    """Height From and Light From, greyed out while no map is read from the colour."""
+    col = layout.column()
+    col.active = s.derives_maps()
+    col.label(text="Height from")
+    col.row().prop(s, "height_from", expand=True)
+    if s.height_from != "shading":
+        return
+    col.label(text="Light from")
+    col.row().prop(s, "light_from", expand=True)
+    if s.light_from == "ANGLE":
+        col.prop(s, "light_angle", text="Angle °")
+        col.label(text=light_text(s.light_angle))
+
+
 #: What a reference's weight does, per method (Structure: each reference's share of the area).
 WEIGHTS_TEXT = {
     "nn": "Weight: each reference's share of the result. Structure shows them as areas of "
@@ -218,6 +243,8 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
         for name, short in (("basecolor", "Colour"), ("height", "Height"), ("normal", "Normal"),
                             ("roughness", "Rough"), ("ao", "AO")):
             grid.prop(s, "map_" + name, text=short)
+    if "light_angle" in fields and "maps" in fields:  # From Material reads it only for a photo (from_photo)
+        _draw_light(box, s)
     box.label(text="Height map as")
     box.prop(s, "height_mode", text="")
     if s.map_ao:

@@ -10,8 +10,8 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,
                        FloatVectorProperty, IntProperty, PointerProperty, StringProperty)
 
-from ..contract.vocabulary import (MAP_NAMES, MAX_DETAIL, MAX_SIZE, METHODS, MIN_DETAIL, MIN_SIZE,
-                                   QUALITIES, SIZE_PRESETS, TILE_MODES)
+from ..contract.vocabulary import (DERIVED_MAPS, HEIGHT_SOURCES, MAP_NAMES, MAX_DETAIL, MAX_LIGHT_ANGLE, MAX_SIZE,
+                                   METHODS, MIN_DETAIL, MIN_SIZE, QUALITIES, SIZE_PRESETS, TILE_MODES)
 from ..contract.vocabulary import MODE_TO_KIND  # noqa: F401  (the panel and job_spec import it from here)
 
 #: The UI's words for the contract's choices (label, tooltip), listed in the contract's order.
@@ -22,6 +22,12 @@ _QUALITY_TEXT = {"draft": ("Draft", "Fast preview quality"), "default": ("Defaul
 _METHOD_TEXT = {"nn": ("Structure", "Patch correspondence: keeps cells, dots and blades whole (default)"),
                 "patch": ("Statistics", "Patch statistics: smooth blends, no copying"),
                 "cnn": ("CNN", "VGG19 features; needs the weights file set in the preferences")}
+_HEIGHT_FROM_TEXT = {
+    "shading": ("Shading", "Read the relief from the picture's light and shade: sides facing the light are "
+                           "lit, sides facing away are dark. The base colour loses the picture's light, so "
+                           "the renderer does not light the relief twice (default)"),
+    "luminance": ("Brightness", "Bright is high, dark is low: the quick classic guess. The base colour keeps "
+                                "the picture as it is, shadows included")}
 
 
 def _items(names: tuple[str, ...], text: dict[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
@@ -205,6 +211,26 @@ class TextureForgeSettings(bpy.types.PropertyGroup):
     map_roughness: BoolProperty(name="Roughness", default=True)
     map_ao: BoolProperty(name="AO", default=False)
 
+    height_from: EnumProperty(
+        name="Height From",
+        description="What the height, normal, roughness and AO maps are read from",
+        items=_items(HEIGHT_SOURCES, _HEIGHT_FROM_TEXT),
+        default=HEIGHT_SOURCES[0],
+    )
+    light_from: EnumProperty(
+        name="Light From",
+        description="Where the light in the picture comes from, for maps read from its shading",
+        items=[("AUTO", "Automatic", "Find the light's direction from the picture's shading"),
+               ("ANGLE", "Angle", "Say where the light comes from, when Automatic reads the relief "
+                                  "upside down (dents come out as bumps)")],
+        default="AUTO",
+    )
+    light_angle: FloatProperty(
+        name="Light Angle", default=135.0, min=-MAX_LIGHT_ANGLE, max=MAX_LIGHT_ANGLE, soft_min=0.0,
+        soft_max=MAX_LIGHT_ANGLE, precision=0, step=500,
+        description="Where the light comes from in the picture, in degrees counter-clockwise: "
+                    "0 = from the right, 90 = from the top, 135 = from the upper left, 180 = from the left")
+
     height_mode: EnumProperty(
         name="Height As",
         items=[("BUMP", "Bump", "Height drives a Bump node into the shader's Normal"),
@@ -235,6 +261,30 @@ class TextureForgeSettings(bpy.types.PropertyGroup):
 
     def selected_maps(self) -> list[str]:
         return [m for m in MAP_NAMES if getattr(self, "map_" + m)]
+
+    def derives_maps(self) -> bool:
+        """Whether a map read from the colour is asked for: only then do Height From and Light
+        From change anything (the panel greys them out otherwise)."""
+        return any(getattr(self, "map_" + m) for m in DERIVED_MAPS)
+
+    def job_light_angle(self) -> float | str | None:
+        """The job contract's ``light_angle`` for Height From and Light From: None for Brightness
+        (the luminance heuristic), "auto" or the angle in degrees for Shading."""
+        if self.height_from == "luminance":
+            return None
+        return "auto" if self.light_from == "AUTO" else float(self.light_angle)
+
+    def set_job_light_angle(self, value: float | str | None) -> None:
+        """The inverse of :meth:`job_light_angle` (a bake manifest's ``light_angle``, checked by the
+        contract before it comes here)."""
+        if value is None:
+            self.height_from = "luminance"
+            return
+        self.height_from = "shading"
+        if value == "auto":
+            self.light_from = "AUTO"
+        else:
+            self.light_from, self.light_angle = "ANGLE", float(value)
 
     def set_outcome(self, text: str, fingerprint: str | None = None) -> None:
         """Record a job's outcome for the settings it ran with (``fingerprint``, taken when it

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 
-from ..contract.vocabulary import light_angle_problem
+from ..contract.vocabulary import HEIGHT_SOURCES, light_angle_problem
 from ..errors import InputError
 from .common import check_output_dir
 
@@ -57,9 +57,6 @@ def light_angle(text: str) -> float | str:
     if problem:
         raise argparse.ArgumentTypeError(f"--light-angle {problem}")
     return value
-
-
-HEIGHT_SOURCES = ("shading", "luminance")
 
 
 def add_light_angle(p: argparse.ArgumentParser) -> None:

@@ -141,8 +141,10 @@ class JobSpec:
     preserve_colors: bool = False
     band: float = 0.15
     maps: list[str] = field(default_factory=lambda: ["basecolor"])
-    #: ``pbr``: None derives the maps by the luminance heuristic (what the panel has always done);
-    #: "auto" or an angle in degrees (0 = light from the right, 90 = from the top) by the shading method.
+    #: How derived maps are made: None by the luminance heuristic (brightness as height, the
+    #: colour kept as base colour); "auto" or an angle in degrees (0 = light from the right, 90 = from
+    #: the top, counter-clockwise) by the shading method, whose base colour is the split's albedo.
+    #: The panel sends "auto" by default (docs/maps.md).
     light_angle: float | str | None = None
     #: ``synth``, ``stylize``: even out each reference's light before synthesis; ``material``: the
     #: basecolor map's (the other maps are data, not light).

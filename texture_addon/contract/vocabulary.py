@@ -55,11 +55,17 @@ __all__ = ["KINDS", "TILE_MODES", "TILE_AXES", "QUALITIES", "METHODS", "PATCH_ME
            "CNN_LOSSES", "NORMAL_CONVENTIONS", "MAP_NAMES", "RGB_MAPS", "COLOUR_MAPS", "MAP_LABELS",
            "MODE_TO_KIND", "BAKE_MODES",
            "MIN_SIZE", "MAX_SIZE", "SIZE_PRESETS", "MIN_DETAIL", "MAX_DETAIL", "MIN_BAND",
-           "MAX_BAND", "MAX_SEED", "MAX_LIGHT_ANGLE", "light_angle_problem"]
+           "MAX_BAND", "MAX_SEED", "MAX_LIGHT_ANGLE", "HEIGHT_SOURCES", "DERIVED_MAPS",
+           "light_angle_problem"]
 
 
 #: Where the light comes from for maps from shading: degrees (0 = from the right, 90 = from the top).
 MAX_LIGHT_ANGLE = 360.0
+#: What a derived height is read from: the photo's shading (split from its albedo, integrated along
+#: the light; the default) or its brightness (the classic luminance heuristic).
+HEIGHT_SOURCES = ("shading", "luminance")
+#: The maps derived from a colour image (``derive_maps``); the height method shapes all of them.
+DERIVED_MAPS = tuple(m for m in MAP_NAMES if m != "basecolor")
 
 
 def light_angle_problem(value: Any) -> str | None:

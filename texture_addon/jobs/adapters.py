@@ -161,7 +161,11 @@ ADAPTERS: dict[str, Adapter] = {"synth": synth, "stylize": stylize, "seamless": 
 
 def with_derived_maps(engine: Engine, img: np.ndarray, spec: JobSpec, progress: ProgressCallback | None,
                       cancel: CancelToken, tile: str | None = None) -> Maps:
-    """basecolor is the engine's image; any other requested map comes from ``derive_maps``."""
+    """Any requested map besides basecolor comes from ``derive_maps`` by the spec's height method.
+
+    The base colour is the engine's image with the luminance heuristic, and the split's albedo with
+    the shading method (the image without its light), as ``synth --pbr`` writes it: a base colour
+    that keeps the photo's shading would be lit twice by the renderer."""
     if all(m == "basecolor" for m in spec.maps):
         return {"basecolor": img}
     cancel.raise_if_cancelled()
