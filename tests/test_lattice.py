@@ -180,4 +180,4 @@ def test_a_large_output_started_in_phase_gets_more_context_at_its_coarsest_level
     # zigzag of tone bands across 2048²–4096² outputs (docs/engine.md, "One phase for large outputs").
     assert _first_patch_side(monkeypatch, tiles()) == 15            # 9× the reference's area, a lattice
     assert _first_patch_side(monkeypatch, tiles(), width=64) == 11  # the reference's own size
-    assert _first_patch_side(monkeypatch, cells(64)) == 11          # no lattice
+    assert _first_patch_side(monkeypatch, cells(64)) == 5           # no lattice: pieces (test_pieces.py)

@@ -91,3 +91,20 @@ def test_pieces_lie_inside_the_reference_and_are_seeded():
     edge = (grid_y == 0) | (grid_y == vh - 1) | (grid_x == 0) | (grid_x == vw - 1)
     edge_share = 2 * (vh + vw) / (vh * vw)
     assert float(edge.float().mean()) < 2 * edge_share
+
+
+def test_a_piece_start_is_joined_by_a_few_small_patch_iterations():
+    """With 11×11 patches at the coarsest level only the middle of the 32-px reference can be a
+    patch's centre, and the search drew the output from it and packed its cells: a piece start is
+    joined there with a few iterations of small patches. Smaller outputs keep theirs."""
+    ref = torch.zeros(1, 3, 64, 64)
+    preset = synthesize.CORRESPONDENCE_PRESETS["default"]
+    large = optimisation.CorrespondenceJob([ref], [1.0], 256, 256, (True, True), preset, torch.Generator())
+    small = dataclasses.replace(large, height=96, width=96)
+    pieces = optimisation.plan(large, optimisation.starts_from_pieces(large, in_phase=False))
+    plain = optimisation.plan(small, optimisation.starts_from_pieces(small, in_phase=False))
+    assert pieces[0].iterations == preset.piece_iterations < preset.coarsest_iterations
+    assert plain[0].iterations >= preset.coarsest_iterations
+    assert optimisation.patch_side(preset, 0, 4, in_phase=False, pieces=True) == preset.piece_patch < preset.patch
+    assert optimisation.patch_side(preset, 0, 4, in_phase=False) == preset.patch
+    assert optimisation.patch_side(preset, 1, 4, in_phase=False, pieces=True) == preset.patch
