@@ -111,6 +111,11 @@ def panel(tmp_path_factory: pytest.TempPathFactory) -> dict:
         RESULT["sent"] = sent
         s.mode = "MATERIAL"
         RESULT["draw_material_mode"] = drawn(mat)
+        # From Material with a derived map asked for: the job carries no light angle (the contract
+        # refuses one there unless the basecolor is a photo, which the panel never says)
+        s.map_height = True; s.reference_material = mat
+        job_spec = sys.modules[P + "blender.job_spec"]
+        RESULT["material_light"] = job_spec.build_material_spec(mat, __import__("tempfile").mkdtemp()).light_angle
         RESULT["light_text"] = [panels.light_text(a) for a in (0, 90, 135, 180, -45, 359)]
     '''
     return harness.run_scenario(body, zip_path, work / "run", timeout=300)
@@ -145,6 +150,7 @@ def test_the_maps_box_shows_the_light_settings_and_greys_them_without_derived_ma
     assert panel["draw_brightness"] == [["label", "Height from", True], ["prop", "height_from", True]]
     assert panel["draw_colour_only"] and all(not live for *_, live in panel["draw_colour_only"])
     assert panel["draw_material_mode"] == []
+    assert panel["material_light"] is None
     assert panel["light_text"] == ["Light from the right (0°)", "Light from the top (90°)",
                                    "Light from the upper left (135°)", "Light from the left (180°)",
                                    "Light from the lower right (-45°)", "Light from the right (359°)"]

@@ -95,7 +95,8 @@ def build_material_spec(material: bpy.types.Material, output_dir: str, *, device
         detail_scale=float(s.detail_scale), quality=s.quality, method=s.method, device=device,
         vgg_weights=vgg_weights or None, strength=float(s.strength),
         preserve_colors=bool(s.preserve_colors), maps=maps,
-        light_angle=s.job_light_angle() if s.derives_maps() else None,
+        # From Material reads a light angle only for a photo's basecolor (from_photo), which the panel never sends
+        light_angle=s.job_light_angle() if s.derives_maps() and kind != "material" else None,
     )
     # Only what this kind reads (the contract refuses a value a kind would ignore); the panel
     # shows the same fields, see panels.py.
