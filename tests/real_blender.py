@@ -30,7 +30,7 @@ MODULE = "bl_ext.user_default.texture_forge"
 RESULT_MARK = "@@RESULT@@ "
 OUT = ROOT / "out"
 #: The Xvfb screen the UI tests run on (``-p 0 0 W H`` puts Blender's main window over all of it).
-SCREEN = (1600, 1000)
+SCREEN = (1600, 1500)
 #: A label Blender shortened to fit: text running into "..." (or "…"), as in "Store I..." or "/w...".
 CUT = re.compile(r"\w(\.\.\.|…)|(\.\.\.|…)\w")
 
@@ -96,6 +96,7 @@ def run(args: list[str], env: dict, cwd: Path | None = None, timeout: float = 30
     The whole process group is killed on timeout (xvfb-run leaves Xvfb and Blender behind).
     """
     cmd = [blender(), *(["--xvfb"] if xvfb else []), *map(str, args)]
+    env = {**env, "TEXTURE_FORGE_SCREEN": f"{SCREEN[0]}x{SCREEN[1]}x24"}  # Xvfb's screen: the window's size
     proc = subprocess.Popen(cmd, cwd=cwd or ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, text=True, start_new_session=True)
     try:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from conftest import run_cli
-from texture_addon.engine import heal as heal_module
 from texture_addon.engine.heal import heal, image_tiles, work_window
 from texture_addon.engine.progress import CancelToken
 from texture_addon.errors import Cancelled, InputError
 from texture_addon.references.seams import seam_score
+
+# the module: the package exports the function under the same name
+heal_module = importlib.import_module("texture_addon.engine.heal")
 
 MAGENTA = np.array([1.0, 0.0, 1.0], np.float32)
 

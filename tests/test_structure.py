@@ -121,7 +121,7 @@ def test_outputs_larger_than_the_reference_iterate_longer_at_the_coarsest_level(
     assert coarsest(256) == 4 * same                              # four times the area
     assert coarsest(1024) == round(preset.coarsest_area_cap * same)  # capped
     assert coarsest(64) == same                                   # never fewer
-    assert coarsest(1024, pieces=True) == same  # a start of reference pieces has no regions to merge
+    assert coarsest(1024, pieces=True) == preset.piece_iterations  # a piece start only joins its pieces
 
 
 def test_exhaustive_levels_below_the_coarsest_end_on_an_odd_iteration():
