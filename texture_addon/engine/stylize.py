@@ -150,6 +150,49 @@ def output_size(height: int, width: int, size: Optional[int]) -> tuple[int, int]
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+def _check_stylize_args(styles: Sequence[np.ndarray], weights: Optional[Sequence[float]], strength: float,
+                        quality: str, method: str) -> tuple[list[float], float]:
+    """The styles' weights and the strength as numbers, or one InputError naming the bad argument.
+
+    Checked before any image is converted, so a wrong word or range fails fast and says why.
+    """
+    if not styles:
+        raise InputError("at least one style image is needed")
+    w = check_weights(weights, len(styles))
+    strength = float(strength)
+    if not 0.0 <= strength <= 1.0 or not np.isfinite(strength):
+        raise InputError(f"strength must be within 0…1, got {strength}")
+    if quality not in QUALITIES:
+        raise InputError(f"unknown quality {quality!r} (choose from {', '.join(QUALITIES)})")
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    return w, strength
+
+
+def _style_targets(c: torch.Tensor, styles: Sequence[torch.Tensor], weights: Sequence[float],
+                   preserve_colors: bool, dev: torch.device) -> tuple[torch.Tensor, list[torch.Tensor], list[float]]:
+    """The image to optimise towards, the styles with a positive weight, and those weights.
+
+    With ``preserve_colors`` both sides are luminance (each style's tones matched to the
+    content's), so the style moves brightness only and the content's chroma is put back later.
+    """
+    kept = [(s, wt) for s, wt in zip(styles, weights) if wt > 0]
+    if preserve_colors:
+        target = luminance(c)
+        refs = [match_moments(luminance(s), target).to(dev) for s, _ in kept]
+    else:
+        target = c
+        refs = [s.to(dev) for s, _ in kept]
+    return target.to(dev), refs, [wt for _, wt in kept]
+
+
+def _to_image(out: torch.Tensor, c: torch.Tensor, preserve_colors: bool, dev: torch.device) -> np.ndarray:
+    """The optimised tensor as an (H, W, 3) array, the content's chroma restored if it was kept."""
+    if preserve_colors:
+        out = (c.to(dev) + (out - luminance(c.to(dev)))).clamp(0, 1)
+    return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+
+
 def stylize(
     content: np.ndarray,
     styles: Sequence[np.ndarray],
@@ -176,16 +219,7 @@ def stylize(
     optimisation with a content term, as in Elad & Milanfar 2017); ``patch``/``cnn`` match their
     statistics under the pooled-structure content loss.
     """
-    if not styles:
-        raise InputError("at least one style image is needed")
-    w = check_weights(weights, len(styles))
-    strength = float(strength)
-    if not 0.0 <= strength <= 1.0 or not np.isfinite(strength):
-        raise InputError(f"strength must be within 0…1, got {strength}")
-    if quality not in QUALITIES:
-        raise InputError(f"unknown quality {quality!r} (choose from {', '.join(QUALITIES)})")
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    w, strength = _check_stylize_args(styles, weights, strength, quality, method)
     periodic = (bool(tile), bool(tile))
     c = to_tensor(content, "content image")
     height, width = output_size(c.shape[2], c.shape[3], size)
@@ -196,29 +230,39 @@ def stylize(
     c = resize(c, height, width, *periodic).clamp(0, 1)
     if strength == 0.0:
         return np.ascontiguousarray(c[0].permute(1, 2, 0).numpy())
-    kept = [(s, wt) for s, wt in zip(style_t, w) if wt > 0]
-    if preserve_colors:
-        target = luminance(c)
-        refs = [match_moments(luminance(s), target).to(dev) for s, _ in kept]
-    else:
-        target = c
-        refs = [s.to(dev) for s, _ in kept]
-    w = [wt for _, wt in kept]
-    target = target.to(dev)
-
+    target, refs, w = _style_targets(c, style_t, w, preserve_colors, dev)
     mask = edge_mask(height, width, periodic, TILE_FREE_BAND).to(dev) if tile else None
     if method == "nn":
         out = _stylize_nn(target, refs, w, strength, periodic, mask, quality, seed, progress, cancel)
-        if preserve_colors:
-            out = (c.to(dev) + (out - luminance(c.to(dev)))).clamp(0, 1)
-        return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+    else:
+        out = _stylize_statistics(target, refs, w, strength, periodic, mask, quality, method, seed, dev,
+                                  progress, cancel)
+    return _to_image(out, c, preserve_colors, dev)
 
-    preset = PRESETS[quality]
+
+def _content_levels(preset, height: int, width: int, refs: Sequence[torch.Tensor]) -> list[Level]:
+    """The pyramid's levels, stopped before the content's shapes shrink below MIN_COARSE_SIDE."""
     smallest = min(min(min(r.shape[2:]) for r in refs), min(height, width))
     count = plan_levels(height, width, smallest)
     while count > 1 and min(height, width) / 2 ** (count - 1) < MIN_COARSE_SIDE:
         count -= 1
-    levels = ladder(preset, height, width, count)
+    return ladder(preset, height, width, count)
+
+
+def _at_level(a: torch.Tensor, level: Level, periodic: tuple[bool, bool]) -> torch.Tensor:
+    """``a`` resized to the level's size (itself when it already has it)."""
+    return resize(a, level.height, level.width, *periodic) if (level.height, level.width) != a.shape[2:] else a
+
+
+def _stylize_statistics(target: torch.Tensor, refs: Sequence[torch.Tensor], w: Sequence[float], strength: float,
+                        periodic: tuple[bool, bool], mask: Optional[torch.Tensor], quality: str, method: str,
+                        seed: int, dev: torch.device, progress: Optional[ProgressCallback],
+                        cancel: Optional[CancelToken]) -> torch.Tensor:
+    """The ``patch``/``cnn`` route: the styles' statistics matched under the pooled-structure content loss."""
+    height, width = target.shape[2:]
+    tile = mask is not None
+    preset = PRESETS[quality]
+    levels = _content_levels(preset, height, width, refs)
     net = build_network(method, None, periodic, channels=target.shape[1])
     if net is not None:
         net = net.to(dev)
@@ -227,21 +271,22 @@ def stylize(
                                               dilations=preset.dilations)
     generator = torch.Generator().manual_seed(int(seed))
 
-    def at_level(a: torch.Tensor, level: Level) -> torch.Tensor:
-        return resize(a, level.height, level.width, *periodic) if (level.height, level.width) != a.shape[2:] else a
-
     def make_losses(level: Level):
         style = style_factory(level)
         if not tile and method == "patch":
             style = [MirroredBorders(loss, getattr(loss, "dilation", 1) * (preset.patch // 2)) for loss in style]
-        content_level = at_level(target, level)
+        content_level = _at_level(target, level, periodic)
         if strength >= 1.0:
             return style
         noise = shuffled(level, generator).to(dev)
         scale = sum(style_reference_value(loss, noise, generator) for loss in style)
         balance = CONTENT_BALANCE * (1.0 - strength) / strength * scale
-        level_mask = at_level(mask, level) if mask is not None else None
+        level_mask = _at_level(mask, level, periodic) if mask is not None else None
         return [*style, ContentLoss(content_level, periodic, balance, level_mask)]
+
+    def init(level: Level, gen: torch.Generator) -> torch.Tensor:
+        level_mask = _at_level(mask, level, periodic) if mask is not None else None
+        return starting_image(_at_level(target, level, periodic), level_mask)
 
     job = PyramidJob(
         out_height=height,
@@ -249,7 +294,7 @@ def stylize(
         periodic=periodic,
         levels=levels,
         make_losses=make_losses,
-        init=lambda level, gen: starting_image(at_level(target, level), at_level(mask, level) if mask is not None else None),
+        init=init,
         generator=generator,
         device=dev,
         stage="stylize",
@@ -257,10 +302,7 @@ def stylize(
         cancel=cancel,
         preview_channels=slice(0, target.shape[1]),
     )
-    out = run_pyramid(job)
-    if preserve_colors:
-        out = (c.to(dev) + (out - luminance(c.to(dev)))).clamp(0, 1)
-    return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+    return run_pyramid(job)
 
 
 #: How strongly the content pulls each update back at strength 0.5 (the pull is proportional to
