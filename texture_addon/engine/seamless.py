@@ -187,6 +187,27 @@ def resize_mask_ring(mask: torch.Tensor) -> torch.Tensor:
     return (support > 0.5).to(mask.dtype)
 
 
+def _checked_image(image: np.ndarray, band: float, quality: str) -> tuple[torch.Tensor, float]:
+    """The image as a (1, C, H, W) tensor and the band as a number, or one InputError saying what is wrong."""
+    band = float(band)
+    lo, hi = BAND_RANGE
+    if not lo <= band <= hi:
+        raise InputError(f"band {band} out of range ({lo}…{hi} of the image side)")
+    if quality not in QUALITIES:
+        raise InputError(f"unknown quality {quality!r} (choose from {', '.join(QUALITIES)})")
+    x = to_tensor(image, "image", channels=None)
+    h, w = x.shape[2:]
+    if not (MIN_SIZE <= h <= MAX_SIZE and MIN_SIZE <= w <= MAX_SIZE):
+        raise InputError(f"image is {w}×{h}; each side must be within {MIN_SIZE}…{MAX_SIZE} px")
+    return x, band
+
+
+def _unrolled_array(out: torch.Tensor, shift: tuple[int, int]) -> np.ndarray:
+    """The synthesised tensor rolled back (the band returns to the borders) as an (H, W, C) array."""
+    out = torch.roll(out, (-shift[0], -shift[1]), dims=(2, 3))
+    return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+
+
 def make_seamless(
     image: np.ndarray,
     band: float = 0.15,
@@ -211,47 +232,51 @@ def make_seamless(
     line included; beside the lines next to it, ``nn``'s wrap line is an ordinary one (0.8–1.1 of
     their median gradient; 7× before). Raises :class:`InputError` for unusable input or parameters.
     """
-    band = float(band)
-    lo, hi = BAND_RANGE
-    if not lo <= band <= hi:
-        raise InputError(f"band {band} out of range ({lo}…{hi} of the image side)")
-    if quality not in QUALITIES:
-        raise InputError(f"unknown quality {quality!r} (choose from {', '.join(QUALITIES)})")
-    x = to_tensor(image, "image", channels=None)
+    x, band = _checked_image(image, band, quality)
     h, w = x.shape[2:]
-    if not (MIN_SIZE <= h <= MAX_SIZE and MIN_SIZE <= w <= MAX_SIZE):
-        raise InputError(f"image is {w}×{h}; each side must be within {MIN_SIZE}…{MAX_SIZE} px")
     dev = resolve_device(device)
     configure_threads()
 
     shift = (h // 2, w // 2)
     rolled = torch.roll(x, shift, dims=(2, 3)).to(dev)
     mask = band_mask(h, w, band).to(dev)
-    constraint = _Constraint(rolled, mask)
     reference = x.to(dev)  # the original: its patches never straddle the old seam
 
     if method not in PATCH_METHODS:
         raise InputError(f"unknown method {method!r} (choose from nn, patch)")
     if method == "nn":
         out = _band_by_correspondence(reference, rolled, mask, band, quality, seed, progress, cancel)
-        out = torch.roll(out, (-shift[0], -shift[1]), dims=(2, 3))
-        return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+    else:
+        out = _band_by_statistics(reference, rolled, mask, band, quality, seed, dev, progress, cancel)
+    return _unrolled_array(out, shift)
 
-    preset = PRESETS[quality]
-    count = plan_levels(h, w, min(h, w))
-    levels = ladder(preset, h, w, count)
 
+def _band_start(constraint: _Constraint, band: float, dev: torch.device):
+    """The ``patch`` route's starting image per level: the band a wrap-around blur plus shuffled detail.
+
+    The blur joins both sides smoothly; the image's own detail, shuffled in space, gives the band
+    something to sculpt.
+    """
     def init(level: Level, generator: torch.Generator) -> torch.Tensor:
         known, m = constraint.at(level.height, level.width)
         filt = WrapFilter(level.height, level.width, (True, True))
         sigma = max(1.0, band * min(level.height, level.width) / 2)
         smooth = filt.blur(known, sigma)
-        # The image's own detail, shuffled in space, gives the band something to sculpt.
         detail = (known - filt.blur(known, 1.0)).flatten(2)
         detail = detail[:, :, torch.randperm(detail.shape[2], generator=generator).to(dev)].view_as(known)
         start = (smooth + INIT_NOISE * detail).clamp(0, 1)
         return start * m + known * (1 - m)
 
+    return init
+
+
+def _band_losses(reference: torch.Tensor, constraint: _Constraint, preset, band: float, dev: torch.device):
+    """The ``patch`` route's losses per level: the band's patch statistics against the image's, per dilation.
+
+    A dilation whose patch spans more than half the reference is left out (it would see the whole
+    image at once); fine detail (d = 1) gets twice the directions, as the band must regain the
+    pixel-level grain.
+    """
     def make_losses(level: Level):
         ref = scale_reference(reference, level.factor)
         _, m = constraint.at(level.height, level.width)
@@ -262,29 +287,37 @@ def make_seamless(
             if d > 1 and span * 2 > min(ref.shape[2:]):
                 continue
             context = border_positions(ref.shape[2], ref.shape[3], span, CONTEXT * band)
-            # Fine detail (d = 1) gets twice the directions: the band must regain the pixel-level grain.
             projections = preset.projections * (2 if d == 1 else 1)
             losses.append(BandPatchLoss(ref, positions, preset.patch, projections, context.to(dev), d))
         return losses
 
+    return make_losses
+
+
+def _band_by_statistics(reference: torch.Tensor, rolled: torch.Tensor, mask: torch.Tensor, band: float,
+                        quality: str, seed: int, dev: torch.device, progress: Optional[ProgressCallback],
+                        cancel: Optional[CancelToken]) -> torch.Tensor:
+    """The ``patch`` route: the band optimised under patch-statistics losses, the kept pixels projected back."""
+    h, w = reference.shape[2:]
+    constraint = _Constraint(rolled, mask)
+    preset = PRESETS[quality]
+    count = plan_levels(h, w, min(h, w))
     job = PyramidJob(
         out_height=h,
         out_width=w,
         periodic=(True, True),
-        levels=levels,
-        make_losses=make_losses,
-        init=init,
+        levels=ladder(preset, h, w, count),
+        make_losses=_band_losses(reference, constraint, preset, band, dev),
+        init=_band_start(constraint, band, dev),
         generator=torch.Generator().manual_seed(int(seed)),
         device=dev,
         stage="seamless",
         progress=progress,
         cancel=cancel,
         project=constraint,
-        preview_channels=slice(0, min(3, x.shape[1])),
+        preview_channels=slice(0, min(3, reference.shape[1])),
     )
-    out = settle_colours(run_pyramid(job), rolled, mask, job.generator)
-    out = torch.roll(out, (-shift[0], -shift[1]), dims=(2, 3))
-    return np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+    return settle_colours(run_pyramid(job), rolled, mask, job.generator)
 
 
 def _band_by_correspondence(reference: torch.Tensor, rolled: torch.Tensor, mask: torch.Tensor, band: float,
