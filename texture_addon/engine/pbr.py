@@ -364,6 +364,7 @@ def relief_spectrum(shading: torch.Tensor, filt: WrapFilter, angle_deg: float) -
 
 
 def check_maps(maps: Iterable[str]) -> tuple[str, ...]:
+    """The requested map names as a tuple, checked: a wrong name fails before any work is done."""
     names = tuple(maps)
     unknown = [m for m in names if m not in MAP_NAMES]
     if unknown:
@@ -371,6 +372,69 @@ def check_maps(maps: Iterable[str]) -> tuple[str, ...]:
     if not names:
         raise InputError("no maps requested")
     return names
+
+
+def _checked_albedo(albedo: np.ndarray) -> np.ndarray:
+    """The base colour as an (H, W, 3) array (grey repeated), or one InputError saying why it is unusable."""
+    a = np.asarray(albedo)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (1, 3) or min(a.shape[:2]) < 8:
+        raise InputError(f"base colour must be an (H, W, 3) image of at least 8×8 px, got shape {np.shape(albedo)}")
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    if not np.isfinite(a).all():
+        raise InputError("base colour contains NaN or infinite values")
+    return a
+
+
+def _check_map_settings(normal_convention: str, roughness_range: tuple[float, float], height_detail: float,
+                        height_contrast: float, normal_strength: float, method: str, light_angle: float | None,
+                        ao_strength: float) -> tuple[float, float]:
+    """The roughness range as two numbers; every other setting checked, one InputError for the first bad one."""
+    if normal_convention not in NORMAL_CONVENTIONS:
+        raise InputError(f"unknown normal convention {normal_convention!r} (choose from {', '.join(NORMAL_CONVENTIONS)})")
+    lo, hi = (float(v) for v in roughness_range)
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise InputError(f"roughness range must satisfy 0 ≤ low ≤ high ≤ 1, got {lo}, {hi}")
+    if not 0.0 <= height_detail <= 1.0:
+        raise InputError(f"height detail must be within 0…1, got {height_detail}")
+    if not 0.0 < height_contrast <= 10.0:
+        raise InputError(f"height contrast must be within (0, 10], got {height_contrast}")
+    if not 0.0 <= normal_strength <= 20.0:
+        raise InputError(f"normal strength must be within 0…20, got {normal_strength}")
+    if method not in ("shading", "luminance"):
+        raise InputError(f"unknown height method {method!r} (choose from shading, luminance)")
+    if light_angle is not None and not math.isfinite(float(light_angle)):
+        raise InputError(f"light angle must be a finite number of degrees, got {light_angle}")
+    if light_angle is not None and method != "shading":
+        raise InputError("a light angle applies to the shading method only (method='shading')")
+    if not 0.0 <= ao_strength <= 1.0:
+        raise InputError(f"AO strength must be within 0…1, got {ao_strength}")
+    return lo, hi
+
+
+def _base_and_height(rgb: torch.Tensor, filt: WrapFilter, height: Optional[np.ndarray], method: str,
+                     height_detail: float, height_contrast: float, invert_height: bool,
+                     light_angle: float | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The base colour, the height and the luminance the roughness reads, by the chosen height method.
+
+    A given ``height`` is used as is; "luminance" band-passes the photo's luminance; "shading"
+    splits the photo into albedo and shading and integrates the shading along the light, so the
+    base colour is the albedo and its luminance replaces the photo's.
+    """
+    lum = luminance(rgb)
+    if height is not None:
+        hgt = torch.from_numpy(np.clip(np.asarray(height, np.float32).reshape(rgb.shape[:2]), 0, 1))
+        return rgb, hgt, lum
+    if method == "luminance":
+        return rgb, height_map(lum, filt, height_detail, height_contrast, invert_height), lum
+    base, shading = intrinsic_split(rgb, filt)
+    angle = estimate_light_angle(shading, filt) if light_angle is None else float(light_angle)
+    relief = relief_spectrum(shading, filt, angle)           # band-passed before going back: one transform
+    hgt = height_map(shading, filt, height_detail, height_contrast, invert_height, floor=RELIEF_FLOOR,
+                     spectrum=relief)
+    return base, hgt, luminance(base)
 
 
 def derive_maps(
@@ -403,51 +467,15 @@ def derive_maps(
     (docs/maps.md); ``light_angle`` applies to it only.
     """
     names = check_maps(maps)
-    a = np.asarray(albedo)
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (1, 3) or min(a.shape[:2]) < 8:
-        raise InputError(f"base colour must be an (H, W, 3) image of at least 8×8 px, got shape {np.shape(albedo)}")
-    if a.shape[2] == 1:
-        a = np.repeat(a, 3, axis=2)
-    if not np.isfinite(a).all():
-        raise InputError("base colour contains NaN or infinite values")
-    if normal_convention not in NORMAL_CONVENTIONS:
-        raise InputError(f"unknown normal convention {normal_convention!r} (choose from {', '.join(NORMAL_CONVENTIONS)})")
-    lo, hi = (float(v) for v in roughness_range)
-    if not 0.0 <= lo <= hi <= 1.0:
-        raise InputError(f"roughness range must satisfy 0 ≤ low ≤ high ≤ 1, got {lo}, {hi}")
-    if not 0.0 <= height_detail <= 1.0:
-        raise InputError(f"height detail must be within 0…1, got {height_detail}")
-    if not 0.0 < height_contrast <= 10.0:
-        raise InputError(f"height contrast must be within (0, 10], got {height_contrast}")
-    if not 0.0 <= normal_strength <= 20.0:
-        raise InputError(f"normal strength must be within 0…20, got {normal_strength}")
-    if method not in ("shading", "luminance"):
-        raise InputError(f"unknown height method {method!r} (choose from shading, luminance)")
-    if light_angle is not None and not math.isfinite(float(light_angle)):
-        raise InputError(f"light angle must be a finite number of degrees, got {light_angle}")
-    if light_angle is not None and method != "shading":
-        raise InputError("a light angle applies to the shading method only (method='shading')")
-    if not 0.0 <= ao_strength <= 1.0:
-        raise InputError(f"AO strength must be within 0…1, got {ao_strength}")
-
+    a = _checked_albedo(albedo)
+    lo, hi = _check_map_settings(normal_convention, roughness_range, height_detail, height_contrast,
+                                 normal_strength, method, light_angle, ao_strength)
     rgb = torch.from_numpy(np.clip(a, 0, 1).astype(np.float32))
     filt = WrapFilter(rgb.shape[0], rgb.shape[1], _periodic(tile))
-    lum = luminance(rgb)
-    base = rgb
-    if height is not None:
-        hgt = torch.from_numpy(np.clip(np.asarray(height, np.float32).reshape(rgb.shape[:2]), 0, 1))
-    elif method == "luminance":
-        hgt = height_map(lum, filt, height_detail, height_contrast, invert_height)
-    else:
-        base, shading = intrinsic_split(rgb, filt)
-        angle = estimate_light_angle(shading, filt) if light_angle is None else float(light_angle)
-        relief = relief_spectrum(shading, filt, angle)           # band-passed before going back: one transform
-        hgt = height_map(shading, filt, height_detail, height_contrast, invert_height, floor=RELIEF_FLOOR,
-                         spectrum=relief)
-        lum = luminance(base)
-
+    base, hgt, lum = _base_and_height(rgb, filt, height, method, height_detail, height_contrast, invert_height,
+                                      light_angle)
+    # the luminance heuristic reads roughness from the photo's luminance, the others from the height
+    rough_source = lum if method == "luminance" and height is None else hgt
     out: dict[str, torch.Tensor] = {}
     for name in names:
         if name == "basecolor":
@@ -457,7 +485,7 @@ def derive_maps(
         elif name == "normal":
             out[name] = normal_map(hgt, filt, normal_strength, normal_convention)
         elif name == "roughness":
-            out[name] = roughness_map(lum if method == "luminance" and height is None else hgt, luminance(base), filt, lo, hi)
+            out[name] = roughness_map(rough_source, luminance(base), filt, lo, hi)
         elif name == "ao":
             out[name] = ao_map(hgt, filt, ao_strength)
     return {k: np.ascontiguousarray(v.clamp(0, 1).float().numpy()) for k, v in out.items()}
