@@ -14,6 +14,7 @@ after every step.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 import numpy as np
@@ -109,6 +110,20 @@ def renormalise_normals(x: torch.Tensor, channels: slice) -> None:
     x[:, channels] = n * 0.5 + 0.5
 
 
+def _checked_material_settings(width: int, height: Optional[int], tile: str, quality: str,
+                               detail_scale: float) -> tuple[int, int, tuple[bool, bool]]:
+    """Width, height and tiling axes, checked in the order a reader meets them; one InputError for the first bad one."""
+    width = check_size("width", width)
+    height = check_size("height", width if height is None else height)
+    periodic = periodic_axes(tile)
+    if quality not in QUALITIES:
+        raise InputError(f"unknown quality {quality!r} (choose from {', '.join(QUALITIES)})")
+    lo, hi = DETAIL_SCALE_RANGE
+    if not lo <= float(detail_scale) <= hi:
+        raise InputError(f"detail scale {detail_scale} out of range ({lo}…{hi})")
+    return width, height, periodic
+
+
 def synthesize_material(
     maps: Mapping[str, np.ndarray],
     width: int = 512,
@@ -134,38 +149,59 @@ def synthesize_material(
     are aligned by construction) or ``patch`` (patch statistics).
     """
     stack, slices = stack_maps(maps)
-    width = check_size("width", width)
-    height = check_size("height", width if height is None else height)
-    periodic = periodic_axes(tile)
-    if quality not in QUALITIES:
-        raise InputError(f"unknown quality {quality!r} (choose from {', '.join(QUALITIES)})")
-    lo, hi = DETAIL_SCALE_RANGE
-    if not lo <= float(detail_scale) <= hi:
-        raise InputError(f"detail scale {detail_scale} out of range ({lo}…{hi})")
+    width, height, periodic = _checked_material_settings(width, height, tile, quality, detail_scale)
     dev = resolve_device(device)
     configure_threads()
 
     ref = scale_reference(stack, float(detail_scale)).to(dev)
     weights = group_weights(ref, slices)
-    preset = PRESETS[quality]
-    count = plan_levels(height, width, min(ref.shape[2:]))
-    levels = ladder(preset, height, width, count)
-    normal = slices.get("normal")
-    first = next(iter(slices.values()))
     if method not in PATCH_METHODS:
         raise InputError(f"unknown method {method!r} for a material (choose from nn, patch)")
+    job = _MaterialJob(ref, weights, slices, height, width, periodic, quality, seed, dev, progress, cancel)
     if method == "nn":
-        def constrain(x: torch.Tensor, level) -> torch.Tensor:
-            if normal is not None:
-                renormalise_normals(x, normal)
-            return x
+        return _finish(_material_by_correspondence(job), slices, periodic, typical_origin, None, ref)
+    out, generator = _material_by_statistics(job)
+    return _finish(out, slices, periodic, typical_origin, generator, ref)
 
-        out = run_correspondence(CorrespondenceJob(
-            [ref], [1.0], height, width, periodic, CORRESPONDENCE_PRESETS[quality],
-            torch.Generator().manual_seed(int(seed)), channel_weights=weights.to(dev), stage="material",
-            progress=progress, cancel=cancel, preview_channels=first, constrain=constrain))
-        return _finish(out, slices, periodic, typical_origin, None, ref)
 
+@dataclass(frozen=True)
+class _MaterialJob:
+    """What both routes need: the stacked reference, its group weights and the output's shape and settings."""
+
+    ref: torch.Tensor
+    weights: torch.Tensor
+    slices: Mapping[str, slice]
+    height: int
+    width: int
+    periodic: tuple[bool, bool]
+    quality: str
+    seed: int
+    device: torch.device
+    progress: Optional[ProgressCallback]
+    cancel: Optional[CancelToken]
+
+
+def _material_by_correspondence(job: _MaterialJob) -> torch.Tensor:
+    """The ``nn`` route: every output patch copied from the reference across all maps, normals kept unit."""
+    normal = job.slices.get("normal")
+
+    def constrain(x: torch.Tensor, level) -> torch.Tensor:
+        if normal is not None:
+            renormalise_normals(x, normal)
+        return x
+
+    return run_correspondence(CorrespondenceJob(
+        [job.ref], [1.0], job.height, job.width, job.periodic, CORRESPONDENCE_PRESETS[job.quality],
+        torch.Generator().manual_seed(int(job.seed)), channel_weights=job.weights.to(job.device), stage="material",
+        progress=job.progress, cancel=job.cancel, preview_channels=next(iter(job.slices.values())),
+        constrain=constrain))
+
+
+def _material_by_statistics(job: _MaterialJob) -> tuple[torch.Tensor, torch.Generator]:
+    """The ``patch`` route: the maps' joint patch statistics matched; returns the output and its generator."""
+    ref, preset, periodic = job.ref, PRESETS[job.quality], job.periodic
+    normal = job.slices.get("normal")
+    count = plan_levels(job.height, job.width, min(ref.shape[2:]))
     # Presets count directions for RGB patches; a stack of maps has more dimensions per patch and
     # needs proportionally more random directions to see how the maps co-vary.
     projections = max(preset.projections, round(preset.projections * ref.shape[1] / 3))
@@ -174,26 +210,25 @@ def synthesize_material(
         r = scale_reference(ref, level.factor)
         span = lambda d: d * (preset.patch // 2) * 2 + 1
         return [GroupWeightedPatchLoss([r], [1.0], patch=preset.patch, projections=projections, periodic=periodic,
-                                       dilation=d, channel_weights=weights, region=preset.region)
+                                       dilation=d, channel_weights=job.weights, region=preset.region)
                 for d in preset.dilations if d == 1 or span(d) <= min(r.shape[2:])]
 
-    job = PyramidJob(
-        out_height=height,
-        out_width=width,
+    pyramid = PyramidJob(
+        out_height=job.height,
+        out_width=job.width,
         periodic=periodic,
-        levels=levels,
+        levels=ladder(preset, job.height, job.width, count),
         make_losses=make_losses,
         init=noise_init([ref], [1.0]),
-        generator=torch.Generator().manual_seed(int(seed)),
-        device=dev,
+        generator=torch.Generator().manual_seed(int(job.seed)),
+        device=job.device,
         stage="material",
-        progress=progress,
-        cancel=cancel,
+        progress=job.progress,
+        cancel=job.cancel,
         project=(lambda x: renormalise_normals(x, normal)) if normal is not None else None,
-        preview_channels=first,
+        preview_channels=next(iter(job.slices.values())),
     )
-    out = run_pyramid(job)
-    return _finish(out, slices, periodic, typical_origin, job.generator, ref)
+    return run_pyramid(pyramid), pyramid.generator
 
 
 def _finish(out: torch.Tensor, slices: Mapping[str, slice], periodic: tuple[bool, bool], typical_origin: bool,
