@@ -209,14 +209,12 @@ def work_window(hole: np.ndarray, wrap: bool) -> Optional[tuple[tuple[int, int],
     return (sy, sx), (y0, y1, x0, x1)
 
 
-def _heal(src: np.ndarray, hole_np: np.ndarray, wrap: bool, quality: str, seed: int, device: str,
-          progress: Optional[ProgressCallback], cancel: Optional[CancelToken]) -> np.ndarray:
-    """The EM of the module's docstring on the whole of ``src`` (already checked)."""
-    dev = resolve_device(device)
-    configure_threads()
-    x_full = to_tensor(src, "image", channels=None).to(dev)
-    hole_full = torch.from_numpy(hole_np.astype(np.float32))[None, None].to(dev)
+def _hole_pyramid(x_full: torch.Tensor, hole_full: torch.Tensor, wrap: bool) -> list[_Level]:
+    """The image and its hole shrunk level by level, coarse to fine, each level keeping a whole known patch.
 
+    A coarse level the hole swallows entirely has nothing to copy from, so it is dropped and the
+    EM starts finer; a finest level without one whole known patch is the artist's input error.
+    """
     pyramid = [_Level(x_full * (1 - hole_full), hole_full, wrap)]
     while len(pyramid) < MAX_LEVELS and min(pyramid[-1].h, pyramid[-1].w) >= 2 * COARSEST_SIDE:
         lv = pyramid[-1]
@@ -227,6 +225,73 @@ def _heal(src: np.ndarray, hole_np: np.ndarray, wrap: bool, quality: str, seed: 
     while not pyramid[-1].usable():
         pyramid.pop()  # a coarse level the hole swallows: start finer
     pyramid.reverse()
+    return pyramid
+
+
+def _level_image(lv: _Level, x: Optional[torch.Tensor], wrap: bool) -> torch.Tensor:
+    """The image a level's bank is built from: a smooth fill at the coarsest, the coarser result upsampled otherwise."""
+    known = 1 - lv.hole
+    if x is None:
+        return _smooth_fill(lv.known_image, known, wrap)
+    up = F.interpolate(x, size=(lv.h, lv.w), mode="bilinear", align_corners=False)
+    return lv.known_image * known + up * lv.hole
+
+
+def _level_field(lv: _Level, bank: Bank, field: Optional[torch.Tensor], coarser: Optional[tuple[_Level, Bank]],
+                 gen: torch.Generator) -> torch.Tensor:
+    """The matches a level starts from: known patches at random at the coarsest, the coarser matches upsampled.
+
+    Random known patches, not the smooth fill's nearest: the nearest patch to a smooth start is the
+    flattest patch of the image, and the hole settled as a grey blot. Upsampled matches that land
+    on a forbidden patch are redrawn at random.
+    """
+    if field is None or coarser is None:
+        return _random_valid(lv.valid, lv.h * lv.w, gen)
+    prev, prev_bank = coarser
+    field = upsample_field(prev_bank, bank, field, prev.h, prev.w, lv.h, lv.w)
+    bad = ~lv.valid[field]
+    field[bad] = _random_valid(lv.valid, int(bad.sum()), gen)
+    return field
+
+
+def _search(lv: _Level, x: torch.Tensor, field: torch.Tensor, bank: Bank, space: PatchSpace, bias: torch.Tensor,
+            periodic: tuple[bool, bool], gen: torch.Generator,
+            cancel: Optional[CancelToken]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The nearest known patch for every output patch touching the hole, and its distance.
+
+    Exact when the hole's patches times the bank are small enough (EXACT_LIMIT), PatchMatch otherwise.
+    """
+    q = space.features(x, periodic)
+    if lv.roi.numel() * bank.count > EXACT_LIMIT:
+        return patchmatch(q, bank, field, lv.h, lv.w, bias, gen, check=cancel.raise_if_cancelled if cancel else None)
+    idx, dist_roi = exact_search(q[lv.roi], bank, bias, COMPLETENESS)
+    field = field.clone()
+    field[lv.roi] = idx
+    dist = torch.zeros(lv.h * lv.w, device=x.device)
+    dist[lv.roi] = dist_roi
+    return field, dist
+
+
+def _robust_weight(lv: _Level, dist: torch.Tensor) -> torch.Tensor:
+    """Each patch's vote weight: its distance to the power −ROBUST/2, floored at 5 % of the mean.
+
+    Badly matched patches then count little, so one stray patch cannot smear the hole.
+    """
+    roi_d = dist[lv.roi]
+    floor = float(roi_d.mean()) * 0.05 + 1e-6
+    weight = torch.zeros(lv.h * lv.w, device=dist.device)
+    weight[lv.roi] = (roi_d.clamp_min(0) + floor).pow(-ROBUST / 2)
+    return weight
+
+
+def _heal(src: np.ndarray, hole_np: np.ndarray, wrap: bool, quality: str, seed: int, device: str,
+          progress: Optional[ProgressCallback], cancel: Optional[CancelToken]) -> np.ndarray:
+    """The EM of the module's docstring on the whole of ``src`` (already checked)."""
+    dev = resolve_device(device)
+    configure_threads()
+    x_full = to_tensor(src, "image", channels=None).to(dev)
+    hole_full = torch.from_numpy(hole_np.astype(np.float32))[None, None].to(dev)
+    pyramid = _hole_pyramid(x_full, hole_full, wrap)
 
     first, rest = ITERATIONS[quality]
     counts = [first] + [rest] * (len(pyramid) - 1)
@@ -234,58 +299,31 @@ def _heal(src: np.ndarray, hole_np: np.ndarray, wrap: bool, quality: str, seed: 
     gen = torch.Generator().manual_seed(int(seed))
     periodic = (wrap, wrap)
     r = PATCH // 2
-    x = field = prev_bank = None
+    x = field = coarser = None
     done = 0
     for li, lv in enumerate(pyramid):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        known = 1 - lv.hole
-        if x is None:
-            x = _smooth_fill(lv.known_image, known, wrap)
-        else:
-            up = F.interpolate(x, size=(lv.h, lv.w), mode="bilinear", align_corners=False)
-            x = lv.known_image * known + up * lv.hole
-        bank, space, bias = lv.bank(x, gen)
         n = lv.h * lv.w
-        if field is None:
-            # Start from known patches at random, not from the smooth fill: the nearest patch to a
-            # smooth start is the flattest patch of the image, and the hole settled as a grey blot.
-            field = _random_valid(lv.valid, n, gen)
-            x = lv.known_image * known + vote(bank, field, torch.ones(n, device=dev), lv.h, lv.w, periodic, r) * lv.hole
-        elif prev_bank is not None:
-            field = upsample_field(prev_bank, bank, field, pyramid[li - 1].h, pyramid[li - 1].w, lv.h, lv.w)
-            bad = ~lv.valid[field]
-            field[bad] = _random_valid(lv.valid, int(bad.sum()), gen)
-            # The upsampled matches, voted, carry the coarse layout at this level's sharpness; the
-            # upsampled image alone is blurred, and its nearest patches are the flattest ones.
-            x = lv.known_image * known + vote(bank, field, torch.ones(n, device=dev), lv.h, lv.w, periodic, r) * lv.hole
-        exact = lv.roi.numel() * bank.count <= EXACT_LIMIT
+        x = _level_image(lv, x, wrap)
+        bank, space, bias = lv.bank(x, gen)
+        field = _level_field(lv, bank, field, coarser, gen)
+        # The matches, voted, carry the coarse layout at this level's sharpness; the upsampled
+        # image alone is blurred, and its nearest patches are the flattest ones.
+        x = lv.known_image * (1 - lv.hole) + vote(bank, field, torch.ones(n, device=dev), lv.h, lv.w, periodic, r) * lv.hole
         for it in range(counts[li]):
-            q = space.features(x, periodic)
-            if exact:
-                idx, dist_roi = exact_search(q[lv.roi], bank, bias, COMPLETENESS)
-                field = field.clone()
-                field[lv.roi] = idx
-                dist = torch.zeros(n, device=dev)
-                dist[lv.roi] = dist_roi
-            else:
-                field, dist = patchmatch(q, bank, field, lv.h, lv.w, bias, gen,
-                                         check=cancel.raise_if_cancelled if cancel else None)
-            roi_d = dist[lv.roi]
-            floor = float(roi_d.mean()) * 0.05 + 1e-6
-            weight = torch.zeros(n, device=dev)
-            weight[lv.roi] = (roi_d.clamp_min(0) + floor).pow(-ROBUST / 2)
+            field, dist = _search(lv, x, field, bank, space, bias, periodic, gen, cancel)
             last = li == len(pyramid) - 1 and it == counts[li] - 1
-            voted = vote(bank, field, weight, lv.h, lv.w, periodic, 1 if last else r)
-            x = lv.known_image * known + voted * lv.hole
+            voted = vote(bank, field, _robust_weight(lv, dist), lv.h, lv.w, periodic, 1 if last else r)
+            x = lv.known_image * (1 - lv.hole) + voted * lv.hole
             done += 1
             if progress is not None:
                 end = it == counts[li] - 1
                 preview = _preview(x, slice(0, min(3, x.shape[1]))) if end else None
-                progress(ProgressInfo("heal", li + 1, len(pyramid), done, total, float(roi_d.mean()), preview, end))
+                progress(ProgressInfo("heal", li + 1, len(pyramid), done, total, float(dist[lv.roi].mean()), preview, end))
             if cancel is not None:
                 cancel.raise_if_cancelled()
-        prev_bank = bank
+        coarser = (lv, bank)
     assert x is not None
     filled = x[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy()
     out = src.copy()
