@@ -132,23 +132,17 @@ def _wire_mapping(tree: bpy.types.NodeTree, nodes: dict[str, bpy.types.Node], fr
         _link(tree, mapping.outputs["Vector"], vector)
 
 
-def wire_material(material: bpy.types.Material, images: dict[str, bpy.types.Image],
-                  height_mode: str = "BUMP", ao_strength: float = 0.5,
-                  repeat: float | None = None) -> dict[str, bpy.types.Node]:
-    """Create or update our nodes so that ``images`` (map name → image) drive the material.
-
-    Maps missing from ``images`` lose their nodes (ours only). ``repeat`` (default: the material's
-    *Repeat* setting) scales the UVs. Returns our nodes by role.
-    """
-    if repeat is None:
-        settings = getattr(material, "texture_forge", None)
-        repeat = float(settings.repeat) if settings is not None else 1.0
+def _node_tree(material: bpy.types.Material) -> bpy.types.NodeTree:
+    """The material's node tree, nodes switched on first where a pre-5.0 material has none yet."""
     tree = material.node_tree
     if tree is None:  # pre-5.0 materials may have no tree until use_nodes is switched on
         material.use_nodes = True
         tree = material.node_tree
-    nodes = our_nodes(tree)
+    return tree
 
+
+def _output_and_bsdf(tree: bpy.types.NodeTree, nodes: dict[str, bpy.types.Node]) -> tuple[bpy.types.Node, bpy.types.Node]:
+    """The material's output and Principled BSDF: the artist's own where present, ours created otherwise."""
     output = find_output(tree)
     if output is None:
         output = _new_node(tree, "output", "ShaderNodeOutputMaterial", "Material Output",
@@ -160,15 +154,23 @@ def wire_material(material: bpy.types.Material, images: dict[str, bpy.types.Imag
                          (output.location.x - 300.0, output.location.y), None)
         nodes["bsdf"] = bsdf
         _link(tree, bsdf.outputs["BSDF"], output.inputs["Surface"])
+    return output, bsdf
 
+
+def _frame(tree: bpy.types.NodeTree, nodes: dict[str, bpy.types.Node]) -> bpy.types.Node:
+    """Our frame, which keeps our nodes together and apart from the artist's."""
     frame = nodes.get("frame")
     if frame is None:
         frame = _new_node(tree, "frame", "NodeFrame", FRAME_LABEL, (0.0, 0.0), None)
         frame.label_size = 20
         nodes["frame"] = frame
-    base_x, base_y = bsdf.location.x - 1000.0, bsdf.location.y
+    return frame
 
-    # Image nodes: one per produced map, updated in place; others removed.
+
+def _wire_image_nodes(tree: bpy.types.NodeTree, nodes: dict[str, bpy.types.Node], images: dict[str, bpy.types.Image],
+                      frame: bpy.types.Node, base: tuple[float, float]) -> None:
+    """One image node per produced map, updated in place (an unchanged image is not reassigned); others removed."""
+    base_x, base_y = base
     for i, map_name in enumerate(MAP_NAMES):
         role = "tex_" + map_name
         if map_name in images:
@@ -181,41 +183,50 @@ def wire_material(material: bpy.types.Material, images: dict[str, bpy.types.Imag
                 node.image = images[map_name]
         else:
             _remove(tree, nodes.pop(role, None))
-    _wire_mapping(tree, nodes, frame, (base_x, base_y), repeat)
 
-    has = set(images)
-    wanted_helpers = {
+
+def _wanted_helpers(has: set[str], height_mode: str, ao_strength: float) -> dict[str, bool]:
+    """Which helper nodes (normal map, bump, displacement, AO multiply) the produced maps call for."""
+    return {
         "normal_map": "normal" in has,
         "bump": "height" in has and height_mode == "BUMP",
         "displacement": "height" in has and height_mode == "DISPLACEMENT",
         "ao_mix": "ao" in has and "basecolor" in has and ao_strength > 0.0,
     }
-    for role, wanted in wanted_helpers.items():
-        if not wanted:
-            _remove(tree, nodes.pop(role, None))
 
+
+def _update_helpers(tree: bpy.types.NodeTree, nodes: dict[str, bpy.types.Node], wanted: dict[str, bool],
+                    frame: bpy.types.Node, base: tuple[float, float]) -> None:
+    """Remove the helper nodes no longer wanted and create the missing wanted ones (existing ones keep the artist's edits)."""
+    for role, want in wanted.items():
+        if not want:
+            _remove(tree, nodes.pop(role, None))
+    base_x, base_y = base
     helper_x = base_x + 400.0
-    if wanted_helpers["ao_mix"] and "ao_mix" not in nodes:
+    if wanted["ao_mix"] and "ao_mix" not in nodes:
         mix = _new_node(tree, "ao_mix", "ShaderNodeMix", "AO Multiply", (helper_x, base_y), frame)
         mix.data_type = "RGBA"
         mix.blend_type = "MULTIPLY"
         mix.clamp_result = True
         nodes["ao_mix"] = mix
-    if wanted_helpers["normal_map"] and "normal_map" not in nodes:
+    if wanted["normal_map"] and "normal_map" not in nodes:
         nodes["normal_map"] = _new_node(tree, "normal_map", "ShaderNodeNormalMap", "Normal Map",
                                         (helper_x, base_y - 560.0), frame)
-    if wanted_helpers["bump"] and "bump" not in nodes:
+    if wanted["bump"] and "bump" not in nodes:
         bump = _new_node(tree, "bump", "ShaderNodeBump", "Bump", (helper_x + 250.0, base_y - 400.0),
                          frame)
         bump.inputs["Strength"].default_value = 0.5
         nodes["bump"] = bump
-    if wanted_helpers["displacement"] and "displacement" not in nodes:
+    if wanted["displacement"] and "displacement" not in nodes:
         disp = _new_node(tree, "displacement", "ShaderNodeDisplacement", "Displacement",
                          (helper_x, base_y - 280.0), frame)
         disp.inputs["Scale"].default_value = 0.05
         nodes["displacement"] = disp
 
-    # Links, derived from scratch every time so regenerate is idempotent.
+
+def _link_surface(tree: bpy.types.NodeTree, nodes: dict[str, bpy.types.Node], has: set[str],
+                  bsdf: bpy.types.Node, ao_strength: float) -> None:
+    """Base colour (multiplied by AO where wanted) and roughness into the BSDF."""
     if "basecolor" in has:
         color = nodes["tex_basecolor"].outputs["Color"]
         if "ao_mix" in nodes:
@@ -227,6 +238,11 @@ def wire_material(material: bpy.types.Material, images: dict[str, bpy.types.Imag
         _link(tree, color, bsdf.inputs["Base Color"])
     if "roughness" in has:
         _link(tree, nodes["tex_roughness"].outputs["Color"], bsdf.inputs["Roughness"])
+
+
+def _link_relief(tree: bpy.types.NodeTree, nodes: dict[str, bpy.types.Node], material: bpy.types.Material,
+                 bsdf: bpy.types.Node, output: bpy.types.Node) -> None:
+    """Normal map, then bump on top of it, into the BSDF's Normal; height into the output's Displacement."""
     normal_vec = None
     if "normal_map" in nodes:
         _link(tree, nodes["tex_normal"].outputs["Color"], nodes["normal_map"].inputs["Color"])
@@ -248,6 +264,31 @@ def wire_material(material: bpy.types.Material, images: dict[str, bpy.types.Imag
         _link(tree, disp.outputs["Displacement"], output.inputs["Displacement"])
         if hasattr(material, "displacement_method"):
             material.displacement_method = "BOTH"
+
+
+def wire_material(material: bpy.types.Material, images: dict[str, bpy.types.Image],
+                  height_mode: str = "BUMP", ao_strength: float = 0.5,
+                  repeat: float | None = None) -> dict[str, bpy.types.Node]:
+    """Create or update our nodes so that ``images`` (map name → image) drive the material.
+
+    Maps missing from ``images`` lose their nodes (ours only). ``repeat`` (default: the material's
+    *Repeat* setting) scales the UVs. Returns our nodes by role. The links are derived from
+    scratch every time, so regenerating is idempotent.
+    """
+    if repeat is None:
+        settings = getattr(material, "texture_forge", None)
+        repeat = float(settings.repeat) if settings is not None else 1.0
+    tree = _node_tree(material)
+    nodes = our_nodes(tree)
+    output, bsdf = _output_and_bsdf(tree, nodes)
+    frame = _frame(tree, nodes)
+    base = (bsdf.location.x - 1000.0, bsdf.location.y)
+    _wire_image_nodes(tree, nodes, images, frame, base)
+    _wire_mapping(tree, nodes, frame, base, repeat)
+    has = set(images)
+    _update_helpers(tree, nodes, _wanted_helpers(has, height_mode, ao_strength), frame, base)
+    _link_surface(tree, nodes, has, bsdf, ao_strength)
+    _link_relief(tree, nodes, material, bsdf, output)
     return nodes
 
 
