@@ -98,6 +98,70 @@ def _final_outcome(op: bpy.types.Operator, state: job_runner.JobState) -> set[st
     return {"CANCELLED"}
 
 
+def _apply_result(state: job_runner.JobState, mat: bpy.types.Material | None, msg: dict, options: dict,
+                  started_with: str) -> None:
+    """A finished job's files into the material, its outcome line set and an undo step pushed.
+
+    Nothing changes when the material was deleted or the files cannot be loaded (apply_outputs
+    stages first); the job then fails with the reason.
+    """
+    if mat is None:
+        state.message, state.stage = "the material was deleted", "failed"
+        return
+    try:
+        material_output.apply_outputs(mat, msg.get("outputs") or {}, **options)
+    except Exception as exc:  # nothing was changed: apply_outputs stages first
+        state.message = f"could not load the result: {exc}"
+        state.stage = "failed"
+        record_failure(mat.texture_forge, state.message, started_with)
+        return
+    mat.texture_forge.last_error = ""
+    state.message = f"done in {float(msg.get('seconds') or 0):.1f} s"
+    mat.texture_forge.set_outcome(outcome_text(state), started_with)
+    mat.texture_forge.result_token = uuid.uuid4().hex
+    if not bpy.app.background:
+        try:
+            bpy.ops.ed.undo_push(message="Texture Forge Generate")
+        except RuntimeError:
+            pass
+
+
+def _record_cancelled(state: job_runner.JobState, mat: bpy.types.Material | None, msg: dict,
+                      started_with: str) -> None:
+    """A cancelled job's outcome line; cancelled by undo, it belongs to no settings.
+
+    The undo restored other settings, and the line is about them now (the job's own settings are
+    gone with the undone state).
+    """
+    state.message = str(msg.get("message") or "cancelled")
+    if mat is not None:
+        undone = state.message == job_runner.UNDONE_MESSAGE
+        mat.texture_forge.set_outcome(outcome_text(state, "cancelled"), None if undone else started_with)
+
+
+def _job_callbacks(uid: str, options: dict, started_with: str):
+    """The job's preview and final callbacks; they find the material by its uid, as it may be renamed or gone."""
+    def on_preview(_state: job_runner.JobState, msg: dict) -> None:
+        mat = identity.find_material(uid)
+        if mat is not None and msg.get("path"):
+            material_output.show_preview(mat, msg["path"])
+
+    def on_final(state: job_runner.JobState, msg: dict) -> None:
+        mat = identity.find_material(uid)
+        material_output.clear_preview(mat, uid)
+        kind = msg.get("type")
+        if kind == "result":
+            _apply_result(state, mat, msg, options, started_with)
+        elif kind == "cancelled":
+            _record_cancelled(state, mat, msg, started_with)
+        else:
+            state.message = str(msg.get("message") or "the engine failed")
+            if mat is not None:
+                record_failure(mat.texture_forge, state.message, started_with)
+
+    return on_preview, on_final
+
+
 class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
     """Generate textures for the active material with the engine (runs in the background)"""
 
@@ -111,6 +175,14 @@ class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
         if reasons:
             cls.poll_message_set("; ".join(reasons))
         return not reasons
+
+    def _cancelled(self, settings: bpy.types.PropertyGroup, message: str, output_dir: str,
+                   temporary: bool) -> set[str]:
+        """A job that cannot start: its output folder removed, the reason recorded and reported."""
+        job_runner.discard_output_dir(output_dir, temporary)
+        record_failure(settings, message)
+        self.report({"ERROR"}, "Texture Forge: " + settings.last_error)
+        return {"CANCELLED"}
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         material = active_material(context)
@@ -132,65 +204,17 @@ class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
             spec = build_material_spec(material, output_dir, device=cfg["device"],
                                        vgg_weights=cfg["vgg_weights"])
         except (SpecError, TextureForgeError) as exc:
-            job_runner.discard_output_dir(output_dir, temporary)
-            record_failure(settings, "; ".join(getattr(exc, "errors", None) or [str(exc)]))
-            self.report({"ERROR"}, "Texture Forge: " + settings.last_error)
-            return {"CANCELLED"}
+            return self._cancelled(settings, "; ".join(getattr(exc, "errors", None) or [str(exc)]),
+                                   output_dir, temporary)
 
         options = {"storage": settings.storage, "height_mode": settings.height_mode,
                    "ao_strength": float(settings.ao_strength)}
         # the outcome belongs to the settings the job runs with, even if they change meanwhile
-        started_with = settings_fingerprint(settings)
-
-        def on_preview(_state: job_runner.JobState, msg: dict) -> None:
-            mat = identity.find_material(uid)
-            if mat is not None and msg.get("path"):
-                material_output.show_preview(mat, msg["path"])
-
-        def on_final(state: job_runner.JobState, msg: dict) -> None:
-            mat = identity.find_material(uid)
-            material_output.clear_preview(mat, uid)
-            kind = msg.get("type")
-            if kind == "result":
-                if mat is None:
-                    state.message, state.stage = "the material was deleted", "failed"
-                    return
-                try:
-                    material_output.apply_outputs(mat, msg.get("outputs") or {}, **options)
-                except Exception as exc:  # nothing was changed: apply_outputs stages first
-                    state.message = f"could not load the result: {exc}"
-                    state.stage = "failed"
-                    record_failure(mat.texture_forge, state.message, started_with)
-                    return
-                mat.texture_forge.last_error = ""
-                state.message = f"done in {float(msg.get('seconds') or 0):.1f} s"
-                mat.texture_forge.set_outcome(outcome_text(state), started_with)
-                mat.texture_forge.result_token = uuid.uuid4().hex
-                if not bpy.app.background:
-                    try:
-                        bpy.ops.ed.undo_push(message="Texture Forge Generate")
-                    except RuntimeError:
-                        pass
-            elif kind == "cancelled":
-                state.message = str(msg.get("message") or "cancelled")
-                if mat is not None:
-                    # Cancelled by undo: the undo restored other settings, and this line is
-                    # about them now (the job's own settings are gone with the undone state).
-                    undone = state.message == job_runner.UNDONE_MESSAGE
-                    mat.texture_forge.set_outcome(outcome_text(state, "cancelled"),
-                                                  None if undone else started_with)
-            else:
-                state.message = str(msg.get("message") or "the engine failed")
-                if mat is not None:
-                    record_failure(mat.texture_forge, state.message, started_with)
-
+        on_preview, on_final = _job_callbacks(uid, options, settings_fingerprint(settings))
         try:
             state = job_runner.start(key, spec, output_dir, temporary, on_preview, on_final, context)
         except Exception as exc:  # interpreter missing, worker busy, cannot spawn, ...
-            job_runner.discard_output_dir(output_dir, temporary)
-            record_failure(settings, str(exc) or type(exc).__name__)
-            self.report({"ERROR"}, "Texture Forge: " + settings.last_error)
-            return {"CANCELLED"}
+            return self._cancelled(settings, str(exc) or type(exc).__name__, output_dir, temporary)
         settings.last_error = ""
         settings.outcome = ""  # the new job's progress replaces the last outcome
         if job_runner.synchronous():
