@@ -60,13 +60,58 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ("bricks", "stones", "wood", "lichen")
 
 
+def _produce(engine, load_rgb, case: dict, ref, kind: str, size: int):
+    """The case's output and the image it is compared with, by kind (synth, stylize, seamless, material)."""
+    device = case.get("device", "auto")
+    if kind == "synth":
+        out = engine.synthesize([ref], width=size, quality=case["quality"], method=case["method"],
+                                device=device, seed=0, typical_origin=False)
+        return out, ref
+    if kind == "stylize":
+        content = load_rgb(ROOT / "examples" / f"{case['content']}.png")
+        return engine.stylize(content, [ref], size=size, quality=case["quality"], device=device), ref
+    if kind == "seamless":
+        import torch as _t
+
+        from texture_addon.engine.resample import resize
+
+        big = resize(_t.from_numpy(ref).permute(2, 0, 1)[None], size, size)[0].permute(1, 2, 0).numpy().copy()
+        return engine.make_seamless(big, quality=case["quality"], device=device), big
+    if kind == "material":
+        maps = engine.derive_maps(ref, tile=False)
+        out_maps = engine.synthesize_material(maps, width=size, quality=case["quality"], device=device,
+                                              typical_origin=False)
+        return out_maps["basecolor"], maps["basecolor"]
+    raise ValueError(kind)
+
+
+def _quality_figures(engine, kind: str, size: int, out, compare) -> dict:
+    """The patch distance to the reference against the noise floor; for seamless, the kept centre's PSNR.
+
+    Distances are over the whole output (patch_distance samples 2^20 positions per scale on large
+    ones): a 512² corner of a 1024² texture holds a quarter of it, and its share of (say) lichen
+    differs from the reference's by chance; corners of one 1024² image scored 0.08-0.26.
+    """
+    import numpy as np
+
+    if kind in ("synth", "material", "stylize"):
+        tiles = kind != "stylize"  # stylize runs untiled here
+        dist = engine.patch_distance(out, compare, periodic=tiles)
+        floor = engine.patch_distance(engine.noise_like(compare, *out.shape[:2], seed=0), compare, periodic=tiles)
+        return {"dist": dist, "floor": floor, "ratio": dist / floor}
+    if kind == "seamless":
+        c = slice(size // 4, 3 * size // 4)
+        mse = float(np.mean((out[c, c] - compare[c, c]) ** 2))
+        return {"psnr_centre": 10 * np.log10(1 / max(mse, 1e-12)), "seam_before": engine.seam_score(compare)}
+    return {}
+
+
 def run_case(case: dict) -> dict:
     """Run one synthesis in this process and report figures (called in a child process)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     sys.path.insert(0, str(ROOT))
     import resource
 
-    import numpy as np
     import torch
 
     from texture_addon import engine
@@ -80,31 +125,7 @@ def run_case(case: dict) -> dict:
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    if kind == "synth":
-        out = engine.synthesize([ref], width=size, quality=case["quality"], method=case["method"],
-                                device=case.get("device", "auto"), seed=0, typical_origin=False)
-        compare = ref
-    elif kind == "stylize":
-        content = load_rgb(ROOT / "examples" / f"{case['content']}.png")
-        out = engine.stylize(content, [ref], size=size, quality=case["quality"], device=case.get("device", "auto"))
-        compare = ref
-    elif kind == "seamless":
-        import torch as _t
-
-        from texture_addon.engine.resample import resize
-
-        big = resize(_t.from_numpy(ref).permute(2, 0, 1)[None], size, size)[0].permute(1, 2, 0).numpy().copy()
-        out = engine.make_seamless(big, quality=case["quality"], device=case.get("device", "auto"))
-        compare = big
-    elif kind == "material":
-        albedo = ref
-        maps = engine.derive_maps(albedo, tile=False)
-        out_maps = engine.synthesize_material(maps, width=size, quality=case["quality"], device=case.get("device", "auto"),
-                                              typical_origin=False)
-        out = out_maps["basecolor"]
-        compare = maps["basecolor"]
-    else:
-        raise ValueError(kind)
+    out, compare = _produce(engine, load_rgb, case, ref, kind, size)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     raw = out
@@ -117,18 +138,7 @@ def run_case(case: dict) -> dict:
               "device": str(dev)}
     if dev.type == "cuda":
         result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
-    if kind in ("synth", "material", "stylize"):
-        # Over the whole output (patch_distance samples 2^20 positions per scale on large ones): a
-        # 512² corner of a 1024² texture holds a quarter of it, and its share of (say) lichen
-        # differs from the reference's by chance; corners of one 1024² image scored 0.08-0.26.
-        tiles = kind != "stylize"  # stylize runs untiled here
-        dist = engine.patch_distance(out, compare, periodic=tiles)
-        floor = engine.patch_distance(engine.noise_like(compare, *out.shape[:2], seed=0), compare, periodic=tiles)
-        result.update(dist=dist, floor=floor, ratio=dist / floor)
-    if kind == "seamless":
-        c = slice(size // 4, 3 * size // 4)
-        mse = float(np.mean((out[c, c] - compare[c, c]) ** 2))
-        result.update(psnr_centre=10 * np.log10(1 / max(mse, 1e-12)), seam_before=engine.seam_score(compare))
+    result.update(_quality_figures(engine, kind, size, out, compare))
     return result
 
 
@@ -204,7 +214,8 @@ def large_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     return bench_large.run(cases, sizes, quality, peers, args.device, out, args.timeout, args.ref_size, args.sheet_width)
 
 
-def main() -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The benchmark's flags (one parser for every suite: each reads the flags it names)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--suite", choices=("set", "engine", "large", "maps", "photo"), default=None,
@@ -233,81 +244,117 @@ def main() -> int:
                         help="set / large suite: only redraw the contact sheet of the run in --out (from its results.json) into PNG")
     parser.add_argument("--extras", action="store_true", help="engine suite: add stylize / seamless / material rows at 512²")
     parser.add_argument("--timeout", type=float, default=3600)
-    args = parser.parse_args()
-    if args.case:
-        print(json.dumps(run_case(json.loads(args.case))))
-        return 0
-    if args.suite is None:
-        args.suite = "engine" if args.large or args.extras or args.methods else "set"
-    if args.suite == "maps":  # PBR maps against known truth, see scripts/bench_maps.py
-        sys.path.insert(0, str(ROOT / "scripts"))
-        import bench_maps
+    return parser
 
-        print(f"Machine: {machine()}")
-        return bench_maps.run(Path(args.out or ROOT / "out" / "bench") / "maps")
-    if args.suite == "large":
-        return large_suite(parser, args)
-    if args.suite == "photo":  # flatten / straighten / heal against a known truth, see scripts/bench_photos.py
-        sys.path.insert(0, str(ROOT / "scripts"))
-        import bench_photos
 
-        print(f"Machine: {machine()}")
-        peers = [] if args.peers in ("", "none") else (args.peers or "resynth").split(",")
-        return bench_photos.run(Path(args.out or ROOT / "out" / "bench_photos"), peers, args.timeout)
-    if args.out is None:
-        args.out = str(ROOT / "out" / "bench")
-    if args.peers is None:
-        args.peers = "gmic,resynth"
-    if args.suite == "set":
-        sys.path.insert(0, str(ROOT / "scripts"))
-        import bench_set
+def maps_suite(args: argparse.Namespace) -> int:
+    """``--suite maps``: PBR maps against known truth, see scripts/bench_maps.py."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_maps
 
-        if args.sheet_only:
-            return bench_set.sheet_from_results(Path(args.out), Path(args.sheet_only), args.sheet_scale)
-        try:
-            sizes = [int(s) for s in (args.sizes or "256").split(",")]
-        except ValueError:
-            parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
-        refs = args.refs.split(",") if args.refs else bench_set.reference_names()
-        peers = [] if args.peers in ("", "none") else args.peers.split(",")
-        print(f"Machine: {machine()}; device {args.device}")
-        return bench_set.run(refs, sizes, (args.quality or "default").split(","), peers, args.device, Path(args.out),
-                             args.timeout, args.sheet_scale)
+    print(f"Machine: {machine()}")
+    return bench_maps.run(Path(args.out or ROOT / "out" / "bench") / "maps")
+
+
+def photo_suite(args: argparse.Namespace) -> int:
+    """``--suite photo``: flatten / straighten / heal against a known truth, see scripts/bench_photos.py."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_photos
+
+    print(f"Machine: {machine()}")
+    peers = [] if args.peers in ("", "none") else (args.peers or "resynth").split(",")
+    return bench_photos.run(Path(args.out or ROOT / "out" / "bench_photos"), peers, args.timeout)
+
+
+def set_suite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``--suite set``: ours and the peers on the reference set, see scripts/bench_set.py."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_set
+
+    if args.sheet_only:
+        return bench_set.sheet_from_results(Path(args.out), Path(args.sheet_only), args.sheet_scale)
+    try:
+        sizes = [int(s) for s in (args.sizes or "256").split(",")]
+    except ValueError:
+        parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
+    refs = args.refs.split(",") if args.refs else bench_set.reference_names()
+    peers = [] if args.peers in ("", "none") else args.peers.split(",")
+    print(f"Machine: {machine()}; device {args.device}")
+    return bench_set.run(refs, sizes, (args.quality or "default").split(","), peers, args.device, Path(args.out),
+                         args.timeout, args.sheet_scale)
+
+
+def engine_method_rows(args: argparse.Namespace, method: str, sizes: list[int]) -> list[tuple[dict, dict]]:
+    """One method's rows of the engine suite: every quality and size, each case in a child process.
+
+    The CNN family and the large sizes are timed on one reference; the patch family on all.
+    """
+    rows = []
+    for quality in args.quality.split(","):
+        for size in sizes:
+            refs = args.refs.split(",") if method == "patch" and size <= 1024 else args.refs.split(",")[:1]
+            if size > 1024 and (quality == "draft" or method != "patch"):
+                continue  # large sizes: the default method and preset only
+            for ref in refs:
+                case = {"ref": ref, "size": size, "quality": quality, "method": method, "device": args.device, "label": ref}
+                r = in_child(case, args.timeout)
+                rows.append((case, r))
+                print(f"  {method} {ref} {size}² {quality}: {r}", file=sys.stderr, flush=True)
+    return rows
+
+
+def engine_extras(args: argparse.Namespace) -> str:
+    """``--extras``: the stylize / seamless / material rows at 512², as a table."""
+    rows = []
+    for kind, extra in (("stylize", {"content": "stones", "ref": "lichen"}), ("seamless", {"ref": "lichen"}),
+                        ("material", {"ref": "stones"})):
+        case = {"kind": kind, "size": 512, "quality": "default", "device": args.device, "label": kind, **extra}
+        r = in_child(case, args.timeout)
+        rows.append((case, r))
+        print(f"  {kind}: {r}", file=sys.stderr, flush=True)
+    return table("stylize / seamless / material", rows, (("seam before", ("seam_before", ".2f")), ("PSNR centre dB", ("psnr_centre", ".1f"))))
+
+
+def engine_suite(args: argparse.Namespace) -> int:
+    """``--suite engine``: the engine's own speed and memory tables on the bundled examples."""
     if args.refs is None:
         args.refs = ",".join(EXAMPLES)
     if args.quality is None:
         args.quality = "default,draft"
     if args.methods is None:
         args.methods = "patch,cnn"
-
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [256, 512, 1024]
     if args.large:
         sizes += [2048, 4096]
     print(f"Machine: {machine()}; device {args.device}")
     for method in args.methods.split(","):
-        rows = []
-        for quality in args.quality.split(","):
-            for size in sizes:
-                # The CNN family and the large sizes are timed on one reference; the patch family on all.
-                refs = args.refs.split(",") if method == "patch" and size <= 1024 else args.refs.split(",")[:1]
-                if size > 1024 and (quality == "draft" or method != "patch"):
-                    continue  # large sizes: the default method and preset only
-                for ref in refs:
-                    case = {"ref": ref, "size": size, "quality": quality, "method": method, "device": args.device, "label": ref}
-                    r = in_child(case, args.timeout)
-                    rows.append((case, r))
-                    print(f"  {method} {ref} {size}² {quality}: {r}", file=sys.stderr, flush=True)
-        print(table(f"method = {method}", rows))
+        print(table(f"method = {method}", engine_method_rows(args, method, sizes)))
     if args.extras:
-        rows = []
-        for kind, extra in (("stylize", {"content": "stones", "ref": "lichen"}), ("seamless", {"ref": "lichen"}),
-                            ("material", {"ref": "stones"})):
-            case = {"kind": kind, "size": 512, "quality": "default", "device": args.device, "label": kind, **extra}
-            r = in_child(case, args.timeout)
-            rows.append((case, r))
-            print(f"  {kind}: {r}", file=sys.stderr, flush=True)
-        print(table("stylize / seamless / material", rows, (("seam before", ("seam_before", ".2f")), ("PSNR centre dB", ("psnr_centre", ".1f")))))
+        print(engine_extras(args))
     return 0
+
+
+def main() -> int:
+    parser = _parser()
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(json.loads(args.case))))
+        return 0
+    if args.suite is None:
+        args.suite = "engine" if args.large or args.extras or args.methods else "set"
+    if args.suite == "maps":
+        return maps_suite(args)
+    if args.suite == "large":
+        return large_suite(parser, args)
+    if args.suite == "photo":
+        return photo_suite(args)
+    if args.out is None:
+        args.out = str(ROOT / "out" / "bench")
+    if args.peers is None:
+        args.peers = "gmic,resynth"
+    if args.suite == "set":
+        return set_suite(parser, args)
+    return engine_suite(args)
 
 
 if __name__ == "__main__":
