@@ -436,18 +436,8 @@ def sheet_from_results(out_dir: Path, path: Path, scale: float) -> int:
     return 0
 
 
-def run(refs: list[str], sizes: list[int], qualities: list[str], peers: list[str], device: str, out_dir: Path,
-        timeout: float, sheet_scale: float = 1.0) -> int:
-    """Run the set benchmark and print its tables; returns the process exit status."""
-    sys.path.insert(0, str(ROOT))
-    from texture_addon.evaluation import StructureJudge
-
-    unknown = [r for r in refs if not (REFERENCES / f"{r}.png").is_file()]
-    if unknown:
-        print(f"error: no such reference in {REFERENCES.relative_to(ROOT)}: {', '.join(unknown)}", file=sys.stderr)
-        return 2
-    images = out_dir / "images"
-    images.mkdir(parents=True, exist_ok=True)
+def available_peers(peers: list[str]) -> list[str]:
+    """The peers installed here; each missing one is named with the reason and how to get it."""
     available = []
     for peer in peers:
         why = peer_missing(peer)
@@ -455,42 +445,61 @@ def run(refs: list[str], sizes: list[int], qualities: list[str], peers: list[str
             print(f"peer {peer}: MISSING — {why}; get it with: {GET_PEERS}")
         else:
             available.append(peer)
-    tools = ["ours", *available]
-    patch_figure = PatchFigure()
-    rows: list[Row] = []
-    for ref_name in refs:
-        ref_path = REFERENCES / f"{ref_name}.png"
-        ref = load_rgb01(ref_path)
-        judge = StructureJudge(ref)
-        for size in sizes:
-            peer_results: dict[str, dict] = {}
-            for quality in qualities:
-                row = Row(ref_name, size, quality)
-                for tool in tools:
-                    out = images / f"{ref_name}_{size}_{quality}_{tool}.png"
-                    if tool != "ours" and tool in peer_results:  # peers have no quality setting: run once per size
-                        row.results[tool] = peer_results[tool]
-                        if not out.is_file() and (images / peer_results[tool]["file"]).is_file():
-                            shutil.copyfile(images / peer_results[tool]["file"], out)
-                        continue
-                    out.unlink(missing_ok=True)
-                    if tool == "ours":
-                        r = run_ours(ref_path, out, size, quality, device, timeout)
-                    elif tool == "gmic":
-                        r = run_gmic(ref_path, out, size, timeout)
-                    else:
-                        r = run_resynth(ref_path, out, size, timeout)
-                    if not r["error"]:
-                        img = load_rgb01(out)
-                        r.update(judge.score(img, periodic=r["tiles"]).as_dict())
-                        r["patch"] = patch_figure(img, ref, ref_name, r["tiles"])
-                    r["file"] = out.name
-                    row.results[tool] = r
-                    if tool != "ours":
-                        peer_results[tool] = r
-                    short = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "file"}
-                    print(f"  {ref_name} {size}² {quality} {tool}: {short}", file=sys.stderr, flush=True)
-                rows.append(row)
+    return available
+
+
+def run_tool(tool: str, ref_path: Path, out: Path, size: int, quality: str, device: str, timeout: float) -> dict:
+    """One tool's synthesis of ``ref_path`` into ``out`` as a whole process (any earlier file removed first)."""
+    out.unlink(missing_ok=True)
+    if tool == "ours":
+        return run_ours(ref_path, out, size, quality, device, timeout)
+    if tool == "gmic":
+        return run_gmic(ref_path, out, size, timeout)
+    return run_resynth(ref_path, out, size, timeout)
+
+
+def bench_reference(ref_name: str, sizes: list[int], qualities: list[str], tools: list[str], device: str,
+                    images: Path, timeout: float, judge_type: type, patch_figure: PatchFigure) -> list[Row]:
+    """Every tool on one reference, at every size and quality, scored; one Row per size and quality.
+
+    ``judge_type`` is the structure judge (StructureJudge), built once on the reference. Peers
+    have no quality setting, so they run once per size and their result (and file) is reused for the
+    other qualities.
+    """
+    ref_path = REFERENCES / f"{ref_name}.png"
+    ref = load_rgb01(ref_path)
+    judge = judge_type(ref)
+    rows = []
+    for size in sizes:
+        peer_results: dict[str, dict] = {}
+        for quality in qualities:
+            row = Row(ref_name, size, quality)
+            for tool in tools:
+                out = images / f"{ref_name}_{size}_{quality}_{tool}.png"
+                if tool != "ours" and tool in peer_results:
+                    row.results[tool] = peer_results[tool]
+                    if not out.is_file() and (images / peer_results[tool]["file"]).is_file():
+                        shutil.copyfile(images / peer_results[tool]["file"], out)
+                    continue
+                r = run_tool(tool, ref_path, out, size, quality, device, timeout)
+                if not r["error"]:
+                    img = load_rgb01(out)
+                    r.update(judge.score(img, periodic=r["tiles"]).as_dict())
+                    r["patch"] = patch_figure(img, ref, ref_name, r["tiles"])
+                r["file"] = out.name
+                row.results[tool] = r
+                if tool != "ours":
+                    peer_results[tool] = r
+                short = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "file"}
+                print(f"  {ref_name} {size}² {quality} {tool}: {short}", file=sys.stderr, flush=True)
+            rows.append(row)
+    return rows
+
+
+def print_report(rows: list[Row], tools: list[str], refs: list[str], sizes: list[int], qualities: list[str],
+                 device: str, out_dir: Path, timeout: float) -> None:
+    """The tables and summaries per size and quality, the speed lines (and the warm worker's, when
+    both default and draft ran)."""
     for size in sizes:
         for quality in qualities:
             group = [r for r in rows if r.size == size and r.quality == quality]
@@ -508,6 +517,26 @@ def run(refs: list[str], sizes: list[int], qualities: list[str], peers: list[str
         print("\nSpeed (ours, jobs sent to one warm worker process, as the add-on runs them):")
         for line in worker_speed(refs, sizes, device, out_dir, timeout):
             print("  " + line)
+
+
+def run(refs: list[str], sizes: list[int], qualities: list[str], peers: list[str], device: str, out_dir: Path,
+        timeout: float, sheet_scale: float = 1.0) -> int:
+    """Run the set benchmark and print its tables; returns the process exit status."""
+    sys.path.insert(0, str(ROOT))
+    from texture_addon.evaluation import StructureJudge
+
+    unknown = [r for r in refs if not (REFERENCES / f"{r}.png").is_file()]
+    if unknown:
+        print(f"error: no such reference in {REFERENCES.relative_to(ROOT)}: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    images = out_dir / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    tools = ["ours", *available_peers(peers)]
+    patch_figure = PatchFigure()
+    rows: list[Row] = []
+    for ref_name in refs:
+        rows += bench_reference(ref_name, sizes, qualities, tools, device, images, timeout, StructureJudge, patch_figure)
+    print_report(rows, tools, refs, sizes, qualities, device, out_dir, timeout)
     sheet = out_dir / "contact_sheet.png"
     contact_sheet(rows, tools, images, sheet, sheet_scale)
     (out_dir / "results.json").write_text(json.dumps(
@@ -515,3 +544,4 @@ def run(refs: list[str], sizes: list[int], qualities: list[str], peers: list[str
     print(f"\ncontact sheet: {sheet}\nresults: {out_dir / 'results.json'}")
     failed = [r for r in rows if r.results.get("ours", {}).get("error")]
     return 1 if failed else 0
+
