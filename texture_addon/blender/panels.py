@@ -192,17 +192,8 @@ def status_lines(material: bpy.types.Material) -> list[str]:
     return [outcome] if outcome else []
 
 
-def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
-    """The panel at any sidebar width: short labels, long texts wrapped, only the mode's fields."""
-    material = active_material(context)
-    if material is None:
-        draw_wrapped(layout, context, "Select an object with a material", icon="INFO")
-        return
-    s = material.texture_forge
-    fields = KIND_FIELDS[MODE_TO_KIND[s.mode]]
-    layout.label(text=material.name, icon="MATERIAL")
-    layout.prop(s, "mode", text="Mode")
-
+def _draw_inputs(layout: bpy.types.UILayout, context: bpy.types.Context, s) -> None:
+    """What the mode starts from: references or styles, the source image, or the reference material."""
     if s.mode in ("NEW", "STYLIZE"):
         _draw_references(layout, context, s, "Style" if s.mode == "STYLIZE" else "References")
     if s.mode in ("STYLIZE", "SEAMLESS"):
@@ -212,6 +203,9 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
         layout.label(text="Maps from material")
         layout.prop(s, "reference_material", text="")
 
+
+def _draw_size(layout: bpy.types.UILayout, s) -> None:
+    """The output size (Seamless may keep the photo's own); width and height only for a custom size."""
     col = layout.column(align=True)
     if s.mode == "SEAMLESS":
         col.prop(s, "keep_source_size")
@@ -221,6 +215,10 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
             row = col.row(align=True)
             row.prop(s, "width", text="W")
             row.prop(s, "height", text="H")
+
+
+def _draw_settings(layout: bpy.types.UILayout, s, fields) -> None:
+    """Seed, and the settings the mode's job kind reads (KIND_FIELDS): nothing the job would ignore."""
     row = layout.row(align=True)
     row.prop(s, "seed")
     row.operator("texture_forge.randomize_seed", text="", icon="FILE_REFRESH")
@@ -236,6 +234,9 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
         layout.prop(s, "strength", text="Strength")
         layout.prop(s, "preserve_colors")
 
+
+def _draw_maps(layout: bpy.types.UILayout, s, fields) -> None:
+    """The maps to produce and how they go into the material (height as, AO strength, storage)."""
     box = layout.box()
     if "maps" in fields:
         box.label(text="Maps")
@@ -252,6 +253,21 @@ def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -
     box.label(text="Store images")
     box.row().prop(s, "storage", expand=True)
 
+
+def draw_texture_forge(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The panel at any sidebar width: short labels, long texts wrapped, only the mode's fields."""
+    material = active_material(context)
+    if material is None:
+        draw_wrapped(layout, context, "Select an object with a material", icon="INFO")
+        return
+    s = material.texture_forge
+    fields = KIND_FIELDS[MODE_TO_KIND[s.mode]]
+    layout.label(text=material.name, icon="MATERIAL")
+    layout.prop(s, "mode", text="Mode")
+    _draw_inputs(layout, context, s)
+    _draw_size(layout, s)
+    _draw_settings(layout, s, fields)
+    _draw_maps(layout, s, fields)
     engine_install.draw_panel_hint(layout, context)
     _draw_status(layout, context, material, s)
     _draw_result(layout, context, material, s)
