@@ -102,6 +102,29 @@ def folder_bytes(path: Path) -> int:
     return total
 
 
+def _child_env(tmp: Path | None) -> dict[str, str]:
+    """The environment of a pip or venv child: the probe's, unbuffered, never prompting.
+
+    With ``tmp``, pip's downloads land there: on the same disk as the checked space, and measurable.
+    """
+    env = probe_env()
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    if tmp is not None:
+        for name in ("TMPDIR", "TEMP", "TMP"):
+            env[name] = str(tmp)
+    return env
+
+
+@dataclass
+class _TorchWatch:
+    """What pip's output has told so far about torch's install: its download size, whether it installs now."""
+
+    expected_download: float = 0.0
+    installing: bool = False
+    last_measure: float = 0.0
+
+
 class Installer:
     """One install (or repair) of the engine. :meth:`run` blocks; :meth:`cancel` may be called
     from another thread (Blender's UI runs :meth:`run` in a thread and polls :attr:`progress`)."""
@@ -269,18 +292,22 @@ class Installer:
         """Run ``cmd``, log its output, follow its progress; returns (exit status, last lines)."""
         self._check_cancel()
         self._log_line("$ " + " ".join(cmd))
-        env = probe_env()
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PIP_NO_INPUT"] = "1"
-        if tmp is not None:  # pip's downloads land here: same disk as the checked space, and measurable
-            for name in ("TMPDIR", "TEMP", "TMP"):
-                env[name] = str(tmp)
+        proc = self._spawn(cmd, _child_env(tmp))
+        tail = self._follow(proc, tmp, torch)
+        code = proc.wait()
+        with self._proc_lock:
+            self._proc = None
+        self._log_line(f"(exit status {code})")
+        self._check_cancel()
+        return code, tail
+
+    def _spawn(self, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+        """Start ``cmd`` in its own process group and register it, so that cancel can kill it and its children."""
         kwargs: dict = {}
         if os.name == "nt":
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | getattr(subprocess, "CREATE_NO_WINDOW", 0)
         else:
             kwargs["start_new_session"] = True  # cancel kills pip and anything it started
-        lines: queue.Queue[str | None] = queue.Queue()
         try:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env=env, **kwargs)
@@ -290,6 +317,15 @@ class Installer:
             self._proc = proc
         if self.cancelled:
             _kill(proc)
+        return proc
+
+    def _follow(self, proc: subprocess.Popen, tmp: Path | None, torch: bool) -> list[str]:
+        """Log the child's output line by line until it closes, moving the bar; returns its last lines.
+
+        A reader thread feeds a queue, so the bar is re-measured every quarter second even while
+        pip prints nothing (a long download).
+        """
+        lines: queue.Queue[str | None] = queue.Queue()
 
         def read() -> None:
             for raw in iter(proc.stdout.readline, b""):
@@ -298,38 +334,32 @@ class Installer:
 
         threading.Thread(target=read, name="texture-forge-install-output", daemon=True).start()
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES * 4)
-        expected_download = 0.0
-        installing = False
-        last_measure = 0.0
-        eof = False
-        while not eof:
+        watch = _TorchWatch()
+        while True:
             try:
                 line = lines.get(timeout=0.25)
             except queue.Empty:
                 line = ""
             if line is None:
-                eof = True
-                continue
+                return list(tail)
             if line:
                 tail.append(line)
                 self._log_line(line)
                 if torch:
-                    match = _DOWNLOADING.search(line)
-                    if match and match.group(1).lower().startswith("torch-") and match.group(2):
-                        expected_download = float(match.group(2)) * _UNITS[match.group(3)]
-                    if line.startswith("Installing collected packages"):
-                        installing = True
-                        self._set("installing torch…", _SEG_TORCH_INSTALL[0])
+                    self._torch_line(line, watch)
             now = time.monotonic()
-            if torch and now - last_measure > 1.0 and not self.cancelled:
-                last_measure = now
-                self._measure(tmp, expected_download, installing)
-        code = proc.wait()
-        with self._proc_lock:
-            self._proc = None
-        self._log_line(f"(exit status {code})")
-        self._check_cancel()
-        return code, list(tail)
+            if torch and now - watch.last_measure > 1.0 and not self.cancelled:
+                watch.last_measure = now
+                self._measure(tmp, watch.expected_download, watch.installing)
+
+    def _torch_line(self, line: str, watch: _TorchWatch) -> None:
+        """Read pip's line for torch's download size and the start of installing, which moves the bar's segment."""
+        match = _DOWNLOADING.search(line)
+        if match and match.group(1).lower().startswith("torch-") and match.group(2):
+            watch.expected_download = float(match.group(2)) * _UNITS[match.group(3)]
+        if line.startswith("Installing collected packages"):
+            watch.installing = True
+            self._set("installing torch…", _SEG_TORCH_INSTALL[0])
 
     def _measure(self, tmp: Path | None, expected_download: float, installing: bool) -> None:
         """Move the bar by the bytes really downloaded / written so far (never backwards)."""
