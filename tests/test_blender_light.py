@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ _spec = importlib.util.spec_from_file_location("tf_blender_harness", Path(__file
 harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
 from test_bake import bake, make_scene, run_py  # noqa: E402  (one bake runner for every bake test)
+from ui_recorder import RECORDER  # noqa: E402
 
 pytestmark = harness.requires_bpy
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,34 +36,8 @@ def panel(tmp_path_factory: pytest.TempPathFactory) -> dict:
         runner = sys.modules[P + "blender.job_runner"]
         output = sys.modules[P + "blender.material_output"]
 
-        class Recorder:
-            """Stands in for bpy.types.UILayout: records each prop and label, and whether it is active."""
-            def __init__(self, log, parent=None):
-                self.log, self.parent, self.active = log, parent, True
-                self.alert = False; self.scale_y = 1.0; self.enabled = True
-            def live(self): return self.active and (self.parent is None or self.parent.live())
-            def _child(self, *a, **k): return Recorder(self.log, self)
-            row = column = box = grid_flow = split = _child
-            def separator(self, **k): pass
-            def label(self, text="", **k): self.log.append(("label", text, self.live()))
-            def prop(self, data, name, text=None, **k): self.log.append(("prop", name, self.live()))
-            def operator(self, idname, **k): return type("Props", (), {{}})()
-            def template_list(self, *a, **k): pass
-            def template_ID(self, *a, **k): pass
-            def template_icon(self, *a, **k): pass
-            def progress(self, *a, **k): pass
-            def icon(self, data): return 0
-
-        class Ctx:
-            def __init__(self, material):
-                self.material = material; self.object = None; self.space_data = None
-                self.region = type("R", (), {{"width": 300}})()
-                self.preferences = bpy.context.preferences
-
         def drawn(mat):
-            log = []
-            panels.draw_texture_forge(Recorder(log), Ctx(mat))
-            return [e for e in log if e[1] in ("height_from", "light_from", "light_angle")
+            return [list(e[:3]) for e in recorded(mat) if e[1] in ("height_from", "light_from", "light_angle")
                     or str(e[1]).startswith("Light from") or e[1] == "Height from"]
 
         bpy.ops.mesh.primitive_plane_add()
@@ -118,7 +94,7 @@ def panel(tmp_path_factory: pytest.TempPathFactory) -> dict:
         RESULT["material_light"] = job_spec.build_material_spec(mat, __import__("tempfile").mkdtemp()).light_angle
         RESULT["light_text"] = [panels.light_text(a) for a in (0, 90, 135, 180, -45, 359)]
     '''
-    return harness.run_scenario(body, zip_path, work / "run", timeout=300)
+    return harness.run_scenario(RECORDER + textwrap.dedent(body), zip_path, work / "run", timeout=300)
 
 
 def test_light_settings_take_their_choices_and_range_from_the_contract(panel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ import pytest
 _spec = importlib.util.spec_from_file_location("tf_blender_harness", Path(__file__).with_name("test_blender_harness.py"))
 harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
+
+from ui_recorder import RECORDER  # noqa: E402
 
 pytestmark = harness.requires_bpy
 
@@ -36,34 +39,12 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         ops_mod = sys.modules[P + "operators"]
         job_spec = sys.modules[P + "job_spec"]
 
-        class Recorder:
-            """Stands in for bpy.types.UILayout: records what would be drawn."""
-            def __init__(self, log): self.log = log; self.alert = False; self.scale_y = 1.0; self.enabled = True
-            def _child(self, *a, **k): return Recorder(self.log)
-            row = column = box = grid_flow = split = _child
-            def separator(self, **k): pass
-            def label(self, text="", **k): self.log.append("label:" + text)
-            def prop(self, data, name, text=None, **k):
-                self.log.append("prop:" + name + ":" + (data.bl_rna.properties[name].name if text is None else text))
-            def operator(self, idname, **k):
-                self.log.append("operator:" + idname)
-                return type("Props", (), {{}})()
-            def template_list(self, *a, **k): self.log.append("list")
-            def template_ID(self, *a, **k): self.log.append("template_ID")
-            def template_icon(self, icon_value=0, **k): self.log.append(f"icon:{{icon_value}}")
-            def progress(self, text="", **k): self.log.append("progress:" + text)
-            def icon(self, data): return 0
-
-        class Ctx:
-            def __init__(self, material):
-                self.material = material; self.object = None; self.space_data = None
-                self.region = type("R", (), {{"width": 300}})()
-                self.preferences = bpy.context.preferences
-
         def drawn(mat):
-            log = []
-            panels.draw_texture_forge(Recorder(log), Ctx(mat))
-            return log
+            def text(kind, name, live, shown):
+                if kind == "prop":
+                    return f"prop:{{name}}:{{shown}}"
+                return kind if kind in ("list", "template_ID") else f"{{kind}}:{{name}}"
+            return [text(*e) for e in recorded(mat)]
 
         bpy.ops.mesh.primitive_plane_add()
         mat = bpy.data.materials.new("Bricks")
@@ -202,7 +183,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
             RESULT["check"] = str(exc)
         RESULT["check_status"] = PREFS.status
     '''
-    return harness.run_scenario(body, zip_path, work / "run", timeout=400) | {"refs": str(refs), "work": str(work)}
+    return harness.run_scenario(RECORDER + textwrap.dedent(body), zip_path, work / "run", timeout=400) | {"refs": str(refs), "work": str(work)}
 
 
 def test_generate_says_done_in_and_the_outcome_belongs_to_its_settings(result: dict) -> None:
