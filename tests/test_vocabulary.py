@@ -102,7 +102,8 @@ def test_blender_properties_read_the_contract():
             "detail": [rna["detail_scale"].hard_min, rna["detail_scale"].hard_max],
             "width": [rna["width"].hard_min, rna["width"].hard_max],
             "height": [rna["height"].hard_min, rna["height"].hard_max],
-            "tile": enum("tile"), "quality": enum("quality"), "method": enum("method"),
+            "tile": enum("tile"), "quality": enum("quality"),
+            "method": {{mode: [i[0] for i in p.method_items(mode)] for mode in p.MODE_TO_KIND}},
             "mode": enum("mode"), "size_preset": enum("size_preset"),
             "maps": [n[4:] for n in rna.keys() if n.startswith("map_")],
         }}))
@@ -112,7 +113,9 @@ def test_blender_properties_read_the_contract():
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["detail"] == pytest.approx([v.MIN_DETAIL, v.MAX_DETAIL])
     assert got["width"] == got["height"] == [v.MIN_SIZE, v.MAX_SIZE]
-    assert (got["tile"], got["quality"], got["method"]) == (list(v.TILE_MODES), list(v.QUALITIES), list(v.METHODS))
+    assert (got["tile"], got["quality"]) == (list(v.TILE_MODES), list(v.QUALITIES))
+    assert got["method"] == {"NEW": list(v.METHODS), "STYLIZE": list(v.METHODS),
+                             "SEAMLESS": list(v.PATCH_METHODS), "MATERIAL": list(v.PATCH_METHODS)}
     assert got["mode"] == list(v.MODE_TO_KIND)
     assert got["size_preset"] == [*v.SIZE_PRESETS, "CUSTOM"]
     assert got["maps"] == list(v.MAP_NAMES)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import bpy
 
+from ..blender.properties import offered_methods
 from ..contract.manifest import check_entry
-from ..contract.vocabulary import BAKE_MODES, MAP_NAMES, MAX_SIZE, MIN_SIZE
+from ..contract.vocabulary import BAKE_MODES, MAP_NAMES, MAX_SIZE, MIN_SIZE, MODE_TO_KIND
 from . import UsageError, variants
 
 
@@ -141,6 +142,7 @@ def apply_overrides(material: bpy.types.Material, o: dict) -> None:
     if o.get("size"):
         s.size_preset = "CUSTOM"
         s.width, s.height = (int(v) for v in o["size"])
+    _check_method(s, o.get("method"), material.name)
     for key in ("seed", "quality", "tile", "method", "detail_scale", "strength", "height_mode",
                 "ao_strength"):
         if o.get(key) is not None:
@@ -150,6 +152,15 @@ def apply_overrides(material: bpy.types.Material, o: dict) -> None:
             setattr(s, "map_" + m, m in o["maps"])
     if "light_angle" in o:  # null is the job contract's luminance heuristic: Height From Brightness
         s.set_job_light_angle(o["light_angle"])
+
+
+def _check_method(settings: bpy.types.PropertyGroup, method: str | None, name: str) -> None:
+    """UsageError for a method the material's mode refuses (CNN for seamless): the mode's Method menu
+    does not offer it, so it could not be set."""
+    offered = offered_methods(settings.mode)
+    if method is not None and method not in offered:
+        raise UsageError(f"material '{name}': method {method!r} does not apply to mode "
+                         f"{MODE_TO_KIND[settings.mode]} (choose from {', '.join(offered)})")
 
 
 def has_settings(material: bpy.types.Material) -> bool:

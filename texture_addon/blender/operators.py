@@ -22,7 +22,7 @@ from . import identity, job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
 from .job_spec import build_heal_spec, build_material_spec, build_seamless_spec, safe_name
 from .preferences import get_preferences
-from .properties import settings_fingerprint
+from .properties import offered_methods, settings_fingerprint, stored_method
 
 
 def active_material(context: bpy.types.Context) -> bpy.types.Material | None:
@@ -67,6 +67,8 @@ def generate_blockers(context: bpy.types.Context) -> list[str]:
         reasons.append("choose the reference material")
     if s.mode != "MATERIAL" and not s.selected_maps():
         reasons.append("choose at least one map to produce")
+    if stored_method(s) not in offered_methods(s.mode):  # saved before the menu offered only these
+        reasons.append("choose the method: the saved one does not apply to this mode")
     return reasons
 
 

@@ -12,7 +12,8 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 
 from ..contract.vocabulary import (DERIVED_MAPS, HEIGHT_SOURCES, MAP_NAMES, MAX_DETAIL, MAX_LIGHT_ANGLE, MAX_SIZE,
                                    METHODS, MIN_DETAIL, MIN_SIZE, QUALITIES, SIZE_PRESETS, TILE_MODES)
-from ..contract.vocabulary import MODE_TO_KIND  # noqa: F401  (the panel and job_spec import it from here)
+from ..contract.spec import KIND_METHODS
+from ..contract.vocabulary import MODE_TO_KIND  # the panel and job_spec import it from here too
 
 #: The UI's words for the contract's choices (label, tooltip), listed in the contract's order.
 _TILE_TEXT = {"both": ("Both", "Tiles horizontally and vertically"), "x": ("X", "Tiles horizontally only"),
@@ -33,6 +34,43 @@ _HEIGHT_FROM_TEXT = {
 def _items(names: tuple[str, ...], text: dict[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
     """Enum items for the contract's ``names``; a name without words here fails at import."""
     return [(name, *text[name]) for name in names]
+
+
+def offered_methods(mode: str) -> tuple[str, ...]:
+    """The methods the mode's job kind accepts (the contract's KIND_METHODS; every method otherwise)."""
+    return KIND_METHODS.get(MODE_TO_KIND[mode], METHODS)
+
+
+#: Blender keeps only a pointer to dynamic enum items' strings: they must outlive the call.
+_METHOD_ITEMS: dict[tuple[str, ...], list[tuple[str, str, str, str, int]]] = {}
+
+
+def method_items(mode: str) -> list[tuple[str, str, str, str, int]]:
+    """The Method menu's items in ``mode``: only what the mode's job accepts, so no choice fails at Generate.
+
+    Each item keeps its number in METHODS, so a saved method keeps its meaning in every mode.
+    """
+    names = offered_methods(mode)
+    if names not in _METHOD_ITEMS:
+        _METHOD_ITEMS[names] = [(n, *_METHOD_TEXT[n], "", METHODS.index(n)) for n in names]
+    return _METHOD_ITEMS[names]
+
+
+def _method_items(self: "TextureForgeSettings", _context: bpy.types.Context | None) -> list:
+    """Blender's items callback for ``method``: the menu follows the material's mode."""
+    return method_items(self.mode)
+
+
+def stored_method(settings: "TextureForgeSettings") -> str:
+    """The method saved on the material, even where the mode's menu does not offer it (reads as '')."""
+    return METHODS[settings.get("method", 0)]
+
+
+def _mode_update(self: "TextureForgeSettings", _context: bpy.types.Context) -> None:
+    """A mode whose job refuses the chosen method (CNN for Seamless) falls back to its first method."""
+    offered = offered_methods(self.mode)
+    if stored_method(self) not in offered:
+        self.method = offered[0]
 
 
 class TextureForgeReference(bpy.types.PropertyGroup):
@@ -151,6 +189,7 @@ class TextureForgeSettings(bpy.types.PropertyGroup):
             ("MATERIAL", "From Material", "Derive maps from another material's image textures"),
         ],
         default="NEW",
+        update=_mode_update,
     )
     references: CollectionProperty(type=TextureForgeReference)
     active_reference: IntProperty(name="Active Reference", default=0, min=0)
@@ -197,8 +236,8 @@ class TextureForgeSettings(bpy.types.PropertyGroup):
     )
     method: EnumProperty(
         name="Method",
-        items=_items(METHODS, _METHOD_TEXT),
-        default="nn",
+        items=_method_items,
+        default=0,  # nn: dynamic items take the item's number
     )
     strength: FloatProperty(name="Style Strength", default=0.7, min=0.0, max=1.0,
                             subtype="FACTOR")
