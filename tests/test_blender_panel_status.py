@@ -40,7 +40,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         job_spec = sys.modules[P + "job_spec"]
 
         def drawn(mat):
-            def text(kind, name, live, shown):
+            def text(kind, name, live, shown, *layout):
                 if kind == "prop":
                     return f"prop:{{name}}:{{shown}}"
                 return kind if kind in ("list", "template_ID") else f"{{kind}}:{{name}}"

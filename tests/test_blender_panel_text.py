@@ -10,6 +10,7 @@ The pixels themselves are checked in a real Blender under Xvfb by the real-Blend
 from __future__ import annotations
 
 import importlib.util
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ import pytest
 _spec = importlib.util.spec_from_file_location("tf_blender_harness", Path(__file__).with_name("test_blender_harness.py"))
 harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
+
+from ui_recorder import RECORDER  # noqa: E402
 
 pytestmark = harness.requires_bpy
 
@@ -33,43 +36,11 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         panels = sys.modules[P + "panels"]
         wrap = sys.modules[P + "text_wrap"]
 
-        class Recorder:
-            """Stands in for bpy.types.UILayout: records what would be drawn, and how."""
-            def __init__(self, log, width):
-                self.log, self.width = log, width
-                self.alert = False; self.scale_y = 1.0; self.enabled = True
-            def _child(self, width=None):
-                return Recorder(self.log, self.width if width is None else width)
-            def row(self, align=False): return self._child()
-            def column(self, align=False): return self._child()
-            def box(self): return self._child(self.width - 12)
-            def grid_flow(self, columns=0, even_columns=False, align=False, **kw):
-                return self._child(self.width / max(1, columns))
-            def split(self, factor=0.5, align=False): return self._child(self.width * factor)
-            def separator(self, **kw): pass
-            def label(self, text="", icon="NONE", icon_value=0):
-                self.log.append(["label", text, self.width])
-            def prop(self, data, name, text=None, expand=False, icon_only=False, toggle=False, **kw):
-                rna = data.bl_rna.properties[name]
-                shown = rna.name if text is None else text
-                self.log.append(["prop", shown, self.width, rna.type, bool(expand or icon_only)])
-            def operator(self, idname, text=None, icon="NONE", **kw):
-                self.log.append(["operator", idname if text is None else text, self.width])
-                class Props: pass
-                return Props()
-            def template_list(self, *a, **kw): self.log.append(["list", "", self.width])
-            def template_ID(self, *a, **kw): self.log.append(["template_ID", "", self.width])
-            def template_icon(self, **kw): self.log.append(["icon", "", self.width])
-            def progress(self, text="", factor=0.0, type="BAR"): self.log.append(["progress", text, self.width])
-            def icon(self, data): return 0
-
-        class Ctx:
-            def __init__(self, material, width):
-                self.material = material
-                self.object = None
-                self.region = type("R", (), {{"width": width}})()
-                self.preferences = bpy.context.preferences
-                self.space_data = None
+        def entry(kind, name, live, shown, width, rna_type, compact):
+            """The fields these tests read: the words shown and the width they get."""
+            if kind == "prop":
+                return [kind, shown, width, rna_type, compact]
+            return [kind, shown, width]
 
         bpy.ops.mesh.primitive_plane_add()
         mat = bpy.data.materials.new("Weathered Brick Wall")
@@ -84,13 +55,11 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         drawn = {{}}
         for mode in ("NEW", "STYLIZE", "SEAMLESS", "MATERIAL"):
             s.mode = mode
-            log = []
-            panels.draw_texture_forge(Recorder(log, 300), Ctx(mat, 300))
-            drawn[mode] = log
+            drawn[mode] = [entry(*e) for e in recorded(mat, 300)]
         RESULT["drawn"] = drawn
         RESULT["reference_label"] = s.references[0].label
     '''
-    return harness.run_scenario(body, zip_path, work / "run", timeout=300)
+    return harness.run_scenario(RECORDER + textwrap.dedent(body), zip_path, work / "run", timeout=300)
 
 
 def test_labels_fit_the_default_sidebar(result: dict) -> None:
