@@ -44,6 +44,10 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         RESULT["stored"] = [r.has_corners, [round(v, 3) for v in r.corners]]
         RESULT["refused"] = [report_error(lambda: bpy.ops.texture_forge.set_corners(corners=c)) for c in ({BOW_TIE!r}, {FLAT!r}, [0, 0, 99, 0, 99, 99, 0, 99])]
         RESULT["kept"] = [round(v, 3) for v in r.corners]
+        # Pick Corners needs a window to click in: without one (this module) it says so, nothing changes
+        RESULT["pick_headless"] = report_error(lambda: bpy.ops.texture_forge.pick_corners())
+        RESULT["pick_invoked"] = report_error(lambda: bpy.ops.texture_forge.pick_corners("INVOKE_DEFAULT"))
+        RESULT["pick_kept"] = [r.has_corners, [round(v, 3) for v in r.corners]]
         r.flatten = True
         RESULT["fingerprint_changed"] = props.settings_fingerprint(s) != fp0
         RESULT["paint"] = sorted(bpy.ops.texture_forge.paint_mask())
@@ -82,6 +86,12 @@ def test_bad_quads_are_refused_with_one_line_and_the_corners_stay(result):
     assert "self-intersecting" in bow and "degenerate" in flat and "outside the 64×64 image" in outside, result["refused"]
     assert all("--corners" not in e and len(e.strip().splitlines()) == 1 for e in result["refused"])
     assert result["kept"] == GOOD
+
+
+def test_pick_corners_without_a_window_says_so_and_keeps_the_corners(result):
+    assert "Pick Corners needs Blender's window" in (result["pick_headless"] or ""), result["pick_headless"]
+    assert "set_corners(corners=" in result["pick_headless"] and len(result["pick_headless"].strip().splitlines()) == 1
+    assert result["pick_invoked"] == result["pick_headless"] and result["pick_kept"] == [True, GOOD]
 
 
 def test_prepare_settings_are_part_of_what_the_outcome_describes(result):

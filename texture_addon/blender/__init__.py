@@ -13,10 +13,10 @@ import sys
 import bpy
 
 from ..pipes import ignore_sigpipe
-from . import engine_install, job_runner, numpy_guard, operators, panels, preferences, properties
+from . import corner_picker, engine_install, job_runner, numpy_guard, operators, panels, preferences, properties
 
-_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *engine_install.CLASSES,
-            *panels.CLASSES)
+_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *corner_picker.CLASSES,
+            *engine_install.CLASSES, *panels.CLASSES)
 
 
 def register() -> None:

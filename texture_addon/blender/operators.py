@@ -18,7 +18,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 from ..contract.spec import SpecError
 from ..contract.vocabulary import MAP_NAMES
 from ..errors import TextureForgeError
-from . import identity, job_runner, material_output
+from . import identity, image_editor, job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
 from .job_spec import build_heal_spec, build_material_spec, build_seamless_spec, safe_name
 from .preferences import get_preferences
@@ -431,12 +431,20 @@ class TEXTURE_FORGE_OT_set_corners(_NeedsMaterial, bpy.types.Operator):
         if photo is None:
             self.report({"ERROR"}, "Texture Forge: the selected reference has no photo to straighten")
             return {"CANCELLED"}
-        problem = corners_problem(list(self.corners), *photo.size[:])
-        if problem:  # the stored corners stay as they were
+        problem = store_corners(ref, photo, list(self.corners))
+        if problem:
             self.report({"ERROR"}, "Texture Forge: " + problem)
             return {"CANCELLED"}
-        ref.corners, ref.has_corners = tuple(self.corners), True
         return {"FINISHED"}
+
+
+def store_corners(ref: bpy.types.PropertyGroup, photo: bpy.types.Image, corners: list[float]) -> str | None:
+    """Store four corners on ``ref`` after the checks of ``--corners``; returns why not (then the
+    stored corners stay exactly as they were). Set Corners and Pick Corners both come here."""
+    problem = corners_problem(corners, *photo.size[:])
+    if problem is None:
+        ref.corners, ref.has_corners = tuple(corners), True
+    return problem
 
 
 class TEXTURE_FORGE_OT_clear_corners(_NeedsMaterial, bpy.types.Operator):
@@ -474,11 +482,9 @@ class TEXTURE_FORGE_OT_paint_mask(_NeedsMaterial, bpy.types.Operator):
         mask.colorspace_settings.name = "Non-Color"
         mask["texture_forge_mask_of"] = photo.name
         ref.heal_mask = mask
-        for area in getattr(context.screen, "areas", []):
-            if area.type == "IMAGE_EDITOR":  # shown for painting where the artist has an Image Editor
-                area.spaces.active.image = mask
-                area.spaces.active.ui_mode = "PAINT"
-                break
+        # shown for painting: in the artist's Image Editor, else in a new window's
+        if image_editor.show_image(context, mask, "PAINT") is None:
+            self.report({"INFO"}, f"Texture Forge: '{mask.name}' made; open it in an Image Editor to paint it")
         return {"FINISHED"}
 
 

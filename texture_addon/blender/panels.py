@@ -129,7 +129,7 @@ def _draw_prepare(layout: bpy.types.UILayout, ref) -> None:
         return
     box.label(text=corners_text(ref))
     row = box.row(align=True)
-    row.operator("texture_forge.set_corners", text="Set Corners", icon="MOD_LATTICE")
+    row.operator("texture_forge.pick_corners", text="Pick Corners", icon="MOD_LATTICE")
     row.operator("texture_forge.clear_corners", text="Clear", icon="X")
     box.prop(ref, "flatten")
     row = box.row(align=True)
