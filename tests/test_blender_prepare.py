@@ -158,6 +158,16 @@ def healed(tmp_path_factory: pytest.TempPathFactory) -> dict:
         blot = (after[..., 0] == 1.0) & (after[..., 2] == 1.0) & (after[..., 1] == 0.0)  # the blot's exact colour
         RESULT["magenta_left"] = int(blot.sum())
         RESULT["new_equals_same"] = bool(np.array_equal(pixels(new), after))
+        # what Ctrl-Z does to the image (its ID properties come back, its buffer does not), then
+        # the add-on's undo handler: the pixels follow the restored token
+        undo = sys.modules[P + "heal_undo"]
+        token = img[undo.TOKEN]
+        del img[undo.TOKEN]
+        RESULT["undo_synced"] = undo.sync_pixels()
+        RESULT["undo_restored"] = bool(np.array_equal(pixels(img), before))
+        img[undo.TOKEN] = token  # redo
+        undo.sync_pixels()
+        RESULT["redo_healed"] = bool(np.array_equal(pixels(img), after))
         small = bpy.data.images.new("Small", 32, 32)
         h.mask = small
         RESULT["wrong_size"] = report_error(lambda: bpy.ops.texture_forge.heal(image_name="Photo"))
@@ -171,6 +181,11 @@ def test_heal_cancelled_changes_nothing(healed):
 
 def test_heal_fills_the_mask_and_keeps_every_other_pixel(healed):
     assert healed["same"] == ["FINISHED"] and healed["outside_same"] and healed["magenta_left"] == 0, healed
+
+
+def test_undo_after_heal_gives_the_pixels_back_and_redo_heals_again(healed):
+    assert healed["undo_synced"] == ["Photo"] and healed["undo_restored"], healed
+    assert healed["redo_healed"], healed
 
 
 def test_heal_into_a_new_image_leaves_the_shown_one(healed):

@@ -84,6 +84,13 @@ def test_a_crossed_quad_is_refused_and_the_corners_stay(prepare):
     assert step(prepare, "crossed")["stored"] == step(prepare, "four_corners")["stored"]
 
 
+def test_ctrl_z_after_heal_brings_the_pixels_back(prepare):
+    heal = step(prepare, "heal_undo")
+    assert heal["op"] == ["FINISHED"] and heal["done"] and heal["changed"], heal
+    assert heal["undo"] == ["FINISHED"] and heal["restored"], heal
+    assert heal["redo"] == ["FINISHED"] and heal["redone"], heal
+
+
 def test_blender_quits_cleanly(prepare):
     step(prepare, "quit")
     assert prepare["proc"].returncode == 0, rb.tail(prepare["proc"])

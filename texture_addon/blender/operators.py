@@ -18,7 +18,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 from ..contract.spec import SpecError
 from ..contract.vocabulary import MAP_NAMES
 from ..errors import TextureForgeError
-from . import identity, image_editor, job_runner, material_output
+from . import heal_undo, identity, image_editor, job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
 from .job_spec import build_heal_spec, build_material_spec, build_seamless_spec, safe_name
 from .preferences import get_preferences
@@ -680,9 +680,12 @@ class TEXTURE_FORGE_OT_heal(bpy.types.Operator):
                 state.message, state.stage = "the image or its mask is gone", "failed"
                 return
             result = healed_pixels(source, mask, load_png_pixels(path, source.colorspace_settings.name))
-            out = source if target == "SAME" else bpy.data.images.new(f"{source_name}_healed", *source.size[:])
-            write_image_pixels(out, result)
-            if out is not source:
+            if target == "SAME":  # one undo step that Ctrl-Z really undoes (see heal_undo)
+                out = source
+                heal_undo.write_undoably(out, result)
+            else:
+                out = bpy.data.images.new(f"{source_name}_healed", *source.size[:])
+                write_image_pixels(out, result)
                 out.pack()
             state.message = f"'{out.name}' healed"
             if not bpy.app.background:
