@@ -561,6 +561,12 @@ def simulate(editor, kind: str, value: str, xy=None) -> None:
     w.event_simulate(type=kind, value=value, x=int(round(x)), y=int(round(y)))
 
 
+def white_count(name: str) -> int:
+    """How many pixels of image ``name`` are white (painted on a mask)."""
+    px = _pixels(bpy.data.images[name])
+    return sum(1 for i in range(0, len(px), 4) if px[i] > 0.5)
+
+
 def prepare_scenario():
     """Issue 31 as an artist meets it: Paint Mask with no Image Editor on the screen (a window
     opens with the mask in Paint mode) and a stroke painted on it; Pick Corners by clicks on the
@@ -694,28 +700,50 @@ def prepare_scenario():
     heal.mask, heal.target = mask, "SAME"
     bpy.ops.ed.undo_push(message="Texture Forge test mask")  # as the Heal panel's fields would
     before = hashlib.sha256(bytes(memoryview(_pixels(photo)))).hexdigest()
+    whites = {"before": white_count(mask.name)}
     w, a, r = editor
     with bpy.context.temp_override(window=w, area=a, region=r):
         healed_op = op(lambda: bpy.ops.texture_forge.heal())
     done = yield from until(lambda: not running(), SLOW)
     yield 2.0
     after = hashlib.sha256(bytes(memoryview(_pixels(photo)))).hexdigest()
+    whites["healed"] = white_count(mask.name)
     heal_shot = screenshot("prepare_healed.png")
-    photo_name = photo.name
+    photo_name, mask_name = photo.name, mask.name
     with bpy.context.temp_override(window=w, area=a, region=r):
         undone = op(lambda: bpy.ops.ed.undo())
     yield 3.0
     photo = bpy.data.images.get(photo_name)  # undo re-reads the datablock: look it up again
+    whites["undone"] = white_count(mask_name)
     after_undo = hashlib.sha256(bytes(memoryview(_pixels(photo)))).hexdigest()
     undo_shot = screenshot("prepare_undone.png")
     with bpy.context.temp_override(window=w, area=a, region=r):
         redone = op(lambda: bpy.ops.ed.redo())
     yield 3.0
     photo = bpy.data.images.get(photo_name)
+    whites["redone"] = white_count(mask_name)
     after_redo = hashlib.sha256(bytes(memoryview(_pixels(photo)))).hexdigest()
-    record("heal_undo", op=healed_op, done=done, message=getattr(job_runner().get_job(job_runner().image_key(photo)), "message", None),
+    record("heal_undo", mask_white=whites, op=healed_op, done=done, message=getattr(job_runner().get_job(job_runner().image_key(photo)), "message", None),
            changed=after != before, undo=undone, restored=after_undo == before, redo=redone,
            redone=after_redo == after, shot=heal_shot, undo_shot=undo_shot)
+
+    # --- the Prepare box's preview, in the panel (the Image Editor's window closed first)
+    with bpy.context.temp_override(window=w):
+        closed = op(lambda: bpy.ops.wm.window_close())
+    yield 2.0
+    ref = material().texture_forge.references[0]  # undo re-read the material too
+    ref.flatten = True
+    ctx = ui_context()
+    for area in ctx["screen"].areas:
+        area.tag_redraw()
+    yield 3.0
+    with bpy.context.temp_override(**ui_context()):
+        scrolled = [op(lambda: bpy.ops.view2d.scroll_down(deltax=0, deltay=0, page=True)) for _ in range(1)]
+    yield 3.0
+    shown = addon("previews").prepared_preview(ref, ref.image)
+    record("prepared_preview", mask_white=white_count(ref.heal_mask.name), closed=closed, scrolled=scrolled, icon=getattr(shown, "icon_id", 0),
+           size=list(shown.image_size[:]) if shown else None, shot=screenshot("prepare_panel_preview.png"),
+           geometry=geometry(ui_context()))
 
     record("quit")
     with bpy.context.temp_override(window=bpy.context.window_manager.windows[0]):

@@ -194,3 +194,63 @@ def test_heal_into_a_new_image_leaves_the_shown_one(healed):
 
 def test_heal_refuses_a_mask_of_another_size(healed):
     assert "the mask 'Small' is 32×32 but 'Photo' is 64×64" in healed["wrong_size"], healed
+
+
+@pytest.fixture(scope="module")
+def preview(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    work = tmp_path_factory.mktemp("preview")
+    zip_path = harness.build_zip(work / "dist")
+    body = '''
+        P = MODULE + ".texture_addon.blender."
+        previews = sys.modules[P + "previews"]
+        rng = np.random.RandomState(0)
+        a = np.ones((64, 96, 4), np.float32)
+        a[..., :3] = (0.5 + 0.2 * rng.rand(64, 96, 1)) * np.linspace(0.3, 1.0, 96)[None, :, None]
+        photo = bpy.data.images.new("Lit", 96, 64, alpha=False)
+        photo.pixels.foreach_set(np.ascontiguousarray(a[::-1]).ravel()); photo.update()
+        bpy.ops.mesh.primitive_plane_add()
+        mat = bpy.data.materials.new("Wall")
+        bpy.context.active_object.data.materials.append(mat)
+        bpy.ops.texture_forge.reference_add(image_name="Lit")
+        r = mat.texture_forge.references[0]
+        def shown():
+            p = previews.prepared_preview(r, photo)
+            w, h = p.image_size[:]
+            px = np.empty(w * h * 4, np.float32); p.image_pixels_float.foreach_get(px)
+            return p, px.reshape(h, w, 4)[::-1]
+        r.has_corners, r.corners = True, (0, 0, 96, 0, 96, 64, 0, 64)
+        p0, plain = shown()
+        p1, again = shown()
+        r.flatten = True
+        _, flat = shown()
+        r.corners = (0, 0, 48, 0, 48, 64, 0, 64)
+        _, half = shown()
+        spread = lambda x: float(x[..., :3].mean(axis=(0, 2))[4:-4].std())
+        RESULT.update(cached=p0.icon_id == p1.icon_id and bool(np.array_equal(plain, again)),
+                      plain_shape=list(plain.shape), plain_spread=spread(plain), flat_spread=spread(flat),
+                      half_shape=list(half.shape), icon=p0.icon_id)
+        # a painted mask changes no setting: Update Preview shows it
+        m = bpy.data.images.new("Lit_mask", 96, 64, alpha=False)
+        r.heal_mask = m
+        _, unmasked = shown()
+        mp = np.zeros((64, 96, 4), np.float32); mp[..., 3] = 1; mp[20:40, 10:30, :3] = 1
+        m.pixels.foreach_set(np.ascontiguousarray(mp[::-1]).ravel()); m.update()
+        _, stale = shown()
+        RESULT["stale_until_update"] = bool(np.array_equal(stale, unmasked))
+        RESULT["update"] = sorted(bpy.ops.texture_forge.update_prepare_preview())
+        _, painted = shown()
+        RESULT["tinted"] = int((np.abs(painted - unmasked).max(axis=2) > 1e-4).sum())
+    '''
+    return harness.run_scenario(textwrap.dedent(body), zip_path, work / "run", timeout=300)
+
+
+def test_the_prepared_preview_follows_flatten_and_the_corners(preview):
+    assert preview["cached"], preview  # unchanged settings: the same preview, not recomputed
+    assert preview["plain_shape"] == [64, 96, 4], preview
+    assert preview["flat_spread"] < 0.3 * preview["plain_spread"], preview  # Even Out Lighting shows
+    assert preview["half_shape"] == [64, 48, 4], preview  # the new quad's proportions
+
+
+def test_update_preview_shows_a_painted_mask(preview):
+    assert preview["stale_until_update"] and preview["update"] == ["FINISHED"], preview
+    assert preview["tinted"] > 100, preview

@@ -91,6 +91,16 @@ def test_ctrl_z_after_heal_brings_the_pixels_back(prepare):
     assert heal["redo"] == ["FINISHED"] and heal["redone"], heal
 
 
+def test_the_prepare_box_shows_the_prepared_reference(prepare):
+    shown = step(prepare, "prepared_preview")
+    four = step(prepare, "four_corners")["stored"]["corners"]
+    c = np.reshape(four, (4, 2))  # the quad's width: its top and bottom edges' mean, photo pixels
+    width = (np.hypot(*(c[1] - c[0])) + np.hypot(*(c[2] - c[3]))) / 2
+    assert shown["icon"] > 0 and shown["size"] is not None, shown
+    assert max(shown["size"]) <= 128 and abs(shown["size"][0] - width / 2) <= 2, (shown, width)  # 256 → 128
+    assert Path(shown["shot"]).is_file()
+
+
 def test_blender_quits_cleanly(prepare):
     step(prepare, "quit")
     assert prepare["proc"].returncode == 0, rb.tail(prepare["proc"])

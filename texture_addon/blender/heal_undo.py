@@ -5,7 +5,7 @@ they are when the artist presses Ctrl-Z (checked in Blender 4.3: the healed pixe
 Heal keeps the pixels before and after in memory, keyed by a token it stores on the image as an
 ID property, which undo *does* restore. After every undo and redo, an image whose token no longer
 matches the pixels it holds gets the pixels of its token back. The last :data:`KEPT_STEPS` heals
-can be undone this way (each costs two copies of the image in memory, 64 MB at 2048²); the
+can be undone this way (each costs two copies of the image in memory, 64 MB each at 2048²); the
 states are dropped when another file is opened.
 """
 

@@ -401,6 +401,18 @@ def reference_photo(ref: bpy.types.PropertyGroup) -> bpy.types.Image | None:
     return bpy.data.images.load(path, check_existing=True)
 
 
+def loaded_photo(ref: bpy.types.PropertyGroup) -> bpy.types.Image | None:
+    """The reference's photo if Blender has it already, without loading anything (safe while
+    drawing, where datablocks cannot be added)."""
+    if ref.source == "IMAGE":
+        return ref.image
+    path = os.path.normpath(bpy.path.abspath(ref.filepath)) if ref.filepath else ""
+    for image in bpy.data.images:
+        if path and image.filepath and os.path.normpath(bpy.path.abspath(image.filepath)) == path:
+            return image
+    return None
+
+
 def corners_problem(corners: list[float], width: int, height: int) -> str | None:
     """Why four corners cannot straighten a ``width`` × ``height`` photo (None: they can): the
     checks of ``python -m texture_addon prepare --corners`` (outside, degenerate, self-intersecting…)."""
@@ -485,6 +497,25 @@ class TEXTURE_FORGE_OT_paint_mask(_NeedsMaterial, bpy.types.Operator):
         # shown for painting: in the artist's Image Editor, else in a new window's
         if image_editor.show_image(context, mask, "PAINT") is None:
             self.report({"INFO"}, f"Texture Forge: '{mask.name}' made; open it in an Image Editor to paint it")
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_update_prepare_preview(bpy.types.Operator):
+    """Show the prepared reference again (after painting its mask: a setting change updates it by itself)"""
+
+    bl_idname = "texture_forge.update_prepare_preview"
+    bl_label = "Update Preview"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        from .previews import refresh_prepared
+
+        ref = selected_reference(context)
+        if ref is not None:
+            reference_photo(ref)  # a file reference's photo is loaded here: drawing cannot load it
+        refresh_prepared()
+        for window in context.window_manager.windows:
+            for area in window.screen.areas:
+                area.tag_redraw()
         return {"FINISHED"}
 
 
@@ -793,6 +824,7 @@ CLASSES = (
     TEXTURE_FORGE_OT_set_corners,
     TEXTURE_FORGE_OT_clear_corners,
     TEXTURE_FORGE_OT_paint_mask,
+    TEXTURE_FORGE_OT_update_prepare_preview,
     TEXTURE_FORGE_OT_show_material_preview,
     TEXTURE_FORGE_OT_make_seamless,
     TEXTURE_FORGE_OT_heal,
