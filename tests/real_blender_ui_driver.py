@@ -709,12 +709,15 @@ def prepare_scenario():
     after = hashlib.sha256(bytes(memoryview(_pixels(photo)))).hexdigest()
     whites["healed"] = white_count(mask.name)
     heal_shot = screenshot("prepare_healed.png")
-    photo_name, mask_name = photo.name, mask.name
+    photo_name, mask_name, mask_ptr = photo.name, mask.name, mask.as_pointer()
     with bpy.context.temp_override(window=w, area=a, region=r):
         undone = op(lambda: bpy.ops.ed.undo())
     yield 3.0
     photo = bpy.data.images.get(photo_name)  # undo re-reads the datablock: look it up again
     whites["undone"] = white_count(mask_name)
+    m2 = bpy.data.images[mask_name]
+    whites["mask_after_undo"] = {"same_datablock": m2.as_pointer() == mask_ptr, "source": m2.source,
+                                 "is_dirty": m2.is_dirty}
     after_undo = hashlib.sha256(bytes(memoryview(_pixels(photo)))).hexdigest()
     undo_shot = screenshot("prepare_undone.png")
     with bpy.context.temp_override(window=w, area=a, region=r):
