@@ -195,12 +195,15 @@ def ui_user(work: Path, shots: Path) -> Path:
     return user
 
 
-def run_ui_driver(user: Path, work: Path, shots: Path, scenario: str, timeout: float, **extra: str) -> dict:
-    """tests/real_blender_ui_driver.py's ``scenario`` under Xvfb: the process and its steps by name."""
+def run_ui_driver(user: Path, work: Path, shots: Path, scenario: str, timeout: float,
+                  blender_args: tuple[str, ...] = (), **extra: str) -> dict:
+    """tests/real_blender_ui_driver.py's ``scenario`` under Xvfb: the process and its steps by name
+    (``blender_args`` before the script, e.g. ``--enable-event-simulate``)."""
     results = work / f"{scenario}.jsonl"
     env = user_env(user, TMPDIR=str(work), TF_UI_RESULTS=str(results), TF_UI_SHOTS=str(shots),
                    TF_UI_SCENARIO=scenario, **extra)
-    proc = run(["-p", "0", "0", str(SCREEN[0]), str(SCREEN[1]), "-P", str(ROOT / "tests" / "real_blender_ui_driver.py")],
+    proc = run([*blender_args, "-p", "0", "0", str(SCREEN[0]), str(SCREEN[1]), "-P",
+                str(ROOT / "tests" / "real_blender_ui_driver.py")],
                env, cwd=work, timeout=timeout, xvfb=True)
     steps = {}
     if results.is_file():

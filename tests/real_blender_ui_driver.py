@@ -9,7 +9,8 @@ it got. Screenshots (ImageMagick ``import -window root``) go to ``$TF_UI_SHOTS``
 
 ``$TF_UI_SCENARIO`` picks the walk-through: ``panel`` (default; ``tests/test_real_blender_ui.py``)
 ``preferences`` (Install Engine in the Preferences window; ``tests/test_real_blender_preferences.py``)
-or ``artist`` (result preview, Repeat, Ctrl-Z during a job; ``tests/test_real_blender_panel.py``).
+``artist`` (result preview, Repeat, Ctrl-Z during a job; ``tests/test_real_blender_panel.py``) or
+``prepare`` (Paint Mask, Pick Corners by simulated clicks, Heal and Ctrl-Z; ``tests/test_real_blender_prepare.py``).
 """
 
 from __future__ import annotations
@@ -528,8 +529,234 @@ def preferences_scenario():
     record("still_running_after_quit")
 
 
+def image_editor_areas() -> list:
+    """(window, area) of every Image Editor, in window order."""
+    return [(w, a) for w in bpy.context.window_manager.windows for a in w.screen.areas if a.type == "IMAGE_EDITOR"]
+
+
+def editor_showing(image):
+    """The (window, area, region) of the Image Editor showing ``image``, or None."""
+    for w, a in image_editor_areas():
+        if a.spaces.active.image == image:
+            return w, a, next(r for r in a.regions if r.type == "WINDOW")
+    return None
+
+
+def fit_view(editor) -> list:
+    w, a, r = editor
+    with bpy.context.temp_override(window=w, area=a, region=r):
+        return op(lambda: bpy.ops.image.view_all(fit_view=True))
+
+
+def window_xy(editor, x: float, y: float, size) -> list:
+    """Photo pixel ``x, y`` (from the top-left) as the editor window's coordinates."""
+    _w, _a, r = editor
+    rx, ry = r.view2d.view_to_region(x / size[0], 1.0 - y / size[1], clip=False)
+    return [r.x + rx, r.y + ry]
+
+
+def simulate(editor, kind: str, value: str, xy=None) -> None:
+    w = editor[0]
+    x, y = xy if xy is not None else (0, 0)
+    w.event_simulate(type=kind, value=value, x=int(round(x)), y=int(round(y)))
+
+
+def white_count(name: str) -> int:
+    """How many pixels of image ``name`` are white (painted on a mask)."""
+    px = _pixels(bpy.data.images[name])
+    return sum(1 for i in range(0, len(px), 4) if px[i] > 0.5)
+
+
+def prepare_scenario():
+    """Issue 31 as an artist meets it: Paint Mask with no Image Editor on the screen (a window
+    opens with the mask in Paint mode) and a stroke painted on it; Pick Corners by clicks on the
+    photo (Esc and right-click cancel, a crossed quad is refused, four good clicks store them),
+    each step with a screenshot; then Heal in the Image Editor and Ctrl-Z. Blender runs with
+    --enable-event-simulate: the clicks are ``window.event_simulate`` events."""
+    yield 2.0
+    prefs().python = ""
+    cube, mat = material_on_cube()
+    photo = bpy.data.images.load(REF)
+    photo.pack()
+    size = list(photo.size[:])
+    s = mat.texture_forge
+    ref = s.references.add()
+    ref.source, ref.image, ref.show_prepare = "IMAGE", photo, True
+    settings(64, "draft")
+    bpy.ops.ed.undo_push(message="Texture Forge test setup")
+    ctx = ui_context()
+    ctx["area"].spaces.active.show_region_ui = True
+    yield 3.0
+    ctx = ui_context()
+    ctx["region"].active_panel_category = "Texture Forge"
+    for area in ctx["screen"].areas:
+        area.tag_redraw()
+    yield 2.0
+    editors_before = len(image_editor_areas())
+    windows_before = len(bpy.context.window_manager.windows)
+
+    # --- Paint Mask with no Image Editor anywhere: a new window shows the mask in Paint mode
+    with bpy.context.temp_override(**ui_context()):
+        painted_op = op(lambda: bpy.ops.texture_forge.paint_mask())
+    yield 4.0
+    mask = ref.heal_mask
+    editor = editor_showing(mask) if mask is not None else None
+    record("paint_mask", op=painted_op, editors_before=editors_before, windows_before=windows_before,
+           windows_after=len(bpy.context.window_manager.windows), editor=editor is not None,
+           mode=editor[1].spaces.active.ui_mode if editor else None, mask=getattr(mask, "name", None),
+           shot=screenshot("prepare_paint_mask.png"))
+    fit = fit_view(editor)
+    yield 2.0
+    stroke = [window_xy(editor, x, 128.0, size) for x in range(96, 161, 8)]
+    simulate(editor, "MOUSEMOVE", "NOTHING", stroke[0])
+    yield 0.5
+    simulate(editor, "LEFTMOUSE", "PRESS", stroke[0])
+    yield 0.3
+    for xy in stroke[1:]:
+        simulate(editor, "MOUSEMOVE", "NOTHING", xy)
+        yield 0.2
+    simulate(editor, "LEFTMOUSE", "RELEASE", stroke[-1])
+    yield 2.0
+    m = _pixels(mask)
+    white = sum(1 for i in range(0, len(m), 4) if m[i] > 0.5)
+    record("paint_stroke", fit=fit, white=white, stroke=stroke, shot=screenshot("prepare_painted.png"))
+
+    # --- Pick Corners: the photo in that editor (View mode), clicks simulated on it
+    def start() -> list:
+        with bpy.context.temp_override(**ui_context()):
+            return op(lambda: bpy.ops.texture_forge.pick_corners("INVOKE_DEFAULT"))
+
+    def click(editor, x, y):
+        xy = window_xy(editor, x, y, size)
+        simulate(editor, "MOUSEMOVE", "NOTHING", xy)
+        simulate(editor, "LEFTMOUSE", "PRESS", xy)
+        simulate(editor, "LEFTMOUSE", "RELEASE", xy)
+        return xy
+
+    def stored():
+        return {"has": ref.has_corners, "corners": [round(v, 2) for v in ref.corners]}
+
+    good = [(30.0, 40.0), (220.0, 30.0), (230.0, 225.0), (20.0, 215.0)]
+    started = start()
+    yield 2.0
+    editor = editor_showing(photo)
+    record("pick_started", op=started, editor=editor is not None, windows=len(bpy.context.window_manager.windows),
+           mode=editor[1].spaces.active.ui_mode if editor else None, fit=fit_view(editor) if editor else None)
+    yield 2.0
+    clicked = [click(editor, *p) for p in good[:2]]
+    simulate(editor, "MOUSEMOVE", "NOTHING", window_xy(editor, 200.0, 150.0, size))
+    yield 2.0
+    geo = {"window": [editor[0].x, editor[0].y, editor[0].width, editor[0].height],
+           "region": [editor[2].x, editor[2].y, editor[2].width, editor[2].height]}
+    record("two_corners", clicked=clicked, pointer=window_xy(editor, 200.0, 150.0, size), geometry=geo,
+           stored=stored(), shot=screenshot("prepare_two_corners.png"))
+    simulate(editor, "ESC", "PRESS")
+    simulate(editor, "ESC", "RELEASE")
+    yield 2.0
+    record("esc", stored=stored(), handlers=len(running()), shot=screenshot("prepare_after_esc.png"), geometry=geo,
+           clicked=clicked)
+
+    started = start()
+    yield 1.5
+    click(editor, *good[0])
+    yield 0.5
+    simulate(editor, "RIGHTMOUSE", "PRESS", window_xy(editor, 128.0, 128.0, size))
+    simulate(editor, "RIGHTMOUSE", "RELEASE", window_xy(editor, 128.0, 128.0, size))
+    yield 1.5
+    record("right_click", op=started, stored=stored())
+
+    started = start()
+    yield 1.5
+    for p in good[:3]:
+        click(editor, *p)
+        yield 0.3
+    simulate(editor, "MOUSEMOVE", "NOTHING", window_xy(editor, 60.0, 200.0, size))
+    yield 2.0
+    three = screenshot("prepare_three_corners.png")
+    click(editor, *good[3])
+    yield 2.0
+    record("four_corners", op=started, stored=stored(), expected=[v for p in good for v in p], shot_three=three,
+           shot=screenshot("prepare_corners_set.png"))
+
+    started = start()
+    yield 1.5
+    for p in (good[0], good[1], good[3], good[2]):  # bottom corners swapped: the quad crosses itself
+        click(editor, *p)
+        yield 0.3
+    yield 1.5
+    record("crossed", op=started, stored=stored())
+
+    # --- Heal in the Image Editor (the photo shown, the painted mask), then Ctrl-Z
+    if white == 0:  # nothing painted: say so in the record and paint programmatically
+        import array
+        a = array.array("f", _pixels(mask))
+        for yy in range(120, 136):
+            for xx in range(96, 161):
+                i = 4 * (yy * size[0] + xx)
+                a[i:i + 3] = array.array("f", [1.0, 1.0, 1.0])
+        mask.pixels.foreach_set(a)
+        mask.update()
+    heal = bpy.context.scene.texture_forge_heal
+    heal.mask, heal.target = mask, "SAME"
+    bpy.ops.ed.undo_push(message="Texture Forge test mask")  # as the Heal panel's fields would
+    before = hashlib.sha256(bytes(memoryview(_pixels(photo)))).hexdigest()
+    whites = {"before": white_count(mask.name)}
+    w, a, r = editor
+    with bpy.context.temp_override(window=w, area=a, region=r):
+        healed_op = op(lambda: bpy.ops.texture_forge.heal())
+    done = yield from until(lambda: not running(), SLOW)
+    yield 2.0
+    after = hashlib.sha256(bytes(memoryview(_pixels(photo)))).hexdigest()
+    whites["healed"] = white_count(mask.name)
+    heal_shot = screenshot("prepare_healed.png")
+    photo_name, mask_name, mask_ptr = photo.name, mask.name, mask.as_pointer()
+    with bpy.context.temp_override(window=w, area=a, region=r):
+        undone = op(lambda: bpy.ops.ed.undo())
+    yield 3.0
+    photo = bpy.data.images.get(photo_name)  # undo re-reads the datablock: look it up again
+    whites["undone"] = white_count(mask_name)
+    m2 = bpy.data.images[mask_name]
+    whites["mask_after_undo"] = {"same_datablock": m2.as_pointer() == mask_ptr, "source": m2.source,
+                                 "is_dirty": m2.is_dirty}
+    after_undo = hashlib.sha256(bytes(memoryview(_pixels(photo)))).hexdigest()
+    undo_shot = screenshot("prepare_undone.png")
+    with bpy.context.temp_override(window=w, area=a, region=r):
+        redone = op(lambda: bpy.ops.ed.redo())
+    yield 3.0
+    photo = bpy.data.images.get(photo_name)
+    whites["redone"] = white_count(mask_name)
+    after_redo = hashlib.sha256(bytes(memoryview(_pixels(photo)))).hexdigest()
+    record("heal_undo", mask_white=whites, op=healed_op, done=done, message=getattr(job_runner().get_job(job_runner().image_key(photo)), "message", None),
+           changed=after != before, undo=undone, restored=after_undo == before, redo=redone,
+           redone=after_redo == after, shot=heal_shot, undo_shot=undo_shot)
+
+    # --- the Prepare box's preview, in the panel (the Image Editor's window closed first)
+    with bpy.context.temp_override(window=w):
+        closed = op(lambda: bpy.ops.wm.window_close())
+    yield 2.0
+    ref = material().texture_forge.references[0]  # undo re-read the material too
+    ref.flatten = True
+    ctx = ui_context()
+    for area in ctx["screen"].areas:
+        area.tag_redraw()
+    yield 3.0
+    with bpy.context.temp_override(**ui_context()):
+        scrolled = [op(lambda: bpy.ops.view2d.scroll_down(deltax=0, deltay=0, page=True)) for _ in range(1)]
+    yield 3.0
+    shown = addon("previews").prepared_preview(ref, ref.image)
+    record("prepared_preview", mask_white=white_count(ref.heal_mask.name), closed=closed, scrolled=scrolled, icon=getattr(shown, "icon_id", 0),
+           size=list(shown.image_size[:]) if shown else None, shot=screenshot("prepare_panel_preview.png"),
+           geometry=geometry(ui_context()))
+
+    record("quit")
+    with bpy.context.temp_override(window=bpy.context.window_manager.windows[0]):
+        bpy.ops.wm.quit_blender()
+    yield 30.0
+    record("still_running_after_quit")
+
+
 T0 = time.monotonic()
-_steps = {"preferences": preferences_scenario, "artist": artist_scenario}.get(SCENARIO, scenario)()
+_steps = {"preferences": preferences_scenario, "artist": artist_scenario, "prepare": prepare_scenario}.get(SCENARIO, scenario)()
 
 
 def _tick():

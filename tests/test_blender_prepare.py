@@ -44,6 +44,10 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         RESULT["stored"] = [r.has_corners, [round(v, 3) for v in r.corners]]
         RESULT["refused"] = [report_error(lambda: bpy.ops.texture_forge.set_corners(corners=c)) for c in ({BOW_TIE!r}, {FLAT!r}, [0, 0, 99, 0, 99, 99, 0, 99])]
         RESULT["kept"] = [round(v, 3) for v in r.corners]
+        # Pick Corners needs a window to click in: without one (this module) it says so, nothing changes
+        RESULT["pick_headless"] = report_error(lambda: bpy.ops.texture_forge.pick_corners())
+        RESULT["pick_invoked"] = report_error(lambda: bpy.ops.texture_forge.pick_corners("INVOKE_DEFAULT"))
+        RESULT["pick_kept"] = [r.has_corners, [round(v, 3) for v in r.corners]]
         r.flatten = True
         RESULT["fingerprint_changed"] = props.settings_fingerprint(s) != fp0
         RESULT["paint"] = sorted(bpy.ops.texture_forge.paint_mask())
@@ -82,6 +86,12 @@ def test_bad_quads_are_refused_with_one_line_and_the_corners_stay(result):
     assert "self-intersecting" in bow and "degenerate" in flat and "outside the 64×64 image" in outside, result["refused"]
     assert all("--corners" not in e and len(e.strip().splitlines()) == 1 for e in result["refused"])
     assert result["kept"] == GOOD
+
+
+def test_pick_corners_without_a_window_says_so_and_keeps_the_corners(result):
+    assert "Pick Corners needs Blender's window" in (result["pick_headless"] or ""), result["pick_headless"]
+    assert "set_corners(corners=" in result["pick_headless"] and len(result["pick_headless"].strip().splitlines()) == 1
+    assert result["pick_invoked"] == result["pick_headless"] and result["pick_kept"] == [True, GOOD]
 
 
 def test_prepare_settings_are_part_of_what_the_outcome_describes(result):
@@ -148,6 +158,16 @@ def healed(tmp_path_factory: pytest.TempPathFactory) -> dict:
         blot = (after[..., 0] == 1.0) & (after[..., 2] == 1.0) & (after[..., 1] == 0.0)  # the blot's exact colour
         RESULT["magenta_left"] = int(blot.sum())
         RESULT["new_equals_same"] = bool(np.array_equal(pixels(new), after))
+        # what Ctrl-Z does to the image (its ID properties come back, its buffer does not), then
+        # the add-on's undo handler: the pixels follow the restored token
+        undo = sys.modules[P + "heal_undo"]
+        token = img[undo.TOKEN]
+        del img[undo.TOKEN]
+        RESULT["undo_synced"] = undo.sync_pixels()
+        RESULT["undo_restored"] = bool(np.array_equal(pixels(img), before))
+        img[undo.TOKEN] = token  # redo
+        undo.sync_pixels()
+        RESULT["redo_healed"] = bool(np.array_equal(pixels(img), after))
         small = bpy.data.images.new("Small", 32, 32)
         h.mask = small
         RESULT["wrong_size"] = report_error(lambda: bpy.ops.texture_forge.heal(image_name="Photo"))
@@ -163,9 +183,74 @@ def test_heal_fills_the_mask_and_keeps_every_other_pixel(healed):
     assert healed["same"] == ["FINISHED"] and healed["outside_same"] and healed["magenta_left"] == 0, healed
 
 
+def test_undo_after_heal_gives_the_pixels_back_and_redo_heals_again(healed):
+    assert healed["undo_synced"] == ["Photo"] and healed["undo_restored"], healed
+    assert healed["redo_healed"], healed
+
+
 def test_heal_into_a_new_image_leaves_the_shown_one(healed):
     assert healed["new"] == ["FINISHED"] and healed["new_source_same"] and healed["new_equals_same"], healed
 
 
 def test_heal_refuses_a_mask_of_another_size(healed):
     assert "the mask 'Small' is 32×32 but 'Photo' is 64×64" in healed["wrong_size"], healed
+
+
+@pytest.fixture(scope="module")
+def preview(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    work = tmp_path_factory.mktemp("preview")
+    zip_path = harness.build_zip(work / "dist")
+    body = '''
+        P = MODULE + ".texture_addon.blender."
+        previews = sys.modules[P + "previews"]
+        rng = np.random.RandomState(0)
+        a = np.ones((64, 96, 4), np.float32)
+        a[..., :3] = (0.5 + 0.2 * rng.rand(64, 96, 1)) * np.linspace(0.3, 1.0, 96)[None, :, None]
+        photo = bpy.data.images.new("Lit", 96, 64, alpha=False)
+        photo.pixels.foreach_set(np.ascontiguousarray(a[::-1]).ravel()); photo.update()
+        bpy.ops.mesh.primitive_plane_add()
+        mat = bpy.data.materials.new("Wall")
+        bpy.context.active_object.data.materials.append(mat)
+        bpy.ops.texture_forge.reference_add(image_name="Lit")
+        r = mat.texture_forge.references[0]
+        def shown():
+            p = previews.prepared_preview(r, photo)
+            w, h = p.image_size[:]
+            px = np.empty(w * h * 4, np.float32); p.image_pixels_float.foreach_get(px)
+            return p, px.reshape(h, w, 4)[::-1]
+        r.has_corners, r.corners = True, (0, 0, 96, 0, 96, 64, 0, 64)
+        p0, plain = shown()
+        p1, again = shown()
+        r.flatten = True
+        _, flat = shown()
+        r.corners = (0, 0, 48, 0, 48, 64, 0, 64)
+        _, half = shown()
+        spread = lambda x: float(x[..., :3].mean(axis=(0, 2))[4:-4].std())
+        RESULT.update(cached=p0.icon_id == p1.icon_id and bool(np.array_equal(plain, again)),
+                      plain_shape=list(plain.shape), plain_spread=spread(plain), flat_spread=spread(flat),
+                      half_shape=list(half.shape), icon=p0.icon_id)
+        # a painted mask changes no setting: Update Preview shows it
+        m = bpy.data.images.new("Lit_mask", 96, 64, alpha=False)
+        r.heal_mask = m
+        _, unmasked = shown()
+        mp = np.zeros((64, 96, 4), np.float32); mp[..., 3] = 1; mp[20:40, 10:30, :3] = 1
+        m.pixels.foreach_set(np.ascontiguousarray(mp[::-1]).ravel()); m.update()
+        _, stale = shown()
+        RESULT["stale_until_update"] = bool(np.array_equal(stale, unmasked))
+        RESULT["update"] = sorted(bpy.ops.texture_forge.update_prepare_preview())
+        _, painted = shown()
+        RESULT["tinted"] = int((np.abs(painted - unmasked).max(axis=2) > 1e-4).sum())
+    '''
+    return harness.run_scenario(textwrap.dedent(body), zip_path, work / "run", timeout=300)
+
+
+def test_the_prepared_preview_follows_flatten_and_the_corners(preview):
+    assert preview["cached"], preview  # unchanged settings: the same preview, not recomputed
+    assert preview["plain_shape"] == [64, 96, 4], preview
+    assert preview["flat_spread"] < 0.3 * preview["plain_spread"], preview  # Even Out Lighting shows
+    assert preview["half_shape"] == [64, 48, 4], preview  # the new quad's proportions
+
+
+def test_update_preview_shows_a_painted_mask(preview):
+    assert preview["stale_until_update"] and preview["update"] == ["FINISHED"], preview
+    assert preview["tinted"] > 100, preview

@@ -13,10 +13,10 @@ import sys
 import bpy
 
 from ..pipes import ignore_sigpipe
-from . import engine_install, job_runner, numpy_guard, operators, panels, preferences, properties
+from . import corner_picker, engine_install, heal_undo, job_runner, numpy_guard, operators, panels, preferences, properties
 
-_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *engine_install.CLASSES,
-            *panels.CLASSES)
+_CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *corner_picker.CLASSES,
+            *engine_install.CLASSES, *panels.CLASSES)
 
 
 def register() -> None:
@@ -30,11 +30,13 @@ def register() -> None:
         bpy.utils.register_class(cls)
     properties.register_properties()
     job_runner.register_handlers()
+    heal_undo.register()
 
 
 def unregister() -> None:
     engine_install.shutdown()
     job_runner.shutdown()
+    heal_undo.unregister()
     panels.free_previews()
     properties.unregister_properties()
     for cls in reversed(_CLASSES):

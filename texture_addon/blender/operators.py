@@ -18,7 +18,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 from ..contract.spec import SpecError
 from ..contract.vocabulary import MAP_NAMES
 from ..errors import TextureForgeError
-from . import identity, job_runner, material_output
+from . import heal_undo, identity, image_editor, job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
 from .job_spec import build_heal_spec, build_material_spec, build_seamless_spec, safe_name
 from .preferences import get_preferences
@@ -427,6 +427,18 @@ def reference_photo(ref: bpy.types.PropertyGroup) -> bpy.types.Image | None:
     return bpy.data.images.load(path, check_existing=True)
 
 
+def loaded_photo(ref: bpy.types.PropertyGroup) -> bpy.types.Image | None:
+    """The reference's photo if Blender has it already, without loading anything (safe while
+    drawing, where datablocks cannot be added)."""
+    if ref.source == "IMAGE":
+        return ref.image
+    path = os.path.normpath(bpy.path.abspath(ref.filepath)) if ref.filepath else ""
+    for image in bpy.data.images:
+        if path and image.filepath and os.path.normpath(bpy.path.abspath(image.filepath)) == path:
+            return image
+    return None
+
+
 def corners_problem(corners: list[float], width: int, height: int) -> str | None:
     """Why four corners cannot straighten a ``width`` × ``height`` photo (None: they can): the
     checks of ``python -m texture_addon prepare --corners`` (outside, degenerate, self-intersecting…)."""
@@ -457,12 +469,20 @@ class TEXTURE_FORGE_OT_set_corners(_NeedsMaterial, bpy.types.Operator):
         if photo is None:
             self.report({"ERROR"}, "Texture Forge: the selected reference has no photo to straighten")
             return {"CANCELLED"}
-        problem = corners_problem(list(self.corners), *photo.size[:])
-        if problem:  # the stored corners stay as they were
+        problem = store_corners(ref, photo, list(self.corners))
+        if problem:
             self.report({"ERROR"}, "Texture Forge: " + problem)
             return {"CANCELLED"}
-        ref.corners, ref.has_corners = tuple(self.corners), True
         return {"FINISHED"}
+
+
+def store_corners(ref: bpy.types.PropertyGroup, photo: bpy.types.Image, corners: list[float]) -> str | None:
+    """Store four corners on ``ref`` after the checks of ``--corners``; returns why not (then the
+    stored corners stay exactly as they were). Set Corners and Pick Corners both come here."""
+    problem = corners_problem(corners, *photo.size[:])
+    if problem is None:
+        ref.corners, ref.has_corners = tuple(corners), True
+    return problem
 
 
 class TEXTURE_FORGE_OT_clear_corners(_NeedsMaterial, bpy.types.Operator):
@@ -500,11 +520,28 @@ class TEXTURE_FORGE_OT_paint_mask(_NeedsMaterial, bpy.types.Operator):
         mask.colorspace_settings.name = "Non-Color"
         mask["texture_forge_mask_of"] = photo.name
         ref.heal_mask = mask
-        for area in getattr(context.screen, "areas", []):
-            if area.type == "IMAGE_EDITOR":  # shown for painting where the artist has an Image Editor
-                area.spaces.active.image = mask
-                area.spaces.active.ui_mode = "PAINT"
-                break
+        # shown for painting: in the artist's Image Editor, else in a new window's
+        if image_editor.show_image(context, mask, "PAINT") is None:
+            self.report({"INFO"}, f"Texture Forge: '{mask.name}' made; open it in an Image Editor to paint it")
+        return {"FINISHED"}
+
+
+class TEXTURE_FORGE_OT_update_prepare_preview(bpy.types.Operator):
+    """Show the prepared reference again (after painting its mask: a setting change updates it by itself)"""
+
+    bl_idname = "texture_forge.update_prepare_preview"
+    bl_label = "Update Preview"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        from .previews import refresh_prepared
+
+        ref = selected_reference(context)
+        if ref is not None:
+            reference_photo(ref)  # a file reference's photo is loaded here: drawing cannot load it
+        refresh_prepared()
+        for window in context.window_manager.windows:
+            for area in window.screen.areas:
+                area.tag_redraw()
         return {"FINISHED"}
 
 
@@ -700,9 +737,12 @@ class TEXTURE_FORGE_OT_heal(bpy.types.Operator):
                 state.message, state.stage = "the image or its mask is gone", "failed"
                 return
             result = healed_pixels(source, mask, load_png_pixels(path, source.colorspace_settings.name))
-            out = source if target == "SAME" else bpy.data.images.new(f"{source_name}_healed", *source.size[:])
-            write_image_pixels(out, result)
-            if out is not source:
+            if target == "SAME":  # one undo step that Ctrl-Z really undoes (see heal_undo)
+                out = source
+                heal_undo.write_undoably(out, result)
+            else:
+                out = bpy.data.images.new(f"{source_name}_healed", *source.size[:])
+                write_image_pixels(out, result)
                 out.pack()
             state.message = f"'{out.name}' healed"
             if not bpy.app.background:
@@ -810,6 +850,7 @@ CLASSES = (
     TEXTURE_FORGE_OT_set_corners,
     TEXTURE_FORGE_OT_clear_corners,
     TEXTURE_FORGE_OT_paint_mask,
+    TEXTURE_FORGE_OT_update_prepare_preview,
     TEXTURE_FORGE_OT_show_material_preview,
     TEXTURE_FORGE_OT_make_seamless,
     TEXTURE_FORGE_OT_heal,

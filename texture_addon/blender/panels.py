@@ -13,8 +13,9 @@ import bpy.utils.previews
 
 from ..contract.spec import KIND_FIELDS
 from . import engine_install, job_runner, material_output
-from .operators import active_material, generate_blockers
-from .previews import RESULT_PREVIEW_SCALE, file_icon, free_previews, result_preview  # noqa: F401 (free_previews: register)
+from .operators import active_material, generate_blockers, loaded_photo
+from .previews import (RESULT_PREVIEW_SCALE, file_icon, free_previews, prepared_preview,  # noqa: F401 (free_previews: register)
+                       result_preview)
 from .properties import MODE_TO_KIND
 from .text_wrap import draw_wrapped
 
@@ -129,12 +130,29 @@ def _draw_prepare(layout: bpy.types.UILayout, ref) -> None:
         return
     box.label(text=corners_text(ref))
     row = box.row(align=True)
-    row.operator("texture_forge.set_corners", text="Set Corners", icon="MOD_LATTICE")
+    row.operator("texture_forge.pick_corners", text="Pick Corners", icon="MOD_LATTICE")
     row.operator("texture_forge.clear_corners", text="Clear", icon="X")
     box.prop(ref, "flatten")
     row = box.row(align=True)
     row.prop(ref, "heal_mask", text="Heal")
     row.operator("texture_forge.paint_mask", text="", icon="BRUSH_DATA")
+    _draw_prepared_preview(box, ref)
+
+
+#: How large the Prepare box draws its preview.
+PREPARED_PREVIEW_SCALE = 6.0
+
+
+def _draw_prepared_preview(box: bpy.types.UILayout, ref) -> None:
+    """The reference as Generate will prepare it (small; the area to heal tinted), once prepared."""
+    if not ref.prepared:
+        return
+    preview = prepared_preview(ref, loaded_photo(ref))
+    row = box.row()
+    row.label(text="Prepared (heal area tinted)" if ref.heal_mask is not None else "Prepared")
+    row.operator("texture_forge.update_prepare_preview", text="", icon="FILE_REFRESH")
+    if preview is not None:
+        box.template_icon(icon_value=preview.icon_id, scale=PREPARED_PREVIEW_SCALE)
 
 
 def _draw_result(layout: bpy.types.UILayout, context: bpy.types.Context, material, s) -> None:

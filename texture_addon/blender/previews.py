@@ -30,9 +30,18 @@ def file_icon(path: str) -> int:
     return _previews[path].icon_id
 
 
+def preview_collection() -> bpy.utils.previews.ImagePreviewCollection:
+    """The add-on's one preview collection (made on first use, freed at unregister)."""
+    global _previews
+    if _previews is None:
+        _previews = bpy.utils.previews.new()
+    return _previews
+
+
 def free_previews() -> None:
     global _previews
     _result_icons.clear()
+    _prepared_keys.clear()
     if _previews is not None:
         bpy.utils.previews.remove(_previews)
         _previews = None
@@ -102,3 +111,66 @@ def _preview_pixels(image: bpy.types.Image, tiled: bool):
     if tiled:
         small = np.tile(small, (2, 2, 1))
     return np.ascontiguousarray(small, dtype=np.float32)
+
+
+#: The preview each reference shows now: reference pointer -> (settings key, preview name).
+_prepared_keys: dict[int, tuple[tuple, str]] = {}
+#: Bumped by *Update Preview*: a painted mask changes no setting, so the key alone misses it.
+_refresh = [0]
+
+
+def refresh_prepared() -> None:
+    """Recompute every prepared-reference preview on its next draw (after painting a mask)."""
+    _refresh[0] += 1
+
+
+def prepared_preview(ref: bpy.types.PropertyGroup, photo: bpy.types.Image | None) -> bpy.types.ImagePreview | None:
+    """The reference's photo as Generate will prepare it (see ``references.prepare.preview``), or None.
+
+    Recomputed only when a setting it shows changes (corners, Flatten, the mask, the photo) or after
+    :func:`refresh_prepared`: drawing the panel stays cheap.
+    """
+    if photo is None or not photo.size[0] or not photo.size[1]:
+        return None
+    points = ref.corner_points()
+    mask = ref.heal_mask
+    key = (photo.name_full, tuple(photo.size[:]), tuple(v for p in points for v in p) if points else None,
+           bool(ref.flatten), mask.name_full if mask is not None else None, _refresh[0])
+    previews = preview_collection()
+    cached = _prepared_keys.get(ref.as_pointer())
+    if cached is not None and cached[0] == key and cached[1] in previews:
+        return previews[cached[1]]
+    try:
+        pixels = _prepared_pixels(photo, points, ref.flatten, mask)
+    except Exception as exc:  # noqa: BLE001 - no numpy, a mask of another size: the box draws on without it
+        print(f"Texture Forge: no prepared preview ({type(exc).__name__}: {exc})")
+        return None
+    name = f"prepared:{ref.as_pointer()}"
+    preview = previews[name] if name in previews else previews.new(name)
+    height, width = pixels.shape[:2]
+    preview.image_size = (width, height)
+    preview.image_pixels_float.foreach_set(pixels[::-1].ravel())
+    preview.icon_size = (width, height)
+    preview.icon_pixels_float.foreach_set(pixels[::-1].ravel())
+    _prepared_keys[ref.as_pointer()] = (key, name)
+    return preview
+
+
+def _prepared_pixels(photo: bpy.types.Image, points, flatten: bool, mask: bpy.types.Image | None):
+    """Top-down float32 RGBA of the prepared preview."""
+    from ..references.prepare.heal import THRESHOLD
+    from ..references.prepare.preview import preview
+    from .image_pixels import numpy, read_image_pixels
+
+    np = numpy()
+    arr = read_image_pixels(photo)
+    marked = None
+    if mask is not None:
+        m = read_image_pixels(mask)
+        if m.shape[:2] == arr.shape[:2]:  # another size is refused by Generate, with its message
+            marked = m[..., :3].mean(axis=2) >= THRESHOLD
+    corners = [v for p in points for v in p] if points else None
+    rgb = preview(arr[..., :3], corners, bool(flatten), marked)
+    out = np.ones(rgb.shape[:2] + (4,), np.float32)
+    out[..., :3] = rgb
+    return np.ascontiguousarray(out)
