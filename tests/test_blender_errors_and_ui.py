@@ -68,6 +68,13 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         RESULT["bad_python_status"] = PREFS.status
         PREFS.python = sys.executable
         RESULT["check"] = list(bpy.ops.texture_forge.check_engine(timeout=120))
+
+        # 5. A problem only the spec's own rules find (checked where the job leaves Blender): the
+        # artist reads the same words as for the panel's problems, without a prefix.
+        s.method = "cnn"; PREFS.vgg_weights = WORK + "/no_such_vgg.pth"
+        RESULT["vgg"] = report_error(lambda: bpy.ops.texture_forge.generate())
+        RESULT["vgg_last_error"] = s.last_error
+        s.method = "nn"; PREFS.vgg_weights = ""
         RESULT["status"] = PREFS.status
 
         # Reference list operators.
@@ -134,6 +141,12 @@ def test_missing_reference_file(result: dict) -> None:
     assert "file not found" in msg and "missing.png" in msg
     assert "reference 2: no image chosen" in msg  # every problem at once
     assert result["missing_unchanged"]
+
+
+def test_a_spec_rule_reads_like_the_panels_own_problems(result: dict) -> None:
+    path = result["vgg_last_error"].removeprefix("vgg_weights: file not found: ")
+    assert path.endswith("no_such_vgg.pth"), result["vgg_last_error"]
+    assert result["vgg"].strip().endswith("Texture Forge: vgg_weights: file not found: " + path), result["vgg"]
 
 
 def test_bad_interpreter_and_engine_check(result: dict) -> None:

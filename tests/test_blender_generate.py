@@ -54,8 +54,19 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
             setattr(s, "map_" + m, m in MAPS)
         RESULT["add_ref"] = list(bpy.ops.texture_forge.reference_add(filepath=REF))
 
+        # Count every validation of the job on Blender's side of the boundary.
+        JobSpec = sys.modules[MODULE + ".texture_addon.contract.spec"].JobSpec
+        validations = []
+        _validate = JobSpec.validate
+        def counting_validate(self, check_files=True):
+            validations.append(self.kind)
+            return _validate(self, check_files)
+        JobSpec.validate = counting_validate
+
         t = time.time()
         RESULT["generate"] = list(bpy.ops.texture_forge.generate())
+        RESULT["validations"] = list(validations)
+        JobSpec.validate = _validate
         RESULT["seconds"] = time.time() - t
         RESULT["previews"] = len(previews)
         RESULT["first"] = describe_tree(mat)
@@ -124,6 +135,12 @@ def test_generate_finishes_in_background_mode(result: dict) -> None:
     assert result["generate"] == ["FINISHED"], result["last_error"]
     assert result["last_error"] == ""
     assert result["previews"] >= 1, "the live preview never reached the image"
+
+
+def test_generate_validates_the_job_once_before_it_leaves_blender(result: dict) -> None:
+    """The builder collects the panel's problems; the spec's rules are checked once, by the worker
+    client at the pipe (the engine process checks once more on arrival: test_worker_run.py)."""
+    assert result["validations"] == ["synth"]
 
 
 def test_images_have_the_right_size_colour_space_and_content(result: dict) -> None:

@@ -23,8 +23,6 @@ ALLOWED = {
                                                   "policies resolved by the plan (issue 30, item 4)",
     "texture_addon/engine/synthesize.py::synthesize": "the public entry's checks and both routes: being "
                                                       "shortened with optimisation._run",
-    "texture_addon/blender/job_spec.py::build_material_spec": "one field per setting of every mode: being "
-                                                               "shortened with the job spec's restructuring",
 }
 
 

@@ -80,3 +80,29 @@ def test_run_job_validates_before_loading_anything(tmp_path):
     with pytest.raises(SpecError, match=r"reference 1: file not found: .*nope\.png"):
         run.run_job(spec)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_engine_process_validates_an_arriving_job_once(tmp_path, monkeypatch):
+    """The receiving side of the process boundary checks the spec once (jobs/run.py); parsing the
+    JSON (from_dict) checks only its structure."""
+    from PIL import Image
+
+    from texture_addon.worker.engine_side.server import Worker
+
+    checks: list[bool] = []
+    real = JobSpec.validate
+
+    def counting(self: JobSpec, check_files: bool = True) -> None:
+        checks.append(check_files)
+        real(self, check_files)
+
+    monkeypatch.setattr(JobSpec, "validate", counting)
+    monkeypatch.setattr(run, "_compute_maps", lambda spec, progress, cancel: {"basecolor": maps()["basecolor"]})
+    ref = tmp_path / "ref.png"
+    Image.new("RGB", (32, 32), (120, 80, 40)).save(ref)
+    spec = JobSpec(references=[ReferenceSpec(str(ref))], output_dir=str(tmp_path / "out"), width=64, height=64)
+    sent: list[dict] = []
+    worker = Worker(types.SimpleNamespace(send=sent.append), "cpu", 60.0, tmp_path / "logs", tmp_path / "previews")
+    final = worker._run("job1", spec.to_dict(), CancelToken())
+    assert final["type"] == "result", final
+    assert checks == [True]

@@ -29,3 +29,13 @@ class OutputError(TextureForgeError):
     (a missing or read-only folder, an output that is also an input) is an :class:`InputError`,
     reported before any work.
     """
+
+
+def error_text(exc: BaseException) -> str:
+    """The words an artist sees for ``exc``: a :class:`SpecError`'s problems joined by "; "
+    (without its "invalid job:" prefix), else its message, else its type's name. One spelling,
+    whether the problem was found while building the job or where it leaves Blender."""
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, list) and errors:
+        return "; ".join(str(e) for e in errors)
+    return str(exc) or type(exc).__name__

@@ -34,7 +34,7 @@ import bpy
 from .. import __version__ as ADDON_VERSION
 from .. import files, install_hints, logs
 from ..contract.spec import SpecError
-from ..errors import TextureForgeError
+from ..errors import TextureForgeError, error_text
 from ..worker.blender_side.client import WorkerClient, find_python
 from ..blender import material_output
 from ..blender.job_spec import build_material_spec, safe_name
@@ -348,9 +348,9 @@ def _run_pending(pending: list[Task], clients: list[WorkerClient], storage: str 
             task = queue.pop(0)
             task.started = time.monotonic()
             try:
-                task.job = client.start(task.spec)
+                task.job = client.start(task.spec)  # the spec's rules are checked here, once
             except Exception as exc:
-                _fail(task, str(exc) or type(exc).__name__, task.started - task.summary["seconds"], log)
+                _fail(task, error_text(exc), task.started - task.summary["seconds"], log)
                 continue
             running[i] = task
             log(f"[{task.name}] started")

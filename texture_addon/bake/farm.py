@@ -57,6 +57,7 @@ def _job_for(mat: bpy.types.Material, out_dir: str, engine: dict, device: str, s
     try:
         os.makedirs(target, exist_ok=True)
         spec = build_material_spec(mat, target, device=device)
+        spec.validate(check_files=True)  # where the task leaves Blender for the cluster, once
         digest = spec_digest(spec, mat, engine)
     except SpecError as exc:
         _fail(mat, base, "; ".join(exc.errors), log)

@@ -17,7 +17,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from ..contract.spec import SpecError
 from ..contract.vocabulary import MAP_NAMES
-from ..errors import TextureForgeError
+from ..errors import TextureForgeError, error_text
 from . import heal_undo, identity, image_editor, job_runner, material_output
 from .image_pixels import load_png_pixels, write_image_pixels, SRGB
 from .job_spec import build_heal_spec, build_material_spec, build_seamless_spec, safe_name
@@ -206,8 +206,7 @@ class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
             spec = build_material_spec(material, output_dir, device=cfg["device"],
                                        vgg_weights=cfg["vgg_weights"])
         except (SpecError, TextureForgeError) as exc:
-            return self._cancelled(settings, "; ".join(getattr(exc, "errors", None) or [str(exc)]),
-                                   output_dir, temporary)
+            return self._cancelled(settings, error_text(exc), output_dir, temporary)
 
         options = {"storage": settings.storage, "height_mode": settings.height_mode,
                    "ao_strength": float(settings.ao_strength)}
@@ -216,7 +215,7 @@ class TEXTURE_FORGE_OT_generate(bpy.types.Operator):
         try:
             state = job_runner.start(key, spec, output_dir, temporary, on_preview, on_final, context)
         except Exception as exc:  # interpreter missing, worker busy, cannot spawn, ...
-            return self._cancelled(settings, str(exc) or type(exc).__name__, output_dir, temporary)
+            return self._cancelled(settings, error_text(exc), output_dir, temporary)
         settings.last_error = ""
         settings.outcome = ""  # the new job's progress replaces the last outcome
         if job_runner.synchronous():
@@ -649,7 +648,7 @@ class TEXTURE_FORGE_OT_make_seamless(bpy.types.Operator):
             spec = build_seamless_spec(image, output_dir, device=cfg["device"])
         except (SpecError, TextureForgeError) as exc:
             job_runner.discard_output_dir(output_dir, temporary)
-            self.report({"ERROR"}, "Texture Forge: " + "; ".join(getattr(exc, "errors", None) or [str(exc)]))
+            self.report({"ERROR"}, "Texture Forge: " + error_text(exc))
             return {"CANCELLED"}
         source_name = image.name
 
@@ -676,7 +675,7 @@ class TEXTURE_FORGE_OT_make_seamless(bpy.types.Operator):
                                      on_final, context)
         except Exception as exc:
             job_runner.discard_output_dir(output_dir, temporary)
-            self.report({"ERROR"}, f"Texture Forge: {exc}")
+            self.report({"ERROR"}, "Texture Forge: " + error_text(exc))
             return {"CANCELLED"}
         if job_runner.synchronous():
             job_runner.run_to_completion(state)
@@ -723,7 +722,7 @@ class TEXTURE_FORGE_OT_heal(bpy.types.Operator):
             spec = build_heal_spec(image, settings.mask, output_dir, device=cfg["device"])
         except (SpecError, TextureForgeError) as exc:
             job_runner.discard_output_dir(output_dir, temporary)
-            self.report({"ERROR"}, "Texture Forge: " + "; ".join(getattr(exc, "errors", None) or [str(exc)]))
+            self.report({"ERROR"}, "Texture Forge: " + error_text(exc))
             return {"CANCELLED"}
         source_name, mask_name, target = image.name, settings.mask.name, settings.target
 
@@ -752,7 +751,7 @@ class TEXTURE_FORGE_OT_heal(bpy.types.Operator):
             state = job_runner.start(key, spec, output_dir, temporary, lambda s, m: None, on_final, context)
         except Exception as exc:
             job_runner.discard_output_dir(output_dir, temporary)
-            self.report({"ERROR"}, f"Texture Forge: {exc}")
+            self.report({"ERROR"}, "Texture Forge: " + error_text(exc))
             return {"CANCELLED"}
         if job_runner.synchronous():
             job_runner.run_to_completion(state)

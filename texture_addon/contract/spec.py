@@ -1,8 +1,9 @@
 """The job spec: one typed, validated, JSON-serialisable description of a texture job.
 
-Blender builds a :class:`JobSpec` from its UI, the client validates it before anything is spawned
-(so the artist sees every mistake at once, in words), and the worker receives it as JSON and
-validates it again before touching the engine. Standard library only: Blender imports this module
+Blender builds a :class:`JobSpec` from its UI; the sending side validates it once, right before it
+leaves the process (the worker client before anything is spawned, so the artist sees every mistake
+at once, in words; the farm before the task is submitted), and the receiving side once on arrival
+(``jobs/run.py``, before touching the engine). Standard library only: Blender imports this module
 into its own process, where numpy, PIL and torch must never be loaded.
 """
 
