@@ -19,8 +19,6 @@ MAX_ALLOWED = 6
 
 #: "path::function" → why it is still over MAX_LINES lines.
 ALLOWED = {
-    "texture_addon/engine/optimisation.py::_run": "the correspondence loop: being split into per-level "
-                                                  "policies resolved by the plan (issue 30, item 4)",
     "texture_addon/engine/synthesize.py::synthesize": "the public entry's checks and both routes: being "
                                                       "shortened with optimisation._run",
 }

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from structure_refs import basket_weave, blades, cells, dots, shifted_correlation, tiles
-from texture_addon.engine import optimisation, synthesize
+from texture_addon.engine import optimisation, presets, synthesize
 from texture_addon.engine.lattice import find_lattice
 
 
@@ -132,7 +132,6 @@ def test_period_steps_move_flagged_matches_by_whole_periods_one_step_per_block()
 def test_copies_of_a_tiled_floor_are_broken_by_period_steps(monkeypatch):
     """On an exactly periodic reference the output in phase is made of large verbatim copies; the
     period steps cut them into pieces while the floor stays in phase."""
-    from texture_addon.engine import presets
     from texture_addon.evaluation.structure import StructureJudge
 
     ref = tiles(128, 16, 2, seed=4)
@@ -151,13 +150,38 @@ def test_copies_of_a_tiled_floor_are_broken_by_period_steps(monkeypatch):
     assert figures[True][1] < figures[False][1] + 0.02
 
 
+#: A preset whose levels differ in every setting it has per level.
+PER_LEVEL = optimisation.CorrespondencePreset(coarse_iterations=4, fine_iterations=2, phase_patch=15, patch=11,
+                                              rounds=2, copy_penalty=12.0, finest_patch=9, finest_rounds=1,
+                                              large_fine_iterations=1)
+
+
 def test_patch_sides_per_level():
-    p = optimisation.CorrespondencePreset(coarse_iterations=4, fine_iterations=2, patch=11, finest_patch=9,
-                                          phase_patch=15)
+    p = PER_LEVEL
     assert [optimisation.patch_side(p, i, 4, True) for i in range(4)] == [15, 11, 11, 9]
     assert [optimisation.patch_side(p, i, 4, False) for i in range(4)] == [11, 11, 11, 9]
     assert optimisation.patch_side(p, 0, 1, True) == 9  # a single level is the finest
-    assert optimisation.patch_side(dataclasses.replace(p, phase_patch=0), 0, 4, True) == 11
+
+
+def test_the_plan_resolves_each_levels_policy_once():
+    """The plan gives each level its patch side, rounds and penalties; the finest differs."""
+    ref = torch.zeros(1, 3, 256, 256)
+    p = PER_LEVEL
+    job = optimisation.CorrespondenceJob([ref], [1.0], 512, 512, (True, True), p, torch.Generator())
+    levels = optimisation.plan(job, in_phase=True)
+    assert [lv.policy.patch for lv in levels] == [15, 11, 11, 9]
+    assert [lv.policy.rounds for lv in levels] == [p.rounds] * 3 + [p.finest_rounds]
+    assert [lv.policy.final for lv in levels] == [False, False, False, True]
+    coarse, finest = levels[0].policy, levels[-1].policy
+    assert (coarse.copy_penalty, coarse.copy_span, coarse.lattice_copy_span) == (p.copy_penalty, optimisation.COPY_SPAN,
+                                                                                   None)
+    assert (finest.copy_penalty, finest.copy_span, finest.lattice_copy_span) == (
+        optimisation.FINEST_COPY_PENALTY, optimisation.FINEST_COPY_SPAN, optimisation.LATTICE_COPY_SPAN)
+    assert coarse.occurrence == optimisation.OCCURRENCE and finest.occurrence == optimisation.FINEST_OCCURRENCE
+    # A single level is the finest for its search but keeps the occurrence penalty of the layout.
+    single = optimisation.plan(dataclasses.replace(job, references=[torch.zeros(1, 3, 40, 40)]))
+    assert len(single) == 1 and single[0].policy.final and single[0].policy.patch == p.finest_patch
+    assert single[0].policy.occurrence == optimisation.OCCURRENCE
 
 
 def _first_patch_side(monkeypatch, ref: np.ndarray, **kw) -> int:

@@ -71,13 +71,14 @@ def test_draft_basis_from_fewer_patches_spans_the_same_space():
     import numpy as np
 
     from structure_refs import cells
+    from texture_addon.engine.optimisation import PCA_DIMS
     from texture_addon.engine.presets import CORRESPONDENCE_PRESETS
 
     draft = CORRESPONDENCE_PRESETS["draft"]
     assert draft.pca_sample < CORRESPONDENCE_PRESETS["default"].pca_sample
     ref = torch.from_numpy(np.ascontiguousarray(cells(192))).permute(2, 0, 1)[None]
-    big = PatchSpace.fit([ref], draft.patch, draft.dims, torch.Generator().manual_seed(0), sample=32000)
-    small = PatchSpace.fit([ref], draft.patch, draft.dims, torch.Generator().manual_seed(1), sample=draft.pca_sample)
+    big = PatchSpace.fit([ref], draft.patch, PCA_DIMS, torch.Generator().manual_seed(0), sample=32000)
+    small = PatchSpace.fit([ref], draft.patch, PCA_DIMS, torch.Generator().manual_seed(1), sample=draft.pca_sample)
     a = big.filters.reshape(big.filters.shape[0], -1)      # orthonormal rows
     b = small.filters.reshape(small.filters.shape[0], -1)
     # Energy of the large sample's leading 12 directions that the small basis keeps (1 = all).

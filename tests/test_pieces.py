@@ -103,8 +103,8 @@ def test_a_piece_start_is_joined_by_a_few_small_patch_iterations():
     small = dataclasses.replace(large, height=96, width=96)
     pieces = optimisation.plan(large, optimisation.starts_from_pieces(large, in_phase=False))
     plain = optimisation.plan(small, optimisation.starts_from_pieces(small, in_phase=False))
-    assert pieces[0].iterations == preset.piece_iterations < preset.coarsest_iterations
+    assert pieces[0].iterations == optimisation.PIECE_ITERATIONS < preset.coarsest_iterations
     assert plain[0].iterations >= preset.coarsest_iterations
-    assert optimisation.patch_side(preset, 0, 4, in_phase=False, pieces=True) == preset.piece_patch < preset.patch
-    assert optimisation.patch_side(preset, 0, 4, in_phase=False) == preset.patch
+    assert pieces[0].policy.patch == optimisation.PIECE_PATCH < preset.patch
+    assert plain[0].policy.patch == preset.patch
     assert optimisation.patch_side(preset, 1, 4, in_phase=False, pieces=True) == preset.patch

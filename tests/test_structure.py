@@ -106,7 +106,7 @@ def test_outputs_larger_than_the_reference_iterate_longer_at_the_coarsest_level(
     """Regions started apart must have time to merge in phase (brick courses), in proportion to area."""
     import torch
 
-    from texture_addon.engine.optimisation import CorrespondenceJob, plan
+    from texture_addon.engine.optimisation import PIECE_ITERATIONS, CorrespondenceJob, plan
     from texture_addon.engine.presets import CORRESPONDENCE_PRESETS
 
     ref = torch.rand(1, 3, 128, 128)
@@ -117,11 +117,11 @@ def test_outputs_larger_than_the_reference_iterate_longer_at_the_coarsest_level(
         return plan(job, pieces)[0].iterations
 
     same = coarsest(128)
-    assert same == (preset.coarsest_iterations or preset.coarse_iterations)
+    assert same == preset.coarsest_iterations
     assert coarsest(256) == 4 * same                              # four times the area
     assert coarsest(1024) == round(preset.coarsest_area_cap * same)  # capped
     assert coarsest(64) == same                                   # never fewer
-    assert coarsest(1024, pieces=True) == preset.piece_iterations  # a piece start only joins its pieces
+    assert coarsest(1024, pieces=True) == PIECE_ITERATIONS  # a piece start only joins its pieces
 
 
 def test_exhaustive_levels_below_the_coarsest_end_on_an_odd_iteration():
@@ -131,7 +131,6 @@ def test_exhaustive_levels_below_the_coarsest_end_on_an_odd_iteration():
     1024² and up used to get 8 there at default, 512² 12 at high."""
     import torch
 
-    from texture_addon.engine import correspondence
     from texture_addon.engine.correspondence import Bank, PatchSpace
     from texture_addon.engine.optimisation import CorrespondenceJob, _scaled, plan
     from texture_addon.engine.presets import CORRESPONDENCE_PRESETS
@@ -145,10 +144,9 @@ def test_exhaustive_levels_below_the_coarsest_end_on_an_odd_iteration():
             for i, level in enumerate(levels[1:-1], start=1):
                 if level.height > 128:  # a Bank of a large level is slow to build; those are PatchMatch levels
                     continue
-                scaled = _scaled(ref, level.factor, preset.patch)
-                space = PatchSpace.fit([scaled], preset.patch, 4, torch.Generator().manual_seed(0))
-                exhaustive = level.height * level.width * Bank([scaled], space).count <= (
-                    preset.exact_pairs or correspondence.EXACT_LIMIT)
+                scaled = _scaled(ref, level.factor, level.policy.patch)
+                space = PatchSpace.fit([scaled], level.policy.patch, 4, torch.Generator().manual_seed(0))
+                exhaustive = level.height * level.width * Bank([scaled], space).count <= preset.exact_pairs
                 if exhaustive:
                     checked += 1
                     assert level.iterations % 2 == 1, (quality, ref_side, out_side, i, level.iterations)

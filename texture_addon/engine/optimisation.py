@@ -33,51 +33,83 @@ from .pyramid import _preview
 from .resample import resize
 from .pieces import piece_field
 from .sliced import mixture_quantiles, transport_targets
-
 #: The coarsest level shrinks the smallest reference to about this side: a 7×7 patch then spans
 #: a fifth of it, enough context for cell sizes and rows to be decided there.
 COARSEST_REFERENCE_SIDE = 32
 MIN_OUTPUT_SIDE_AT_COARSEST = 8
 MAX_LEVELS = 8
 PREVIEWS_PER_LEVEL = 2
+#: Outputs over this many pixels get the preset's ``large_fine_iterations`` at the finest level.
+LARGE_PIXELS = 2_000_000
+
+# Settings every quality shares (no preset sets another value; docs/engine.md says why each).
+#: PCA dimensions of a patch: its leading directions carry the match at a fraction of the cost.
+PCA_DIMS = 24
+#: Occurrence penalty above the finest level: it keeps the commonest (often flat) patches from
+#: taking over the layout, which is decided there.
+OCCURRENCE = 1.5
+#: … at the finest level of several, where it only pushed busy pixels onto incoherent second
+#: choices that the vote averaged into a haze. A single level keeps :data:`OCCURRENCE`.
+FINEST_OCCURRENCE = 0.0
+#: Exponent of the vote's robust weight w = d^(-ROBUST/2): a bad match has little say.
+ROBUST = 0.6
+#: GPNN's completeness normalisation at exhaustively searched levels.
+COMPLETENESS = 0.3
+#: Above the finest level, pixels deep inside a copy this wide (px at the finest scale) are pushed off it.
+COPY_SPAN = 8
+#: At the finest level only larger copies are split, and harder: few pixels move, as a region,
+#: where a full-strength push on small copies interleaved two sources into a smear.
+FINEST_COPY_SPAN = 16
+FINEST_COPY_PENALTY = 24.0
+#: The finest copy span where copies of a lattice can step by whole periods: a moved region stays whole.
+LATTICE_COPY_SPAN = 4
+#: Vote radius of the very last update (3×3): it keeps edges sharp.
+FINAL_VOTE_RADIUS = 1
+#: A start made of reference pieces is only joined at the coarsest level: this many iterations of
+#: patches this wide (an 11×11 patch there drew the output from the 32-px reference's middle).
+PIECE_ITERATIONS = 4
+PIECE_PATCH = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrespondencePreset:
+    """One quality of the method, by level; :func:`plan` resolves it into a :class:`LevelPolicy` per level."""
+
+    # Iterations: geometric from coarse_iterations (at the coarsest level) down to fine_iterations.
+    coarse_iterations: int
+    fine_iterations: int
+    # The coarsest level
+    coarsest_iterations: Optional[int] = None  # its own count, the geometric ladder then starting below it
+    coarsest_area_cap: float = 8.0  # its iterations × min(this, output area ÷ reference area)
+    phase_patch: int             # patch side when a large output starts in one phase (see patch_side)
+    piece_start: float = 0.0     # a large output starts from reference pieces this many px apart there
+                                 # (0: from random matches; see pieces.piece_field)
+    # Every level above the finest
+    patch: int                   # patch side searched
+    rounds: int                  # PatchMatch rounds per iteration
+    copy_penalty: float = 9.0    # copies pushed off by this many mean match distances
+    # The finest level (a single level too)
+    finest_patch: int
+    finest_rounds: int
+    large_fine_iterations: int   # its iterations when the output has over LARGE_PIXELS
+    # Every level
+    exact_pairs: int = correspondence.EXACT_LIMIT  # levels with up to this many (output × reference)
+                                                   # patch pairs are searched exhaustively
+    pca_sample: int = 8000       # patches sampled per level to fit the PCA basis
+    lattice_steps: bool = True   # copies of a periodic reference may move by whole periods (_LatticeSteps)
 
 
 @dataclass(frozen=True)
-class CorrespondencePreset:
-    coarse_iterations: int       # EM iterations at the coarsest level (with coarsest_iterations: the next one)
-    fine_iterations: int         # at the finest level (levels between: geometric)
-    coarsest_iterations: int = 0  # the coarsest level's own count (0: coarse_iterations; see plan)
-    patch: int = 7
-    dims: int = 24               # PCA dimensions of a patch
-    rounds: int = 2              # PatchMatch rounds per iteration (fine levels)
-    occurrence: float = 1.5      # strength of the occurrence penalty
-    robust: float = 0.6          # robust weight exponent: w = d^(-robust/2) (0: plain mean)
-    completeness: float = 0.3    # GPNN normalisation at exhaustively searched levels (0: off)
-    large_fine_iterations: int = 0  # replaces fine_iterations when the finest level is huge
-    coarsest_side: int = COARSEST_REFERENCE_SIDE
-    copy_span: int = 8           # pixels deep inside a copy this wide (at the finest scale) are pushed off it
-    copy_penalty: float = 9.0    # … by this many mean match distances (0: off)
-    finest_copy_penalty: float = 24.0  # the same at the finest level (see _run)
-    finest_copy_span: int = 16   # copy_span at the finest level (0: copy_span)
-    lattice_steps: bool = True   # copies of a periodic reference may move by whole periods (see _LatticeSteps)
-    lattice_copy_span: int = 4   # finest_copy_span when they can (see _run)
-    phase_patch: int = 0         # coarsest patch side when a large output starts in one phase (0: ``patch``)
-    pca_sample: int = 8000       # patches sampled per level to fit the PCA basis
-    finest_occurrence: float = 0.0  # occurrence penalty at the finest level of several (see _run)
-    histogram: float = 1.0       # how far each update's channel histograms move onto the references'
-    final_radius: int = 1        # vote radius of the very last update (-1: the patch's; 0: centre pixels)
-    finest_patch: int = 0        # patch side at the finest level (0: ``patch``)
-    finest_rounds: int = 0       # PatchMatch rounds at the finest level (0: ``rounds``)
-    coarsest_area_cap: float = 8.0  # coarsest iterations × min(this, output area ÷ reference area)
-    exact_pairs: int = 0         # levels with up to this many (output × reference) patch pairs are searched
-                                 # exhaustively (0: correspondence.EXACT_LIMIT)
-    piece_start: float = 0.0     # a large output's coarsest level starts from reference pieces this many px
-                                 # apart (at that level; 0: random matches; see pieces.piece_field)
-    piece_iterations: int = 4    # … then runs this many iterations there (see plan)
-    piece_patch: int = 5         # … with patches this wide (see patch_side)
+class LevelPolicy:
+    """What one level's iterations do, resolved once by :func:`plan` so that :func:`_run` only reads it."""
 
-
-LARGE_PIXELS = 2_000_000
+    patch: int                   # patch side searched
+    rounds: int                  # PatchMatch rounds per iteration (where not searched exhaustively)
+    occurrence: float            # strength of the occurrence penalty
+    copy_penalty: float          # copies pushed off by this many mean match distances (0: off)
+    copy_span: int               # … where this wide (px at the finest scale)
+    lattice_copy_span: Optional[int]  # … or this wide where copies can step by whole periods (None: no other)
+    final: bool                  # the finest level: its last update is the output (see _update)
 
 
 @dataclass
@@ -86,6 +118,7 @@ class CorrespondenceLevel:
     height: int
     width: int
     iterations: int
+    policy: LevelPolicy
 
 
 @dataclass
@@ -113,53 +146,70 @@ class CorrespondenceJob:
     histogram: bool = True
 
 
-def plan(job: CorrespondenceJob, pieces: bool = False) -> list[CorrespondenceLevel]:
-    """Pyramid levels, coarse to fine, with their iteration counts (``pieces``: see below)."""
+
+def plan(job: CorrespondenceJob, pieces: bool = False, in_phase: bool = False) -> list[CorrespondenceLevel]:
+    """Pyramid levels, coarse to fine, each with its iteration count and :class:`LevelPolicy`.
+
+    ``pieces`` and ``in_phase`` say how the coarsest level starts (:func:`starts_from_pieces`,
+    :func:`phase_lattice`): they change its iterations and patch side.
+    """
+    count = _level_count(job)
+    levels = []
+    for i, n in enumerate(_iterations(job, count, pieces)):
+        f = 1.0 / 2 ** (count - 1 - i)
+        h, w = max(1, round(job.height * f)), max(1, round(job.width * f))
+        policy = _policy(job.preset, i, count, in_phase, pieces)
+        # The occurrence penalty reacts to the previous search, so an exhaustively searched level
+        # swings between a spread and a herded layout every other iteration; below the coarsest
+        # (which starts from random matches) an even count ends herded.
+        if 0 < i < count - 1 and n % 2 == 0 and _searched_exhaustively(job, f, h * w, policy.patch):
+            n += 1
+        levels.append(CorrespondenceLevel(f, h, w, n, policy))
+    return levels
+
+
+def _level_count(job: CorrespondenceJob) -> int:
+    """Levels until the smallest reference is about COARSEST_REFERENCE_SIDE at the coarsest."""
     smallest = min(min(r.shape[2:]) for r in job.references)
     count = 1
-    while (count < MAX_LEVELS and smallest / 2 ** count >= job.preset.coarsest_side * 0.99
+    while (count < MAX_LEVELS and smallest / 2 ** count >= COARSEST_REFERENCE_SIDE * 0.99
            and min(job.height, job.width) / 2 ** count >= MIN_OUTPUT_SIDE_AT_COARSEST):
         count += 1
+    return count
+
+
+def _iterations(job: CorrespondenceJob, count: int, pieces: bool) -> list[int]:
+    """Iterations per level, coarse to fine, before :func:`plan`'s parity rule."""
     p = job.preset
     if count == 1:
         its = [max(p.coarse_iterations // 2, p.fine_iterations)]
-    elif p.coarsest_iterations:
-        # The coarsest level is the cheap one and settles the layout; the next (at 256², the 64²
-        # level, searched exhaustively: a third of the whole synthesis) only refines it. Eleven
-        # tuning images × four seeds, 256²: 10, 7, 4, 3 iterations → 16, 5, 4, 3 gave structure
-        # figure 0.2799 → 0.2756, copies 0.059 → 0.061 (with the coarse copy penalty 9 → 12),
-        # synthesis time −11 % on 2 cores.
+    elif p.coarsest_iterations is not None:
+        # The coarsest level is the cheap one and settles the layout; the next only refines it.
         its = [p.coarsest_iterations] + _geometric(p.coarse_iterations, p.fine_iterations, count - 1)
     else:
         its = _geometric(p.coarse_iterations, p.fine_iterations, count)
-    if count > 1 and job.height * job.width > LARGE_PIXELS and p.large_fine_iterations:
+    if count > 1 and job.height * job.width > LARGE_PIXELS:
         its[-1] = p.large_fine_iterations
     # An output larger than the reference is pieced together at the coarsest level from regions
     # started independently; where two meet out of phase, brick courses and rows shift along a
-    # line that no finer level can mend. Iterated longer, the regions merge (1024² bricks from a
-    # 256² reference: dislocations along diagonal lines with 10 iterations, none with 80), and the
-    # coarsest level is the cheap one: it gets more iterations in proportion to the area.
-    # A start made of reference pieces (``starts_from_pieces``) has no regions to merge, only
-    # joins to mend: a few iterations, with small patches (``patch_side``).
+    # line that no finer level can mend. Iterated longer, the regions merge, and the coarsest
+    # level is the cheap one: it gets more iterations in proportion to the area. A start made of
+    # reference pieces (``starts_from_pieces``) has no regions to merge, only joins to mend.
     area = job.height * job.width / max(r.shape[2] * r.shape[3] for r in job.references)
     if pieces:
-        its[0] = p.piece_iterations
+        its[0] = PIECE_ITERATIONS
     else:
         its[0] = round(its[0] * min(max(1.0, area), p.coarsest_area_cap))
-    levels = []
-    for i in range(count):
-        f = 1.0 / 2 ** (count - 1 - i)
-        h, w = max(1, round(job.height * f)), max(1, round(job.width * f))
-        n = its[i]
-        # The occurrence penalty reacts to the previous search, so an exhaustively searched level
-        # swings between a spread and a herded layout every other iteration; below the coarsest
-        # (which starts from random matches) an even count ends herded. 256² jobs, eleven tuning
-        # images × four seeds, the 64² level at 5/6/7/8 iterations: structure figure 0.283 /
-        # 0.303 / 0.280 / 0.298. References of 1024² and up got 8 there (high: 512² got 12).
-        if 0 < i < count - 1 and n % 2 == 0 and _searched_exhaustively(job, f, h * w):
-            n += 1
-        levels.append(CorrespondenceLevel(f, h, w, n))
-    return levels
+    return its
+
+
+def _policy(preset: CorrespondencePreset, level: int, levels: int, in_phase: bool, pieces: bool) -> LevelPolicy:
+    """One level's policy: the finest level matches detail only, the levels above decide the layout."""
+    patch = patch_side(preset, level, levels, in_phase, pieces)
+    if level == levels - 1:
+        return LevelPolicy(patch, preset.finest_rounds, FINEST_OCCURRENCE if levels > 1 else OCCURRENCE,
+                           FINEST_COPY_PENALTY, FINEST_COPY_SPAN, LATTICE_COPY_SPAN, final=True)
+    return LevelPolicy(patch, preset.rounds, OCCURRENCE, preset.copy_penalty, COPY_SPAN, None, final=False)
 
 
 def _geometric(first: int, last: int, count: int) -> list[int]:
@@ -170,15 +220,13 @@ def _geometric(first: int, last: int, count: int) -> list[int]:
     return [max(1, round(first * ratio ** i)) for i in range(count)]
 
 
-def _searched_exhaustively(job: CorrespondenceJob, factor: float, pixels: int) -> bool:
+def _searched_exhaustively(job: CorrespondenceJob, factor: float, pixels: int, size: int) -> bool:
     """Whether :func:`_run` will search this level (not the finest) exhaustively, from sizes alone."""
-    p = job.preset
-    size = p.patch
     patches = 0
     for r in job.references:
         rh, rw = (max(size + 1, round(d * factor)) for d in r.shape[2:])
         patches += (rh - size + 1) * (rw - size + 1)
-    return pixels * patches <= (p.exact_pairs or correspondence.EXACT_LIMIT)
+    return pixels * patches <= job.preset.exact_pairs
 
 
 def _scaled(ref: torch.Tensor, factor: float, patch: int) -> torch.Tensor:
@@ -191,8 +239,7 @@ def _scaled(ref: torch.Tensor, factor: float, patch: int) -> torch.Tensor:
 def channel_quantiles(references: Sequence[torch.Tensor], weights: Sequence[float], pixels: int) -> torch.Tensor:
     """Each channel's quantiles (C, ≤ 65536) of the references' mixture, for an output of ``pixels``.
 
-    Computed once per level: sorting the references' pixels anew for every push cost 1 ms of each
-    1.5 ms push at 256².
+    Computed once per level: sorting the references' pixels anew for every push was most of its cost.
     """
     return mixture_quantiles([r[0].flatten(1) for r in references], weights, min(pixels, 65536))
 
@@ -257,7 +304,7 @@ PIECE_AREA = 4.0
 
 
 def starts_from_pieces(job: CorrespondenceJob, in_phase: bool) -> bool:
-    """Whether the coarsest level starts from reference pieces (``pieces.piece_field``).
+    """Whether the coarsest level starts from reference pieces (``pieces.piece_field``, ``piece_start``).
 
     Only outputs of at least :data:`PIECE_AREA` times the (largest) reference's area, with no start
     image and no lattice (a periodic reference starts in one phase instead): every smaller output,
@@ -269,26 +316,20 @@ def starts_from_pieces(job: CorrespondenceJob, in_phase: bool) -> bool:
 
 
 def patch_side(preset: CorrespondencePreset, level: int, levels: int, in_phase: bool, pieces: bool = False) -> int:
-    """The patch side searched at a level.
+    """The patch side searched at a level (``plan`` puts it in the level's policy).
 
     The finest level matches detail only (``finest_patch``). The coarsest level of a large output
     started in one phase gets ``phase_patch``: with 11×11 patches there (a third of the 32-px
-    reference) the search strung the reference's short diagonal runs of dark bricks into runs
-    across the whole output, which meet as a regular zigzag of tone bands — 2048² and 4096² bricks
-    from the 256² example, seen shrunk; the start did not matter (three kinds of start, the same
-    zigzag). 15×15 patches see two courses and two bricks of context and leave the shades
-    scattered, the zigzag gone at 4096² (13: still runs; 17: other references' figures worse).
-    A start made of reference pieces (``pieces``) gets ``piece_patch`` there: an 11×11 patch spans
-    a third of the 32-px reference, so only the reference's middle can be its centre, and even one
-    search and vote drew the output from that middle and packed its cells more regularly than the
-    reference's (1024² stones, near / mid ÷ truth 1.45 / 1.19 at the start, 3.46 / 2.22 after one
-    iteration). 5×5 patches join the pieces with little of that bias.
+    reference) the search strung a brick wall's short diagonal runs of dark bricks into a zigzag
+    of tone bands across the output; 15×15 patches see two courses and two bricks of context and
+    leave the shades scattered. A start made of reference pieces gets :data:`PIECE_PATCH` there:
+    it only joins the pieces, with little of the large patches' pull towards the reference's middle.
     """
-    if level == levels - 1 and preset.finest_patch:
+    if level == levels - 1:
         return preset.finest_patch
-    if level == 0 and levels > 1 and pieces and preset.piece_patch:
-        return preset.piece_patch
-    if level == 0 and levels > 1 and in_phase and preset.phase_patch:
+    if level == 0 and pieces:
+        return PIECE_PATCH
+    if level == 0 and in_phase:
         return preset.phase_patch
     return preset.patch
 
@@ -297,8 +338,8 @@ class _LatticeSteps:
     """Period-step candidates for copied regions of one periodic reference (``lattice.shifted_by_periods``).
 
     The lattice is looked for once per job, when a PatchMatch level first needs it (the finest
-    level's copy span depends on it; 15–35 ms for a 256² reference without one), and only for a
-    single reference (with several, a copy of one is no lattice of the blend).
+    level's copy span depends on it), and only for a single reference (with several, a copy of one
+    is no lattice of the blend).
     """
 
     def __init__(self, job: CorrespondenceJob) -> None:
@@ -365,123 +406,162 @@ def run(job: CorrespondenceJob) -> torch.Tensor:
         configure_threads()
 
 
+@dataclass
+class _LevelRun:
+    """One level's set-up, shared by its iterations: the scaled references, their patches, the penalties."""
+
+    level: CorrespondenceLevel
+    refs: list[torch.Tensor]
+    space: PatchSpace
+    bank: Bank
+    biases: _Biases
+    quantiles: Optional[torch.Tensor]  # the references' channel quantiles (None: no histogram push)
+    exact: bool                        # searched exhaustively (else PatchMatch)
+
+    @property
+    def radius(self) -> int:
+        return self.level.policy.patch // 2
+
+
 def _run(job: CorrespondenceJob) -> torch.Tensor:
-    p = job.preset
-    lattice = _LatticeSteps(job)
+    """Each level set up, started from the coarser level's matches (or the first start), then iterated."""
     in_phase = phase_lattice(job) if job.start is None else None
     pieces = starts_from_pieces(job, in_phase is not None)
-    levels = plan(job, pieces)
-    total = sum(lv.iterations for lv in levels)
-    done = 0
-    gen = job.generator
-    field = bank = None
+    levels = plan(job, pieces, in_phase is not None)
+    lattice = _LatticeSteps(job)
     # Every level on all cores: unlike the statistics method's many tiny steps, even the small
-    # levels here are a few large matrix products and gathers (256² default on 2 cores: 1.46 s
-    # with one thread below 100 k pixels, 1.23 s with two throughout).
+    # levels here are a few large matrix products and gathers.
     configure_threads()
     x: Optional[torch.Tensor] = None
-    prev = None
+    field = above = None
     for li, level in enumerate(levels):
         if job.cancel is not None:
             job.cancel.raise_if_cancelled()
-        h, w = level.height, level.width
-        dev = job.references[0].device
-        size = patch_side(p, li, len(levels), in_phase is not None, pieces)
-        refs = [_scaled(r, level.factor, size) for r in job.references]
-        space = PatchSpace.fit(refs, size, p.dims, gen, job.channel_weights, sample=p.pca_sample)
-        new_bank = Bank(refs, space)
-        radius = size // 2
-        n = h * w
-        # The occurrence penalty is for the layout: it keeps the commonest (often flat) patches
-        # from taking over, and the layout is decided at the coarse levels. At the finest level it
-        # only pushed pixels of busy areas off their best match onto incoherent second choices,
-        # which the vote averaged into a haze (on grass, half of the output's soft area had sharp
-        # matches). Tuning images, two seeds: share of the output less contrasted than the
-        # reference's 10th percentile 0.208 → 0.136 (reference: 0.10), copies 0.080 → 0.073,
-        # structure figure 0.331 → 0.341 (it prefers blur); at 0.5: 0.167, 0.083, 0.336. Dense
-        # blades lost their ghost blades, grass crops their haze. A single level keeps it.
-        finest = li == len(levels) - 1 and len(levels) > 1
-        biases = _Biases(new_bank, job.weights, p.finest_occurrence if finest else p.occurrence)
-        quantiles = channel_quantiles(refs, job.weights, n) if job.histogram else None
+        lv = _set_up(job, level)
         if field is None:
-            if job.start is not None:
-                x = resize(job.start, h, w, *job.periodic)
-            else:
-                if in_phase is not None:
-                    field = _phase_start(job, in_phase, refs[0], new_bank, h, w)
-                elif pieces:
-                    field = piece_field(new_bank, h, w, job.periodic, p.piece_start, job.weights, gen)
-                else:
-                    field = _initial_field(new_bank, n, job.weights, gen)
-                x = vote(new_bank, field, torch.ones(n, device=dev), h, w, job.periodic, 0)
+            field, x = _first_start(job, lv, in_phase, pieces)
         else:
-            assert prev is not None and bank is not None
-            field = upsample_field(bank, new_bank, field, prev[0], prev[1], h, w)
-            x = vote(new_bank, field, torch.ones(n, device=dev), h, w, job.periodic, radius)
-            if job.histogram:
-                x = match_histograms(x, quantiles, p.histogram)
+            field, x = _upsampled_start(job, lv, above, field)
+        above = None  # the coarser level is not needed past the start
         if job.constrain is not None:
             x = job.constrain(x, level)
-        bank = new_bank
-        exact = n * bank.count <= (p.exact_pairs or correspondence.EXACT_LIMIT)
-        every = max(1, math.ceil(level.iterations / PREVIEWS_PER_LEVEL))
         for it in range(level.iterations):
-            q = space.features(x, job.periodic)
-            bias = biases.current()
-            keep = None
-            # Copies are split where the layout is decided; at the finest level only gently. There a
-            # full-strength penalty moved every pixel inside a copy at once, its neighbours pulled
-            # half of them back, and the region became two sources interleaved pixel by pixel,
-            # which the vote averages into a smear (grass blades went soft). Tuning images, two
-            # seeds, structure figure / copy share at finest strength 6 → 2 → 0: procedural blades
-            # 0.512/0.00 → 0.495/0.04 → 0.491/0.06, grass crops 0.533/0.00 → 0.529/0.03 →
-            # 0.528/0.04, stones, cells, coins, dots, lichen within ±0.001. Without it copies
-            # grew past the benchmark's bar (mean copy share 0.041 → 0.07; at 2: 0.05). Default now
-            # flags only regions over ~33 px there (finest_copy_span 16), which it can push hard
-            # (24) without the smear: few pixels move, and they move as a region.
-            strength = p.finest_copy_penalty if li == len(levels) - 1 else p.copy_penalty
-            if field is not None and strength > 0:
-                span_px = p.finest_copy_span if (li == len(levels) - 1 and p.finest_copy_span) else p.copy_span
-                if li == len(levels) - 1 and not exact and lattice.found():
-                    span_px = p.lattice_copy_span
-                span = max(2, round(span_px * level.factor))  # 1 broke stones into dangling lines
-                keep = coherence_penalty(bank, field, h, w, span, job.periodic).to(q.dtype) * (strength * biases.scale)
-            prev = field
-            if exact or field is None:
-                field, dist = exact_search(q, bank, bias, p.completeness, None if keep is None else (prev, keep))
-            else:
-                rounds = p.finest_rounds if (li == len(levels) - 1 and p.finest_rounds) else p.rounds
-                extra = lattice.steps(bank, field, refs[0], h, w, keep, gen) if keep is not None else None
-                field, dist = patchmatch(q, bank, field, h, w, bias, gen, rounds=rounds,
-                                         check=job.cancel.raise_if_cancelled if job.cancel else None, keep=keep,
-                                         extra=extra)
-                if bias is not None:
-                    dist = dist - bias[field]
-                if keep is not None:
-                    dist = dist - keep * (field == prev)
-                dist = dist.clamp_min_(0)
-            biases.update(field, dist)
-            if job.cancel is not None:  # the search is most of an iteration: stop before the vote too
-                job.cancel.raise_if_cancelled()
-            floor = float(dist.mean()) * 0.05 + 1e-6
-            weight = (dist + floor).pow_(-p.robust / 2) if p.robust > 0 else torch.ones_like(dist)
-            last_update = li == len(levels) - 1 and it == level.iterations - 1
-            r_vote = p.final_radius if (last_update and p.final_radius >= 0) else radius
-            x = vote(bank, field, weight, h, w, job.periodic, r_vote)
-            # Not after the last vote: its pixels are the references' own, and pushing each channel's
-            # histogram onto theirs then shifts whatever the output holds in another proportion —
-            # draft's cream ground between coloured dots went from blue 198 to 176.
-            if job.histogram and not last_update:
-                x = match_histograms(x, quantiles, p.histogram)
-            if job.constrain is not None:
-                x = job.constrain(x, level)
-            done += 1
-            if job.progress is not None:
-                last = it == level.iterations - 1
-                preview = _preview(x, job.preview_channels) if (last or (it + 1) % every == 0) else None
-                job.progress(ProgressInfo(job.stage, li + 1, len(levels), done, total, float(dist.mean()), preview, last))
+            last = level.policy.final and it == level.iterations - 1
+            field, dist, x = _iterate(job, lv, lattice, x, field, last)
+            _report(job, levels, li, it, x, dist)
             if job.cancel is not None:
                 job.cancel.raise_if_cancelled()
-        prev = (h, w)
+        above = lv
     assert x is not None
     return x.detach()
+
+
+def _set_up(job: CorrespondenceJob, level: CorrespondenceLevel) -> _LevelRun:
+    """The level's references shrunk, their patches' PCA space and bank, its penalties and quantiles."""
+    size = level.policy.patch
+    refs = [_scaled(r, level.factor, size) for r in job.references]
+    space = PatchSpace.fit(refs, size, PCA_DIMS, job.generator, job.channel_weights, sample=job.preset.pca_sample)
+    bank = Bank(refs, space)
+    biases = _Biases(bank, job.weights, level.policy.occurrence)
+    n = level.height * level.width
+    quantiles = channel_quantiles(refs, job.weights, n) if job.histogram else None
+    return _LevelRun(level, refs, space, bank, biases, quantiles, n * bank.count <= job.preset.exact_pairs)
+
+
+def _first_start(job: CorrespondenceJob, lv: _LevelRun, in_phase: Optional[torch.Tensor],
+                 pieces: bool) -> tuple[Optional[torch.Tensor], torch.Tensor]:
+    """The first level's matches (None from a start image, searched first) and image."""
+    h, w = lv.level.height, lv.level.width
+    if job.start is not None:
+        return None, resize(job.start, h, w, *job.periodic)
+    if in_phase is not None:
+        field = _phase_start(job, in_phase, lv.refs[0], lv.bank, h, w)
+    elif pieces:
+        field = piece_field(lv.bank, h, w, job.periodic, job.preset.piece_start, job.weights, job.generator)
+    else:
+        field = _initial_field(lv.bank, h * w, job.weights, job.generator)
+    return field, vote(lv.bank, field, torch.ones(h * w, device=job.references[0].device), h, w, job.periodic, 0)
+
+
+def _upsampled_start(job: CorrespondenceJob, lv: _LevelRun, above: _LevelRun,
+                     field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A finer level's matches and image: the coarser level's matches, upsampled, and their vote."""
+    h, w = lv.level.height, lv.level.width
+    field = upsample_field(above.bank, lv.bank, field, above.level.height, above.level.width, h, w)
+    x = vote(lv.bank, field, torch.ones(h * w, device=job.references[0].device), h, w, job.periodic, lv.radius)
+    if job.histogram:
+        x = match_histograms(x, lv.quantiles)
+    return field, x
+
+
+def _iterate(job: CorrespondenceJob, lv: _LevelRun, lattice: _LatticeSteps, x: torch.Tensor,
+             field: Optional[torch.Tensor], last: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One EM iteration: search (copies pushed off), penalties updated, vote: (field, distances, image)."""
+    q = lv.space.features(x, job.periodic)
+    bias = lv.biases.current()
+    keep = _copy_cost(job, lv, lattice, field, q.dtype)
+    field, dist = _search(job, lv, lattice, q, field, bias, keep)
+    lv.biases.update(field, dist)
+    if job.cancel is not None:  # the search is most of an iteration: stop before the vote too
+        job.cancel.raise_if_cancelled()
+    return field, dist, _update(job, lv, field, dist, last)
+
+
+def _copy_cost(job: CorrespondenceJob, lv: _LevelRun, lattice: _LatticeSteps, field: Optional[torch.Tensor],
+               dtype: torch.dtype) -> Optional[torch.Tensor]:
+    """(N,) cost of keeping a match deep inside a large verbatim copy, in mean match distances (None: none)."""
+    policy = lv.level.policy
+    if field is None or policy.copy_penalty <= 0:
+        return None
+    span_px = policy.copy_span
+    if policy.lattice_copy_span is not None and not lv.exact and lattice.found():
+        span_px = policy.lattice_copy_span
+    span = max(2, round(span_px * lv.level.factor))  # 1 broke stones into dangling lines
+    copies = coherence_penalty(lv.bank, field, lv.level.height, lv.level.width, span, job.periodic)
+    return copies.to(dtype) * (policy.copy_penalty * lv.biases.scale)
+
+
+def _search(job: CorrespondenceJob, lv: _LevelRun, lattice: _LatticeSteps, q: torch.Tensor,
+            field: Optional[torch.Tensor], bias: Optional[torch.Tensor],
+            keep: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """New matches and their distances less the penalties, exhaustive or by PatchMatch from ``field``."""
+    if lv.exact or field is None:
+        return exact_search(q, lv.bank, bias, COMPLETENESS, None if keep is None else (field, keep))
+    h, w = lv.level.height, lv.level.width
+    extra = lattice.steps(lv.bank, field, lv.refs[0], h, w, keep, job.generator) if keep is not None else None
+    found, dist = patchmatch(q, lv.bank, field, h, w, bias, job.generator, rounds=lv.level.policy.rounds,
+                             check=job.cancel.raise_if_cancelled if job.cancel else None, keep=keep, extra=extra)
+    if bias is not None:
+        dist = dist - bias[found]
+    if keep is not None:
+        dist = dist - keep * (found == field)
+    return found, dist.clamp_min_(0)
+
+
+def _update(job: CorrespondenceJob, lv: _LevelRun, field: torch.Tensor, dist: torch.Tensor, last: bool) -> torch.Tensor:
+    """The image voted from the matches, robustly weighted, then its histograms and the job's constraint."""
+    floor = float(dist.mean()) * 0.05 + 1e-6
+    weight = (dist + floor).pow_(-ROBUST / 2)
+    h, w = lv.level.height, lv.level.width
+    x = vote(lv.bank, field, weight, h, w, job.periodic, FINAL_VOTE_RADIUS if last else lv.radius)
+    # Not after the last vote: its pixels are the references' own, and pushing each channel's
+    # histogram onto theirs then shifts whatever the output holds in another proportion.
+    if job.histogram and not last:
+        x = match_histograms(x, lv.quantiles)
+    if job.constrain is not None:
+        x = job.constrain(x, lv.level)
+    return x
+
+
+def _report(job: CorrespondenceJob, levels: list[CorrespondenceLevel], li: int, it: int, x: torch.Tensor,
+            dist: torch.Tensor) -> None:
+    """Progress after an iteration, with a preview PREVIEWS_PER_LEVEL times a level."""
+    if job.progress is None:
+        return
+    level = levels[li]
+    done = sum(lv.iterations for lv in levels[:li]) + it + 1
+    total = sum(lv.iterations for lv in levels)
+    last = it == level.iterations - 1
+    every = max(1, math.ceil(level.iterations / PREVIEWS_PER_LEVEL))
+    preview = _preview(x, job.preview_channels) if (last or (it + 1) % every == 0) else None
+    job.progress(ProgressInfo(job.stage, li + 1, len(levels), done, total, float(dist.mean()), preview, last))
