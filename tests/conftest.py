@@ -100,5 +100,6 @@ FULL_TIER_FILES = {
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.name in FULL_TIER_FILES or item.get_closest_marker("slow"):
+        name = item.path.name
+        if name.startswith("test_real_blender_") or name in FULL_TIER_FILES or item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.full)
