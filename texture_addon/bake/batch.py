@@ -238,7 +238,7 @@ def _prepare(mat: bpy.types.Material, out_dir: str, engine: dict, device: str, v
     except SpecError as exc:
         task.spec = None
         _discard(task)
-        _fail(task, "; ".join(exc.errors), t0, log)
+        _fail(task, error_text(exc), t0, log)
         return task
     except Exception as exc:  # unreadable image, disk full, ...
         task.spec = None

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 import bpy
 
 from ..contract.spec import SpecError
+from ..errors import error_text
 from ..blender import material_output
 from ..blender.job_spec import build_material_spec
 from .batch import engine_version, material_folder, spec_digest
@@ -60,7 +61,7 @@ def _job_for(mat: bpy.types.Material, out_dir: str, engine: dict, device: str, s
         spec.validate(check_files=True)  # where the task leaves Blender for the cluster, once
         digest = spec_digest(spec, mat, engine)
     except SpecError as exc:
-        _fail(mat, base, "; ".join(exc.errors), log)
+        _fail(mat, base, error_text(exc), log)
         return base, None
     except Exception as exc:
         _fail(mat, base, f"{type(exc).__name__}: {exc}", log)
