@@ -174,6 +174,27 @@ def synthesize(
     transport there only shifted dominant flat colours (a cream background turned pink). Raises :class:`InputError` for unusable inputs and
     :class:`Cancelled` when ``cancel`` is set.
     """
+    width, height, periodic, w = _check_arguments(references, weights, width, height, tile, quality, method, cnn_loss,
+                                                  detail_scale)
+    dev = resolve_device(device)
+    configure_threads()
+    tensors, w = _prepare_references(references, w, float(detail_scale), dev)
+    generator = torch.Generator().manual_seed(int(seed))
+    if method == "nn":
+        out = run_correspondence(CorrespondenceJob(tensors, w, height, width, periodic, CORRESPONDENCE_PRESETS[quality],
+                                                   generator, progress=progress, cancel=cancel))
+    else:
+        out = _run_statistics(tensors, w, height, width, periodic, quality, method, vgg_weights, cnn_loss, dev, generator,
+                              progress, cancel)
+        if colour_match:
+            out = match_colours(out, tensors, w, generator)
+    image = np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
+    return place_origin([image], periodic)[0] if typical_origin else image
+
+
+def _check_arguments(references, weights, width, height, tile, quality, method, cnn_loss, detail_scale):
+    """The public entry's checks, so a bad argument fails before any tensor is made: (width, height,
+    periodic axes, weights)."""
     if not references:
         raise InputError("at least one reference image is needed")
     width = check_size("width", width)
@@ -188,23 +209,20 @@ def synthesize(
     lo, hi = DETAIL_SCALE_RANGE
     if not lo <= float(detail_scale) <= hi:
         raise InputError(f"detail scale {detail_scale} out of range ({lo}…{hi})")
-    w = check_weights(weights, len(references))
-    refs_np = [(r, wt) for r, wt in zip(references, w)]
-    dev = resolve_device(device)
-    configure_threads()
+    return width, height, periodic, check_weights(weights, len(references))
 
-    tensors = [to_tensor(r, f"reference {i + 1}") for i, (r, _) in enumerate(refs_np)]
-    kept = [(t, wt) for t, wt in zip(tensors, w) if wt > 0]
-    tensors = [scale_reference(t, float(detail_scale)).to(dev) for t, _ in kept]
-    w = [wt for _, wt in kept]
 
-    generator = torch.Generator().manual_seed(int(seed))
-    if method == "nn":
-        out = run_correspondence(CorrespondenceJob(tensors, w, height, width, periodic, CORRESPONDENCE_PRESETS[quality],
-                                                   generator, progress=progress, cancel=cancel))
-        image = np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
-        return place_origin([image], periodic)[0] if typical_origin else image
+def _prepare_references(references, weights, detail_scale: float, dev) -> tuple[list[torch.Tensor], list[float]]:
+    """Every reference checked (a zero-weight one too, so its error is not hidden), then the
+    weighted ones scaled by the detail scale and moved to the device."""
+    tensors = [to_tensor(r, f"reference {i + 1}") for i, r in enumerate(references)]
+    kept = [(t, wt) for t, wt in zip(tensors, weights) if wt > 0]
+    return [scale_reference(t, detail_scale).to(dev) for t, _ in kept], [wt for _, wt in kept]
 
+
+def _run_statistics(tensors, w, height, width, periodic, quality, method, vgg_weights, cnn_loss, dev, generator,
+                    progress, cancel) -> torch.Tensor:
+    """The statistics family (patch or CNN features): a pyramid of optimisations, coarse to fine."""
     preset = PRESETS[quality]
     smallest = min(min(t.shape[2:]) for t in tensors)
     count = plan_levels(height, width, smallest, CNN_COARSEST_REFERENCE if method == "cnn" else MIN_REFERENCE_SIDE_AT_COARSEST)
@@ -212,7 +230,6 @@ def synthesize(
     net = build_network(method, vgg_weights, periodic)
     if net is not None:
         net = net.to(dev)
-
     job = PyramidJob(
         out_height=height,
         out_width=width,
@@ -227,8 +244,4 @@ def synthesize(
         progress=progress,
         cancel=cancel,
     )
-    out = run_pyramid(job)
-    if colour_match:
-        out = match_colours(out, tensors, w, generator)
-    image = np.ascontiguousarray(out[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy())
-    return place_origin([image], periodic)[0] if typical_origin else image
+    return run_pyramid(job)
