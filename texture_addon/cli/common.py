@@ -7,11 +7,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TYPE_CHECKING, Iterable, TextIO
 
 from ..contract.vocabulary import MAX_DETAIL, MAX_SEED, MAX_SIZE, MIN_DETAIL, MIN_SIZE
-from ..engine.progress import ProgressInfo
 from ..errors import InputError
+
+if TYPE_CHECKING:  # the engine (and torch) load only once a command has its inputs checked
+    from ..engine.progress import ProgressInfo
 
 
 def size_arg(text: str) -> int:
