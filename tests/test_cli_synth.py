@@ -87,6 +87,23 @@ def test_missing_file(tmp_path):
     _assert_clean_failure(run_cli("synth", tmp_path / "nope.png", "-o", out, "--size", 64), out, "file not found")
 
 
+def test_a_refused_command_answers_without_loading_torch(tmp_path, ref_png):
+    """A farm script's typo is reported at once: the engine (and torch, ~1 s) loads only after the
+    command's flags and files have been checked."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom texture_addon.cli import main\n"
+            "def run(argv):\n    try:\n        return main(argv)\n    except SystemExit as e:\n        return e.code\n"
+            f"rc = run(['synth', {str(tmp_path / 'nope.png')!r}, '-o', {str(tmp_path / 'o.png')!r}])\n"
+            f"rc2 = run(['synth', {str(ref_png)!r}, '-o', {str(tmp_path / 'o.png')!r}, '--size', '5000'])\n"
+            "print(rc, rc2, 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=EXAMPLES.parent)
+    assert proc.stdout.split() == ["2", "2", "False"], proc.stdout + proc.stderr
+    assert "file not found" in proc.stderr and "size" in proc.stderr
+
+
 def test_corrupt_image(tmp_path, ref_png):
     bad = tmp_path / "truncated.png"
     bad.write_bytes(ref_png.read_bytes()[:300])
