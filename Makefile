@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+CORES  := $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: venv test check lint demo bench bench-engine peers extension blender clean
 
@@ -17,10 +18,11 @@ $(STAMP): requirements.txt
 test: venv lint
 	$(PY) -m pytest -q -ra
 
-# The quick tier while working: lint and everything but real Blender, the installer and the farm
-# (tests/conftest.py, FULL_TIER_FILES). CI runs `make test`.
+# The quick tier while working: lint and everything but real Blender, the installer, the farm and
+# the benchmark's harness (tests/conftest.py, FULL_TIER_FILES), one pytest worker per core, each
+# file on one worker, one torch thread each (docs/contributing.md says why). CI runs `make test`.
 check: venv lint
-	$(PY) -m pytest -q -ra -m "not full"
+	TEXTURE_FORGE_THREADS=1 $(PY) -m pytest -q -ra -m "not full" -n $(CORES) --dist loadfile
 
 lint: venv
 	$(VENV)/bin/ruff check .

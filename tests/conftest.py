@@ -82,9 +82,12 @@ def folder(name: str) -> str:
 
 # The quick tier (`make check`) leaves out what needs a real Blender binary, the engine installer
 # and a real farm: those start whole programs (Blender under a virtual display, pip into fresh
-# venvs, a Dask cluster) and are most of `make test`'s time. Everything else — engine, CLI, worker
-# processes, the add-on through the bpy module — stays in the quick tier. Marked here, by file, so
-# a new test file is in the quick tier unless it is one of these.
+# venvs, a Dask cluster) and are most of `make test`'s time. The benchmark's own harness is left
+# out too: its tests run bench.py's programs end to end (peers, contact sheets, the photo and
+# large-output suites) and check the measuring, not the product, which `make bench` exercises
+# whenever a figure is taken. Everything else — engine, CLI, worker processes, local baking, the
+# add-on through the bpy module — stays in the quick tier. Marked here, by file, so a new test
+# file is in the quick tier unless it is one of these; a single test joins with @pytest.mark.full.
 FULL_TIER_FILES = {
     "test_real_blender_headless.py",
     "test_real_blender_preferences.py",
@@ -95,6 +98,10 @@ FULL_TIER_FILES = {
     "test_extension_package.py",
     "test_farm_dask.py",
     "test_flamenco_job.py",
+    "test_bench_script.py",
+    "test_bench_photos.py",
+    "test_bench_set.py",
+    "test_large_scale.py",
 }
 
 

@@ -242,6 +242,7 @@ def test_bad_arguments_exit_2(tmp_path, args, message):
     assert len(lines) == 1 and message in lines[0], proc.stderr
 
 
+@pytest.mark.full  # the farm's task split: full tier (tests/conftest.py)
 def test_farm_split_tasks_then_one_save_wires_everything(tmp_path):
     """docs/farm.md's recipe: per-material tasks write outputs only; a final --save imports them."""
     blend = make_scene(tmp_path / "scene.blend", {"A": str(ROOT / "examples" / "bricks.png"),

@@ -223,6 +223,7 @@ def test_bad_reference_arrays_are_input_errors():
         synthesize([np.zeros((4, 4, 3), np.float32)], width=64)
 
 
+@pytest.mark.slow  # a 256² output: full tier (tests/conftest.py)
 def test_cnn_method_does_not_repeat_the_reference(example):
     """At 4× the reference's side the CNN family once tiled the reference (autocorrelation 0.92)."""
     ref = example("lichen", 128)

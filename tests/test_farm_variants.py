@@ -74,6 +74,7 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise():
 
 
 @pytest.mark.blender
+@pytest.mark.full  # a farm's variants baked end to end: full tier (tests/conftest.py)
 def test_size_variants_bake_locally_with_jobs(tmp_path):
     manifest = tmp_path / "sizes.toml"
     manifest.write_text(f'''

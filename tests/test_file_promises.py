@@ -295,6 +295,7 @@ def test_temporary_names_are_unique_per_write(tmp_path):
 # --------------------------------------------------------------------------- two scenes, one folder
 
 @pytest.mark.blender
+@pytest.mark.full  # two bake processes at once, the farm's case: full tier (tests/conftest.py)
 def test_two_scenes_baked_at_once_in_one_folder_keep_their_own_textures(tmp_path):
     """X.blend and Y.blend beside each other, each with a material 'Wood', baked by two processes at
     once: each keeps its own //textures/<blend>/ files and record; a re-bake replaces its own."""
