@@ -139,9 +139,20 @@ def _manifest(path: Path, light_angle: object, **extra: object) -> Path:
     return path
 
 
-def test_a_manifest_light_angle_bakes_into_the_material_setting(tmp_path):
+def _toml_manifest(path: Path) -> Path:
+    """The same two materials in TOML, which has no null: "brightness" asks for the heuristic."""
+    ref = str(ROOT / "examples" / "bricks.png")
+    entry = f'refs = [{ref!r}]\nsize = 64\nquality = "draft"\nmaps = ["basecolor", "height"]\n'
+    path.write_text(f'[[materials]]\nname = "M_Light"\n{entry}light_angle = 135\n\n'
+                    f'[[materials]]\nname = "M_Heuristic"\n{entry}light_angle = "brightness"\n')
+    return path
+
+
+@pytest.mark.parametrize("kind", ["json", "toml"])
+def test_a_manifest_light_angle_bakes_into_the_material_setting(tmp_path, kind):
     blend = make_scene(tmp_path / "scene.blend", {})
-    proc, summary = bake("--blend", blend, "--manifest", _manifest(tmp_path / "m.json", 135),
+    manifest = _manifest(tmp_path / "m.json", 135) if kind == "json" else _toml_manifest(tmp_path / "m.toml")
+    proc, summary = bake("--blend", blend, "--manifest", manifest,
                          "--out", tmp_path / "out", "--save", cwd=tmp_path)
     assert proc.returncode == 0 and summary["ok"], proc.stderr[-3000:]
     code = f'''

@@ -15,7 +15,7 @@ from pathlib import Path
 import bpy
 
 from ..blender.properties import offered_methods
-from ..contract.manifest import check_entry
+from ..contract.manifest import check_entry, manifest_light_angle
 from ..contract.vocabulary import BAKE_MODES, MAP_NAMES, MAX_SIZE, MIN_SIZE, MODE_TO_KIND
 from . import UsageError, variants
 
@@ -150,8 +150,8 @@ def apply_overrides(material: bpy.types.Material, o: dict) -> None:
     if o.get("maps"):
         for m in MAP_NAMES:
             setattr(s, "map_" + m, m in o["maps"])
-    if "light_angle" in o:  # null is the job contract's luminance heuristic: Height From Brightness
-        s.set_job_light_angle(o["light_angle"])
+    if "light_angle" in o:  # null or "brightness": the luminance heuristic, Height From Brightness
+        s.set_job_light_angle(manifest_light_angle(o["light_angle"]))
 
 
 def _check_method(settings: bpy.types.PropertyGroup, method: str | None, name: str) -> None:

@@ -27,6 +27,10 @@ from .vocabulary import (
     light_angle_problem,
 )
 
+#: A manifest's spelling of a null light angle (the luminance heuristic, the panel's Height from
+#: Brightness): TOML has no null, and a TOML manifest must be able to ask for it too.
+LIGHT_FROM_BRIGHTNESS = "brightness"
+
 
 class ManifestError(ValueError):
     """A manifest entry that cannot be baked as written (one line, naming material and key)."""
@@ -148,6 +152,13 @@ def _maps(value: Any) -> str | None:
     return f"unknown map(s) {', '.join(map(repr, bad))} (choose from {', '.join(MAP_NAMES)})" if bad else None
 
 
+def _light_angle(value: Any) -> str | None:
+    if value == LIGHT_FROM_BRIGHTNESS:
+        return None
+    problem = light_angle_problem(value)
+    return problem and problem.replace(' or "auto"', f', "auto" or "{LIGHT_FROM_BRIGHTNESS}"')
+
+
 def _variants(value: Any) -> str | None:
     """Checked item by item where variants are expanded (bake/variants.py), which owns them."""
     return None
@@ -160,8 +171,13 @@ KEYS: dict[str, Callable[[Any], str | None]] = {
     "maps": _maps, "mode": _text, "quality": _choice(QUALITIES), "tile": _choice(TILE_MODES),
     "method": _choice(METHODS), "detail_scale": _number(MIN_DETAIL, MAX_DETAIL),
     "strength": _number(0.0, 1.0), "ao_strength": _number(0.0, 1.0), "height_mode": _text,
-    "section": _text, "light_angle": light_angle_problem,
+    "section": _text, "light_angle": _light_angle,
 }
+
+
+def manifest_light_angle(value: Any) -> float | str | None:
+    """A checked manifest ``light_angle`` in the job contract's terms: "brightness" is its null."""
+    return None if value == LIGHT_FROM_BRIGHTNESS else value
 
 
 def check_entry(entry: dict, where: str) -> None:
@@ -177,4 +193,5 @@ def check_entry(entry: dict, where: str) -> None:
             raise ManifestError(f"{where}: {key}: {problem}")
 
 
-__all__ = ["KEYS", "REFERENCE_KEYS", "ManifestError", "check_entry", "reference_table_problem"]
+__all__ = ["KEYS", "REFERENCE_KEYS", "LIGHT_FROM_BRIGHTNESS", "ManifestError", "check_entry", "manifest_light_angle",
+           "reference_table_problem"]
