@@ -146,3 +146,22 @@ def test_synth_pbr_writes_a_tiling_set(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (out / "height.png").is_file() and (out / "normal.png").is_file()
     assert seam_score(load_rgb(out / "normal.png")) < 1.3
+
+
+def test_roughness_of_a_plain_albedo_does_not_follow_its_rounding_noise():
+    """Where the albedo hardly varies (a smooth photo's, split from its shading), its local contrast
+    is float noise; stretched to the full range, it once moved roughness by up to 65/255 between
+    two builds of one blur. Two noises a millionth apart must give the same roughness."""
+    import torch
+
+    from texture_addon.engine.pbr import WrapFilter, roughness_map
+
+    yy, xx = np.mgrid[0:128, 0:128] / 128.0
+    recess = torch.from_numpy((0.5 + 0.3 * np.sin(2 * np.pi * 3 * xx) * np.sin(2 * np.pi * 2 * yy)).astype(np.float32))
+    filt = WrapFilter(128, 128, (True, True))
+    maps = []
+    for seed in (1, 2):
+        noise = np.random.default_rng(seed).normal(0, 1e-6, (128, 128))
+        maps.append(roughness_map(recess, torch.from_numpy((0.4 + noise).astype(np.float32)), filt, 0.35, 0.9).numpy())
+    assert np.abs(maps[0] - maps[1]).max() < 1 / 255
+    assert maps[0].max() - maps[0].min() > 0.3  # the relief still shapes it
