@@ -98,7 +98,9 @@ def describe(mat) -> dict:
     for img in bpy.data.images:
         if img.get("texture_forge_map") or img.name.startswith(MAT):
             h = ""
-            if img.has_data and len(img.pixels):
+            # len(pixels) loads a file image that no editor has drawn yet: without it the hash
+            # depended on whether the viewport had got to the image (has_data), not on its pixels.
+            if len(img.pixels):
                 h = hashlib.sha256(bytes(memoryview(_pixels(img)))).hexdigest()[:16]
             images[img.name] = {"size": list(img.size[:]), "map": img.get("texture_forge_map"), "hash": h,
                                 "users": img.users}
