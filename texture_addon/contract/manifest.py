@@ -156,7 +156,9 @@ def _light_angle(value: Any) -> str | None:
     if value == LIGHT_FROM_BRIGHTNESS:
         return None
     problem = light_angle_problem(value)
-    return problem and problem.replace(' or "auto"', f', "auto" or "{LIGHT_FROM_BRIGHTNESS}"')
+    if problem is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)):
+        return problem  # usable, or a number out of range (the contract's own words)
+    return f'must be a number of degrees, "auto" or "{LIGHT_FROM_BRIGHTNESS}", got {value!r}'
 
 
 def _variants(value: Any) -> str | None:
